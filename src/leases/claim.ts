@@ -1,0 +1,61 @@
+/**
+ * The claim: the local proof that a lease (and the codespace bound to it) is
+ * ours. Stored as ~/.crabbox/claims/<leaseId>.json, version 1. No secrets.
+ */
+import * as v from "valibot";
+
+export const PROVIDER = "github-codespaces" as const;
+
+export const LEASE_ID_RE = /^cbx_[a-z2-7]{12}$/;
+
+export const ClaimState = v.picklist([
+  "pending", // claim written, codespace not yet created/bound
+  "ready", // codespace bound and usable
+  "releasing", // stop/delete in progress (delete requested, not yet confirmed)
+  "released", // stopped and kept, or otherwise released but still holding the codespace
+  "failed", // nothing usable was created (see failure)
+]);
+export type ClaimState = v.InferOutput<typeof ClaimState>;
+
+export const ClaimCodespace = v.object({
+  id: v.number(),
+  name: v.string(),
+  environmentId: v.nullable(v.string()),
+  ownerLogin: v.string(),
+  ownerId: v.number(),
+  repositoryId: v.number(),
+  repository: v.string(), // owner/name
+});
+export type ClaimCodespace = v.InferOutput<typeof ClaimCodespace>;
+
+export const ClaimSchema = v.object({
+  version: v.literal(1),
+  provider: v.literal(PROVIDER),
+  leaseId: v.pipe(v.string(), v.regex(LEASE_ID_RE)),
+  slug: v.string(),
+  state: ClaimState,
+  createdAt: v.string(), // ISO 8601
+  updatedAt: v.string(),
+  expiresAt: v.string(),
+  keep: v.boolean(),
+  apiUrl: v.string(),
+  github: v.object({ login: v.string(), id: v.number() }),
+  repo: v.string(), // owner/name
+  ref: v.string(),
+  pr: v.nullable(v.number()),
+  machine: v.string(),
+  devcontainerPath: v.string(),
+  workingDirectory: v.string(),
+  workRoot: v.string(),
+  deleteOnRelease: v.boolean(),
+  recovery: v.object({ nonce: v.string(), displayName: v.string() }),
+  codespace: v.nullable(ClaimCodespace),
+  /** Last state seen on GitHub, and when. */
+  lastSeen: v.nullable(v.object({ state: v.string(), at: v.string() })),
+  sshConfigPath: v.nullable(v.string()),
+  sshHost: v.nullable(v.string()),
+  lastSync: v.nullable(v.object({ fingerprint: v.string(), at: v.string() })),
+  /** Why the lease failed, when state is "failed". */
+  failure: v.nullable(v.string()),
+});
+export type Claim = v.InferOutput<typeof ClaimSchema>;

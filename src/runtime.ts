@@ -1,0 +1,176 @@
+/**
+ * Everything with a side effect that the rest of the code needs: HTTP, child
+ * processes, the clock, the environment and the paths we own. Commands receive
+ * a Runtime; tests build one with `createRuntime({...overrides})`.
+ */
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+export type Env = Record<string, string | undefined>;
+
+export interface ExecOptions {
+  cwd?: string;
+  /** Full environment of the child (defaults to runtime.env). */
+  env?: Env;
+  /** Bytes written to the child's stdin, then closed. Default: no stdin. */
+  input?: string | Uint8Array;
+  /** Kill the child (SIGTERM) after this long. */
+  timeoutMs?: number;
+}
+
+export interface ExecResult {
+  /** Exit status; 128+n when killed by signal n; 127 when the program could not be started. */
+  code: number;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  /** Set when the program could not be started at all (ENOENT, EACCES). */
+  spawnError?: string;
+  timedOut?: boolean;
+}
+
+export type Stdio = "inherit" | "pipe" | "ignore";
+
+export interface SpawnOptions {
+  cwd?: string;
+  env?: Env;
+  stdin?: Stdio;
+  stdout?: Stdio;
+  stderr?: Stdio;
+}
+
+export interface ChildExit {
+  code: number | null;
+  signal: string | null;
+}
+
+export interface Child {
+  pid: number;
+  exited: Promise<ChildExit>;
+  kill(signal?: NodeJS.Signals | number): void;
+  stdout: ReadableStream<Uint8Array> | null;
+  stderr: ReadableStream<Uint8Array> | null;
+}
+
+export interface Runtime {
+  env: Env;
+  cwd: string;
+  /** The OS user's home directory. */
+  homeDir: string;
+  /** Root of our state: $CRABBOX_HOME or ~/.crabbox. */
+  crabboxHome: string;
+  fetch: typeof globalThis.fetch;
+  /** Milliseconds since the epoch. */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  /** Run a program to completion, capturing its output. argv[0] is looked up on env.PATH. */
+  exec(argv: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Start a program with streamed or inherited stdio. Throws when it cannot be started. */
+  spawn(argv: string[], opts?: SpawnOptions): Child;
+  /** Absolute path of a program on env.PATH, or null. */
+  which(program: string): string | null;
+  tty: { stdin: boolean; stdout: boolean; stderr: boolean };
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGPIPE: 13, SIGTERM: 15, SIGABRT: 6, SIGSEGV: 11, SIGUSR1: 10, SIGUSR2: 12,
+};
+
+export function signalNumber(signal: string | null | undefined): number | undefined {
+  return signal ? SIGNALS[signal] : undefined;
+}
+
+function cleanEnv(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+function resolveProgram(program: string, env: Env): string | null {
+  if (program.includes("/")) return program;
+  return Bun.which(program, { PATH: env.PATH ?? "" });
+}
+
+export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
+  const env: Env = overrides.env ?? process.env;
+  const homeDir = overrides.homeDir ?? homedir();
+  const crabboxHome = overrides.crabboxHome ?? (env.CRABBOX_HOME ? env.CRABBOX_HOME : join(homeDir, ".crabbox"));
+
+  const runtime: Runtime = {
+    env,
+    cwd: process.cwd(),
+    homeDir,
+    crabboxHome,
+    fetch: globalThis.fetch.bind(globalThis),
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    which: (program) => resolveProgram(program, runtime.env),
+
+    async exec(argv, opts = {}) {
+      const childEnv = cleanEnv(opts.env ?? runtime.env);
+      const program = resolveProgram(argv[0] ?? "", childEnv);
+      if (!program) {
+        return { code: 127, signal: null, stdout: "", stderr: "", spawnError: `${argv[0]}: not found on PATH` };
+      }
+      let proc: Bun.Subprocess<"pipe", "pipe", "pipe">;
+      try {
+        proc = Bun.spawn([program, ...argv.slice(1)], {
+          cwd: opts.cwd ?? runtime.cwd,
+          env: childEnv,
+          stdin: "pipe",
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+      } catch (e) {
+        return { code: 127, signal: null, stdout: "", stderr: "", spawnError: `${argv[0]}: ${(e as Error).message}` };
+      }
+      if (opts.input !== undefined) proc.stdin.write(opts.input);
+      proc.stdin.end();
+      let timedOut = false;
+      const timer = opts.timeoutMs
+        ? setTimeout(() => {
+            timedOut = true;
+            proc.kill("SIGTERM");
+          }, opts.timeoutMs)
+        : undefined;
+      const [stdout, stderr] = await Promise.all([
+        new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(),
+        proc.exited,
+      ]);
+      if (timer) clearTimeout(timer);
+      const signal = proc.signalCode == null ? null : String(proc.signalCode);
+      const code = proc.exitCode ?? 128 + (signalNumber(signal) ?? 0);
+      return { code, signal, stdout, stderr, ...(timedOut ? { timedOut } : {}) };
+    },
+
+    spawn(argv, opts = {}) {
+      const childEnv = cleanEnv(opts.env ?? runtime.env);
+      const program = resolveProgram(argv[0] ?? "", childEnv);
+      if (!program) throw Object.assign(new Error(`${argv[0]}: not found on PATH`), { code: "ENOENT" });
+      const proc = Bun.spawn([program, ...argv.slice(1)], {
+        cwd: opts.cwd ?? runtime.cwd,
+        env: childEnv,
+        stdin: opts.stdin ?? "inherit",
+        stdout: opts.stdout ?? "inherit",
+        stderr: opts.stderr ?? "inherit",
+      });
+      return {
+        pid: proc.pid,
+        exited: proc.exited.then(() => ({ code: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode) })),
+        kill: (signal) => proc.kill(signal),
+        stdout: (proc.stdout instanceof ReadableStream ? proc.stdout : null) as ReadableStream<Uint8Array> | null,
+        stderr: (proc.stderr instanceof ReadableStream ? proc.stderr : null) as ReadableStream<Uint8Array> | null,
+      };
+    },
+
+    tty: {
+      stdin: Boolean(process.stdin.isTTY),
+      stdout: Boolean(process.stdout.isTTY),
+      stderr: Boolean(process.stderr.isTTY),
+    },
+    ...overrides,
+  };
+  if (overrides.env === undefined) runtime.env = env;
+  return runtime;
+}
