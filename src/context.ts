@@ -1,0 +1,50 @@
+/**
+ * What every command starts from: the runtime, the logger, the resolved
+ * config and output helpers. Built once per invocation.
+ */
+import { loadConfig } from "./config/load.ts";
+import type { Config } from "./config/types.ts";
+import { createLogger, type Logger } from "./output/log.ts";
+import { redact, redactValue } from "./redact.ts";
+import { createRuntime, type Runtime } from "./runtime.ts";
+
+export interface Context {
+  runtime: Runtime;
+  config: Config;
+  log: Logger;
+  json: boolean;
+  verbose: boolean;
+  quiet: boolean;
+  /** Print data (not progress) to stdout. */
+  print(text: string): void;
+  /** Print the one JSON document of this invocation to stdout. */
+  printJson(value: unknown): void;
+}
+
+export interface ContextArgs {
+  json?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
+  [key: string]: unknown;
+}
+
+export async function createContext(args: ContextArgs, runtime: Runtime = createRuntime()): Promise<Context> {
+  const log = createLogger({
+    env: runtime.env,
+    isTTY: runtime.tty.stderr,
+    verbose: Boolean(args.verbose),
+    quiet: Boolean(args.quiet),
+  });
+  const config = await loadConfig(runtime, args);
+  for (const w of config.warnings) log.warn(w);
+  return {
+    runtime,
+    config,
+    log,
+    json: Boolean(args.json),
+    verbose: Boolean(args.verbose),
+    quiet: Boolean(args.quiet),
+    print: (text) => void process.stdout.write(redact(text.endsWith("\n") ? text : `${text}\n`)),
+    printJson: (value) => void process.stdout.write(`${JSON.stringify(redactValue(value), null, 2)}\n`),
+  };
+}

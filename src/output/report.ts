@@ -1,0 +1,37 @@
+/** Turn any failure into one clear, redacted message (+ a JSON document with --json) and an exit code. */
+import { CrabboxError, Exit } from "../errors.ts";
+import { redact, redactValue } from "../redact.ts";
+import { useColor } from "./log.ts";
+
+function normalize(e: unknown): CrabboxError {
+  if (e instanceof CrabboxError) return e;
+  const err = e as { name?: string; code?: string; message?: string };
+  if (err?.name === "CLIError") {
+    return new CrabboxError({ code: "usage", message: String(err.message).replace(/\u001b\[[0-9;]*m/g, ""), hint: "see: crabbox-cs <command> --help", exit: Exit.usage });
+  }
+  return new CrabboxError({
+    code: "unexpected",
+    message: `unexpected failure: ${err?.message ?? String(e)}`,
+    hint: "re-run with --verbose and report it if it persists",
+    exit: Exit.unexpected,
+    cause: e,
+  });
+}
+
+export function formatError(error: CrabboxError, color: boolean): string {
+  const red = (s: string) => (color ? `\u001b[31m${s}\u001b[39m` : s);
+  const dim = (s: string) => (color ? `\u001b[2m${s}\u001b[22m` : s);
+  const lines = [`${red("error:")} ${error.message}`];
+  if (error.why) lines.push(`  ${dim("why:")} ${error.why}`);
+  if (error.hint) lines.push(`  ${dim("fix:")} ${error.hint.split("\n").join("\n       ")}`);
+  return redact(lines.join("\n"));
+}
+
+export function reportError(e: unknown, opts: { json: boolean; env?: Record<string, string | undefined> }): number {
+  const error = normalize(e);
+  const env = opts.env ?? process.env;
+  process.stderr.write(`${formatError(error, useColor(env, Boolean(process.stderr.isTTY)))}\n`);
+  if (env.CRABBOX_DEBUG && error.cause) process.stderr.write(`${redact(String((error.cause as Error)?.stack ?? error.cause))}\n`);
+  if (opts.json) process.stdout.write(`${JSON.stringify(redactValue({ error: error.toJSON() }), null, 2)}\n`);
+  return error.exit;
+}
