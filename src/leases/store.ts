@@ -1,0 +1,277 @@
+/**
+ * The local claim store: <crabboxHome>/claims/<leaseId>.json, one file per
+ * lease, validated on read, written atomically, mutated under a per-lease lock
+ * (<leaseId>.lock). Directories are 0700, files 0600.
+ *
+ * `write` and `remove` do not lock: call them inside `withLease` (or `create`,
+ * which locks itself) so that every mutation is serialised per lease.
+ */
+import * as fsp from "node:fs/promises";
+import { join } from "node:path";
+import * as v from "valibot";
+import { CrabboxError, Exit } from "../errors.ts";
+import type { Runtime } from "../runtime.ts";
+import { type Claim, ClaimSchema, LEASE_ID_RE } from "./claim.ts";
+import { ensurePrivateDir, writeFileAtomic } from "./fsutil.ts";
+import { type LockOptions, withLock } from "./lock.ts";
+
+export interface CorruptClaim {
+  path: string;
+  error: string;
+}
+
+export interface ClaimStore {
+  /** crabboxHome ($CRABBOX_HOME or ~/.crabbox). */
+  readonly root: string;
+  /** <root>/claims */
+  readonly claimsDir: string;
+  /** Every readable claim (sorted by createdAt, then leaseId) and every file that is not one. */
+  list(): Promise<{ claims: Claim[]; corrupt: CorruptClaim[] }>;
+  /** The claim, null when absent; throws claim_corrupt (exit 1) for an unreadable file. */
+  read(leaseId: string): Promise<Claim | null>;
+  /** Validate, stamp updatedAt, write atomically. Returns what was written. Call under withLease. */
+  write(claim: Claim): Promise<Claim>;
+  /** Delete the claim file (absent is fine). Call under withLease. */
+  remove(leaseId: string): Promise<void>;
+  /** Lock the lease, re-read its claim, run fn(claim). Absent claim → lease_not_found (exit 4). */
+  withLease<T>(leaseId: string, fn: (claim: Claim) => Promise<T> | T): Promise<T>;
+  /** Write a new claim under its lock; refuses (claim_exists, exit 1) when one exists. */
+  create(claim: Claim): Promise<Claim>;
+  /** Path of a lease's claim file (validates the id). */
+  claimPath(leaseId: string): string;
+  /** Path of a lease's lock file (validates the id). */
+  lockPath(leaseId: string): string;
+}
+
+export interface ClaimStoreOptions {
+  /** Passed to withLock (timeoutMs, staleMs). */
+  lock?: Pick<LockOptions, "timeoutMs" | "staleMs">;
+}
+
+/** Only "<leaseId>.json" names are claims; temp files, locks and anything else are ignored. */
+const CLAIM_FILE_RE = /^cbx_[a-z2-7]{12}\.json$/;
+const LIST_CONCURRENCY = 64;
+
+export function assertLeaseId(leaseId: string): void {
+  if (typeof leaseId !== "string" || !LEASE_ID_RE.test(leaseId)) {
+    throw new CrabboxError({
+      code: "invalid_lease_id",
+      message: `invalid lease id ${JSON.stringify(String(leaseId)).slice(0, 80)}`,
+      why: 'a lease id is "cbx_" followed by 12 characters a-z and 2-7',
+      hint: "crabbox-cs list",
+      exit: Exit.usage,
+    });
+  }
+}
+
+function describe(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err?.code ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? e);
+}
+
+/** Parse a claim file's text; a string describing the problem when it is not a valid claim. */
+export function parseClaim(text: string, expectedLeaseId?: string): Claim | string {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    return `not valid JSON (${(e as Error).message})`;
+  }
+  if (data && typeof data === "object" && "version" in data && (data as { version: unknown }).version !== 1) {
+    return `unsupported claim version ${JSON.stringify((data as { version: unknown }).version)} (this crabbox-cs reads version 1)`;
+  }
+  const r = v.safeParse(ClaimSchema, data);
+  if (!r.success) return `does not match the claim schema: ${v.summarize(r.issues).replace(/\n/g, "; ")}`;
+  if (expectedLeaseId !== undefined && r.output.leaseId !== expectedLeaseId) {
+    return `holds lease ${r.output.leaseId}, but the file is named for ${expectedLeaseId}`;
+  }
+  return r.output;
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {}): ClaimStore {
+  const root = runtime.crabboxHome;
+  const claimsDir = join(root, "claims");
+  let dirsReady: Promise<void> | undefined;
+
+  const ensureDirs = (): Promise<void> => {
+    dirsReady ??= (async () => {
+      await ensurePrivateDir(root);
+      await ensurePrivateDir(claimsDir);
+    })().catch((e) => {
+      dirsReady = undefined;
+      throw e;
+    });
+    return dirsReady;
+  };
+
+  const claimPath = (leaseId: string): string => {
+    assertLeaseId(leaseId);
+    return join(claimsDir, `${leaseId}.json`);
+  };
+  const lockPath = (leaseId: string): string => {
+    assertLeaseId(leaseId);
+    return join(claimsDir, `${leaseId}.lock`);
+  };
+
+  /** The claim at `path`, null when absent, or a string describing why it is unusable. */
+  const load = async (path: string, leaseId: string): Promise<Claim | string | null> => {
+    let text: string;
+    try {
+      text = await fsp.readFile(path, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+      return `cannot read: ${describe(e)}`;
+    }
+    return parseClaim(text, leaseId);
+  };
+
+  const read = async (leaseId: string): Promise<Claim | null> => {
+    const path = claimPath(leaseId);
+    const r = await load(path, leaseId);
+    if (typeof r === "string") {
+      throw new CrabboxError({
+        code: "claim_corrupt",
+        message: `the claim file for ${leaseId} is unusable`,
+        why: r,
+        hint: `inspect it, or move it aside so other commands ignore it: mv '${path}' '${path}.bad'`,
+        exit: Exit.unexpected,
+        details: { path, leaseId },
+      });
+    }
+    return r;
+  };
+
+  const write = async (claim: Claim): Promise<Claim> => {
+    const path = claimPath(claim?.leaseId);
+    const stamped = { ...claim, updatedAt: new Date(runtime.now()).toISOString() };
+    const r = v.safeParse(ClaimSchema, stamped);
+    if (!r.success) {
+      throw new CrabboxError({
+        code: "claim_invalid",
+        message: `refusing to write an invalid claim for ${claim.leaseId}`,
+        why: v.summarize(r.issues).replace(/\n/g, "; "),
+        exit: Exit.unexpected,
+        details: { path },
+      });
+    }
+    await ensureDirs();
+    await writeFileAtomic(path, `${JSON.stringify(r.output, null, 2)}\n`, 0o600);
+    return r.output;
+  };
+
+  const remove = async (leaseId: string): Promise<void> => {
+    const path = claimPath(leaseId);
+    try {
+      await fsp.rm(path, { force: true });
+    } catch (e) {
+      throw new CrabboxError({
+        code: "remove_failed",
+        message: `could not remove ${path}`,
+        why: describe(e),
+        exit: Exit.unexpected,
+        details: { path },
+        cause: e,
+      });
+    }
+  };
+
+  const locked = async <T>(leaseId: string, fn: () => Promise<T>): Promise<T> => {
+    const lp = lockPath(leaseId);
+    await ensureDirs();
+    return withLock(lp, fn, { ...opts.lock, label: `lease ${leaseId}` });
+  };
+
+  return {
+    root,
+    claimsDir,
+    claimPath,
+    lockPath,
+    read,
+    write,
+    remove,
+
+    async list() {
+      let names: string[];
+      try {
+        names = await fsp.readdir(claimsDir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return { claims: [], corrupt: [] };
+        throw new CrabboxError({
+          code: "claims_unreadable",
+          message: `cannot read ${claimsDir}`,
+          why: describe(e),
+          hint: `check the owner and permissions of ${claimsDir}`,
+          exit: Exit.unexpected,
+          details: { path: claimsDir },
+          cause: e,
+        });
+      }
+      const files = names.filter((n) => CLAIM_FILE_RE.test(n)).sort();
+      const results = await mapLimit(files, LIST_CONCURRENCY, async (name) => {
+        const path = join(claimsDir, name);
+        return { path, r: await load(path, name.slice(0, -".json".length)) };
+      });
+      const claims: Claim[] = [];
+      const corrupt: CorruptClaim[] = [];
+      for (const { path, r } of results) {
+        if (r === null) continue; // removed while we listed
+        if (typeof r === "string") corrupt.push({ path, error: r });
+        else claims.push(r);
+      }
+      claims.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.leaseId.localeCompare(b.leaseId));
+      return { claims, corrupt };
+    },
+
+    withLease(leaseId, fn) {
+      return locked(leaseId, async () => {
+        const claim = await read(leaseId);
+        if (!claim) {
+          throw new CrabboxError({
+            code: "lease_not_found",
+            message: `no claim for lease ${leaseId}`,
+            why: `${claimPath(leaseId)} does not exist (released or never created)`,
+            hint: "crabbox-cs list",
+            exit: Exit.notFound,
+            details: { leaseId },
+          });
+        }
+        return fn(claim);
+      });
+    },
+
+    create(claim) {
+      return locked(claim?.leaseId, async () => {
+        const path = claimPath(claim.leaseId);
+        const exists = await fsp.stat(path).then(
+          () => true,
+          (e: NodeJS.ErrnoException) => {
+            if (e.code === "ENOENT") return false;
+            throw e;
+          },
+        );
+        if (exists) {
+          throw new CrabboxError({
+            code: "claim_exists",
+            message: `a claim for lease ${claim.leaseId} already exists`,
+            exit: Exit.unexpected,
+            details: { path },
+          });
+        }
+        return write(claim);
+      });
+    },
+  };
+}
