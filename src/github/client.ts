@@ -1,0 +1,339 @@
+/**
+ * The HTTP client for GitHub's REST API: ofetch with our headers, a per-request
+ * timeout, bounded retries and valibot-checked responses. Knows nothing of SSH.
+ *
+ * Retries use ofetch's own mechanism (`retry`, `retryStatusCodes`, hooks). The
+ * wait itself happens in the `onResponseError` / `onRequestError` hooks through
+ * an injectable sleep (`retry.sleep`, default `runtime.sleep`) and `retryDelay`
+ * is 0: ofetch's built-in delay is a bare setTimeout that tests cannot observe
+ * or shorten, and GitHub's Retry-After can ask for a minute. A hook may also
+ * cancel the retry (`context.options.retry = false`) when the failure is not
+ * retryable for this request.
+ *
+ * What is retried (at most `retries` times, default 4):
+ * - 429, and 403 carrying `x-ratelimit-remaining: 0` or `retry-after`: waits
+ *   what GitHub asks (Retry-After, else X-RateLimit-Reset), else backoff; when
+ *   that wait exceeds `maxWaitMs` (default 60 s) we stop and say when to retry.
+ *   Safe for every request, create included: GitHub refused it before acting.
+ * - 500/502/503/504 and connection failures/timeouts: idempotent requests only
+ *   (GET, start, stop, PATCH, DELETE). A create is never retried on these: it
+ *   raises `create_outcome_unknown` (the codespace may exist) for recovery.
+ */
+import { FetchError, ofetch, type FetchContext } from "ofetch";
+import * as v from "valibot";
+import { CrabboxError, Exit } from "../errors.ts";
+import { addSecret, redact } from "../redact.ts";
+import type { Runtime } from "../runtime.ts";
+import { createOutcomeUnknown, httpError, isRateLimited, networkError, serverWaitMs, shapeError } from "./errors.ts";
+
+export const API_VERSION = "2022-11-28";
+export const DEFAULT_API_URL = "https://api.github.com";
+
+export interface RetryOptions {
+  /** Retries after the first attempt. Default 4. */
+  retries?: number;
+  /** First backoff delay; doubles each retry. Default 1000 ms. */
+  baseDelayMs?: number;
+  /** Largest backoff delay. Default 30 s. */
+  maxDelayMs?: number;
+  /** Longest wait GitHub may ask for (Retry-After, rate-limit reset) before we give up. Default 60 s. */
+  maxWaitMs?: number;
+  /** How to wait between attempts. Default `runtime.sleep`. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface GithubClientOptions {
+  runtime: Runtime;
+  apiUrl: string;
+  token: string;
+  /** Our version, for the User-Agent. */
+  version: string;
+  retry?: RetryOptions;
+  /** Per-attempt request timeout. Default 30 s. */
+  timeoutMs?: number;
+}
+
+export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
+type AnySchema = v.GenericSchema;
+
+export interface RequestSpec<S extends AnySchema | undefined = AnySchema | undefined> {
+  method: HttpMethod;
+  /** Route template, e.g. `/user/codespaces/{codespace_name}`: used in errors. */
+  route: string;
+  /** Values for the template's `{placeholders}` (URL-encoded here). */
+  params?: Record<string, string | number>;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: Record<string, unknown>;
+  /** Schema for a 2xx body; omit when the body is ignored. */
+  schema?: S;
+  /** Default true. False for create: never retried on 5xx/network, outcome-unknown errors. */
+  idempotent?: boolean;
+  /** Accept 304 Not Modified (data is then undefined). */
+  allowNotModified?: boolean;
+  /** What the request is about, for messages: "codespace NAME", "repository o/r". */
+  subject?: string;
+  /** Absolute URL to request instead of route+params (pagination `next`); must be under apiUrl. */
+  url?: string;
+}
+
+export interface ApiResponse<T> {
+  status: number;
+  headers: Headers;
+  data: T;
+}
+
+type Output<S> = S extends AnySchema ? v.InferOutput<S> : undefined;
+
+export interface GithubClient {
+  readonly apiUrl: string;
+  /** github.com, or <sub>.ghe.com for data residency: the host for `gh auth ... -h`. */
+  readonly webHost: string;
+  /** Number of HTTP attempts made (retries included). */
+  readonly requests: number;
+  /** Attempts per "METHOD route" (retries included). */
+  readonly requestsByRoute: ReadonlyMap<string, number>;
+  request<S extends AnySchema | undefined>(spec: RequestSpec<S>): Promise<ApiResponse<Output<S>>>;
+}
+
+const RETRY_STATUS = [403, 429, 500, 502, 503, 504];
+const SERVER_RETRY = new Set([500, 502, 503, 504]);
+
+function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h === "::1") return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Validate and normalise the API base URL (no trailing slash). Exit 2 when unusable. */
+export function normalizeApiUrl(apiUrl: string): string {
+  const bad = (why: string) =>
+    new CrabboxError({
+      code: "config_api_url",
+      exit: Exit.usage,
+      message: `Invalid GitHub API URL ${JSON.stringify(redact(apiUrl))}`,
+      why,
+      hint: `Use ${DEFAULT_API_URL} (or https://api.<subdomain>.ghe.com); plain http is only allowed for localhost.`,
+    });
+  let u: URL;
+  try {
+    u = new URL(apiUrl);
+  } catch {
+    throw bad("it is not a URL");
+  }
+  if (u.username || u.password) throw bad("it must not contain credentials");
+  if (u.search || u.hash) throw bad("it must not contain a query or fragment");
+  if (u.protocol === "http:") {
+    if (!isLoopback(u.hostname)) throw bad("http is only allowed for loopback hosts (127.0.0.0/8, localhost, ::1)");
+  } else if (u.protocol !== "https:") {
+    throw bad(`unsupported scheme ${u.protocol}`);
+  }
+  return `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
+}
+
+function webHostFor(apiUrl: string): string {
+  const host = new URL(apiUrl).hostname;
+  const m = /^api\.(.+\.ghe\.com)$/.exec(host);
+  return m?.[1] ?? "github.com";
+}
+
+function expandRoute(route: string, params: Record<string, string | number> = {}): string {
+  return route.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = params[name];
+    if (value === undefined || value === "") throw new Error(`missing route parameter ${name} for ${route}`);
+    return encodeURIComponent(String(value));
+  });
+}
+
+export function createGithubClient(opts: GithubClientOptions): GithubClient {
+  const apiUrl = normalizeApiUrl(opts.apiUrl);
+  // Whatever the token's origin, nothing we print may contain it.
+  addSecret(opts.token);
+  const webHost = webHostFor(apiUrl);
+  const { runtime } = opts;
+  const retries = opts.retry?.retries ?? 4;
+  const baseDelayMs = opts.retry?.baseDelayMs ?? 1000;
+  const maxDelayMs = opts.retry?.maxDelayMs ?? 30_000;
+  const maxWaitMs = opts.retry?.maxWaitMs ?? 60_000;
+  const sleep = opts.retry?.sleep ?? ((ms: number) => runtime.sleep(ms));
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+
+  let requests = 0;
+  const byRoute = new Map<string, number>();
+
+  const $fetch = ofetch.create(
+    {
+      headers: {
+        Accept: "application/vnd.github+json",
+        "X-GitHub-Api-Version": API_VERSION,
+        Authorization: `Bearer ${opts.token}`,
+        "User-Agent": `crabbox-cs/${opts.version}`,
+      },
+      responseType: "json",
+      retryDelay: 0,
+      retryStatusCodes: RETRY_STATUS,
+    },
+    { fetch: runtime.fetch },
+  );
+
+  function backoff(attempt: number): number {
+    return Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  }
+
+  async function request<S extends AnySchema | undefined>(spec: RequestSpec<S>): Promise<ApiResponse<Output<S>>> {
+    const idempotent = spec.idempotent ?? true;
+    const key = `${spec.method} ${spec.route}`;
+    let attempt = 0;
+    let target: string;
+    if (spec.url) {
+      const u = new URL(spec.url);
+      const base = new URL(apiUrl);
+      if (u.origin !== base.origin || !(u.pathname + "/").startsWith(base.pathname.replace(/\/?$/, "/"))) {
+        throw shapeError({
+          method: spec.method,
+          route: spec.route,
+          status: 200,
+          path: "Link",
+          problem: `pagination link points outside ${apiUrl}; refusing to send the token there`,
+        });
+      }
+      target = u.toString();
+    } else {
+      target = apiUrl + expandRoute(spec.route, spec.params);
+    }
+
+    /** Decide whether to retry this failure; if so, wait first. Cancels the retry otherwise. */
+    async function planRetry(ctx: FetchContext): Promise<void> {
+      const remaining = typeof ctx.options.retry === "number" ? ctx.options.retry : 0;
+      if (remaining <= 0) return;
+      let wait: number | undefined;
+      const res = ctx.response;
+      if (!res) {
+        if (idempotent) wait = backoff(attempt);
+      } else if (isRateLimited(res.status, res.headers)) {
+        const asked = serverWaitMs(res.headers, runtime.now());
+        wait = asked ?? backoff(attempt);
+        if (wait > maxWaitMs) wait = undefined;
+      } else if (SERVER_RETRY.has(res.status) && idempotent) {
+        const asked = serverWaitMs(res.headers, runtime.now());
+        wait = asked ?? backoff(attempt);
+        if (wait > maxWaitMs) wait = undefined;
+      }
+      if (wait === undefined) {
+        ctx.options.retry = false;
+        return;
+      }
+      if (wait > 0) await sleep(wait);
+    }
+
+    let response;
+    try {
+      response = await $fetch.raw(target, {
+        method: spec.method,
+        ...(spec.query ? { query: Object.fromEntries(Object.entries(spec.query).filter(([, val]) => val !== undefined)) } : {}),
+        ...(spec.body ? { body: spec.body } : {}),
+        retry: retries,
+        onRequest(ctx) {
+          attempt++;
+          requests++;
+          byRoute.set(key, (byRoute.get(key) ?? 0) + 1);
+          // A fresh deadline per attempt (ofetch's `timeout` would reuse an aborted signal on retry).
+          ctx.options.signal = AbortSignal.timeout(timeoutMs);
+        },
+        onRequestError: planRetry,
+        onResponseError: planRetry,
+      });
+    } catch (e) {
+      throw toCrabboxError(e, spec, idempotent);
+    }
+
+    const status = response.status;
+    if (status === 304) {
+      if (spec.allowNotModified) return { status, headers: response.headers, data: undefined as Output<S> };
+      throw shapeError({ method: spec.method, route: spec.route, status, path: "", problem: "unexpected 304 Not Modified" });
+    }
+    if (!spec.schema) return { status, headers: response.headers, data: undefined as Output<S> };
+    const parsed = v.safeParse(spec.schema, response._data);
+    if (!parsed.success) {
+      const issue = parsed.issues[0];
+      const path = v.getDotPath(issue) ?? "";
+      const problem = issue.message;
+      if (!idempotent) {
+        throw createOutcomeUnknown({
+          method: spec.method,
+          route: spec.route,
+          status,
+          reason: `GitHub answered ${status} but the body has an unexpected shape at \`${path || "(the whole body)"}\`: ${problem}`,
+        });
+      }
+      throw shapeError({ method: spec.method, route: spec.route, status, path, problem });
+    }
+    return { status, headers: response.headers, data: parsed.output as Output<S> };
+  }
+
+  function toCrabboxError(e: unknown, spec: RequestSpec<AnySchema | undefined>, idempotent: boolean): CrabboxError {
+    if (e instanceof CrabboxError) return e;
+    const res = e instanceof FetchError ? e.response : undefined;
+    if (res) {
+      const status = res.status;
+      if (!idempotent && status >= 500) {
+        return createOutcomeUnknown({
+          method: spec.method,
+          route: spec.route,
+          status,
+          reason: `GitHub answered HTTP ${status}; a codespace may have been created anyway`,
+        });
+      }
+      return httpError(
+        {
+          status,
+          method: spec.method,
+          route: spec.route,
+          headers: res.headers,
+          body: (e as FetchError).data,
+          subject: spec.subject,
+          now: runtime.now(),
+          webHost,
+        },
+        { maxWaitMs },
+      );
+    }
+    const cause = e instanceof FetchError && e.cause !== undefined ? e.cause : e;
+    const name = (cause as { name?: string } | null)?.name ?? "";
+    const timedOut = name === "TimeoutError";
+    const reason = timedOut
+      ? `no answer within ${Math.round(timeoutMs / 1000)}s`
+      : ((cause as { message?: string } | null)?.message ?? String(cause));
+    if (!idempotent) {
+      return createOutcomeUnknown({
+        method: spec.method,
+        route: spec.route,
+        reason: `${timedOut ? "the request timed out" : "the connection failed"} (${reason}); a codespace may have been created anyway`,
+      });
+    }
+    return networkError({ method: spec.method, route: spec.route, reason, timedOut, apiUrl });
+  }
+
+  return {
+    apiUrl,
+    webHost,
+    get requests() {
+      return requests;
+    },
+    get requestsByRoute() {
+      return byRoute;
+    },
+    request,
+  };
+}
+
+/** Parse a `Link` header into rel → URL. */
+export function parseLinkHeader(header: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!header) return out;
+  for (const m of header.matchAll(/<([^>]*)>\s*;\s*rel="?([^";,]+)"?/g)) {
+    const [, url, rels] = m;
+    if (url === undefined || rels === undefined) continue;
+    for (const rel of rels.split(/\s+/)) out[rel] = url;
+  }
+  return out;
+}

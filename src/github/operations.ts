@@ -1,0 +1,345 @@
+/**
+ * Typed calls to the Codespaces REST API (api.md), one function per endpoint.
+ * Each takes the GithubClient first; each response is schema-checked by it.
+ */
+import { CrabboxError, Exit, isCrabboxError } from "../errors.ts";
+import { parseLinkHeader, type GithubClient } from "./client.ts";
+import {
+  Codespace,
+  CodespaceList,
+  DevcontainerList,
+  MachineList,
+  PermissionsCheck,
+  RepoDefaults,
+  Repository,
+  SimpleUser,
+  type CreateCodespaceBody,
+  type CreatePullRequestCodespaceBody,
+} from "./schemas.ts";
+
+export interface RepoRef {
+  owner: string;
+  name: string;
+}
+
+const OWNER_RE = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+const NAME_RE = /^[A-Za-z0-9._-]{1,100}$/;
+
+/**
+ * `owner/name`, or a GitHub remote URL: `https://github.com/o/r(.git)`,
+ * `git@github.com:o/r.git`, `ssh://git@github.com/o/r`. Hosts: github.com and
+ * `*.ghe.com`. Bad syntax → exit 2.
+ */
+export function parseRepo(input: string): RepoRef {
+  const s = input.trim();
+  const bad = (why: string) =>
+    new CrabboxError({
+      code: "usage_repo",
+      exit: Exit.usage,
+      message: `Invalid repository ${JSON.stringify(s)}`,
+      why,
+      hint: "Use owner/name (e.g. octocat/Hello-World) or a GitHub remote URL.",
+    });
+  let path: string;
+  const scp = /^[\w.-]+@([\w.-]+):(.+)$/.exec(s);
+  if (scp && !s.includes("://")) {
+    checkHost(scp[1] ?? "", bad);
+    path = scp[2] ?? "";
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      throw bad("it is not a valid URL");
+    }
+    if (!["https:", "http:", "ssh:", "git+ssh:"].includes(u.protocol)) throw bad(`unsupported URL scheme ${u.protocol}`);
+    checkHost(u.hostname, bad);
+    if (u.search || u.hash) throw bad("a repository URL has no query or fragment");
+    path = decodeURIComponent(u.pathname);
+  } else {
+    path = s;
+  }
+  path = path.replace(/^\/+/, "").replace(/\/+$/, "").replace(/\.git$/, "");
+  const parts = path.split("/");
+  if (parts.length !== 2) throw bad("expected exactly owner/name");
+  const [owner = "", name = ""] = parts;
+  if (!OWNER_RE.test(owner)) throw bad(`${JSON.stringify(owner)} is not a valid GitHub owner`);
+  if (!NAME_RE.test(name) || name === "." || name === "..") throw bad(`${JSON.stringify(name)} is not a valid repository name`);
+  return { owner, name };
+}
+
+function checkHost(host: string, bad: (why: string) => CrabboxError): void {
+  const h = host.toLowerCase();
+  if (h === "github.com" || h === "www.github.com" || h === "ssh.github.com" || h.endsWith(".ghe.com")) return;
+  throw bad(`${host} is not a GitHub host`);
+}
+
+function repoOf(repo: string | RepoRef): RepoRef {
+  return typeof repo === "string" ? parseRepo(repo) : parseRepo(`${repo.owner}/${repo.name}`);
+}
+
+function repoParams(r: RepoRef) {
+  return { owner: r.owner, repo: r.name };
+}
+
+/** Drop undefined values so only fields the caller set are sent. */
+function defined<T extends object>(body: T): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(body).filter(([, val]) => val !== undefined));
+}
+
+export async function getAuthenticatedUser(client: GithubClient): Promise<SimpleUser> {
+  return (await client.request({ method: "GET", route: "/user", schema: SimpleUser, subject: "the authenticated user" })).data;
+}
+
+export async function getRepository(client: GithubClient, repo: string | RepoRef): Promise<Repository> {
+  const r = repoOf(repo);
+  return (
+    await client.request({
+      method: "GET",
+      route: "/repos/{owner}/{repo}",
+      params: repoParams(r),
+      schema: Repository,
+      subject: `repository ${r.owner}/${r.name}`,
+    })
+  ).data;
+}
+
+export interface ListOptions {
+  /** Called with each page's codespaces as it arrives. */
+  onPage?: (codespaces: Codespace[], page: number) => void;
+  /** Safety bound on pages followed. Default 100 (10,000 codespaces). */
+  maxPages?: number;
+}
+
+async function listAll(
+  client: GithubClient,
+  first: { route: string; params?: Record<string, string | number>; query?: Record<string, string | number | undefined>; subject: string },
+  opts: ListOptions,
+): Promise<Codespace[]> {
+  const all: Codespace[] = [];
+  const seen = new Set<string>();
+  const maxPages = opts.maxPages ?? 100;
+  let next: string | undefined;
+  for (let page = 1; page <= maxPages; page++) {
+    const res = await client.request({
+      method: "GET",
+      route: first.route,
+      ...(next ? { url: next } : { params: first.params, query: { per_page: 100, ...first.query } }),
+      schema: CodespaceList,
+      subject: first.subject,
+    });
+    all.push(...res.data.codespaces);
+    opts.onPage?.(res.data.codespaces, page);
+    next = parseLinkHeader(res.headers.get("link")).next;
+    if (!next || seen.has(next)) return all;
+    seen.add(next);
+  }
+  return all;
+}
+
+export function listMyCodespaces(client: GithubClient, opts: ListOptions & { repositoryId?: number } = {}): Promise<Codespace[]> {
+  return listAll(
+    client,
+    { route: "/user/codespaces", query: { repository_id: opts.repositoryId }, subject: "your codespaces" },
+    opts,
+  );
+}
+
+export function listRepoCodespaces(client: GithubClient, repo: string | RepoRef, opts: ListOptions = {}): Promise<Codespace[]> {
+  const r = repoOf(repo);
+  return listAll(
+    client,
+    { route: "/repos/{owner}/{repo}/codespaces", params: repoParams(r), subject: `repository ${r.owner}/${r.name}` },
+    opts,
+  );
+}
+
+function codespaceSpec(name: string) {
+  if (!name) throw new CrabboxError({ code: "usage", exit: Exit.usage, message: "A codespace name is required" });
+  return { params: { codespace_name: name }, subject: `codespace ${name}` };
+}
+
+/** 404 → CrabboxError exit 4, code `codespace_not_found`. */
+export async function getCodespace(client: GithubClient, name: string): Promise<Codespace> {
+  return (
+    await client.request({ method: "GET", route: "/user/codespaces/{codespace_name}", schema: Codespace, ...codespaceSpec(name) })
+  ).data;
+}
+
+/** Like getCodespace, but a 404 (gone, or never existed) returns null. */
+export async function getCodespaceOrNull(client: GithubClient, name: string): Promise<Codespace | null> {
+  try {
+    return await getCodespace(client, name);
+  } catch (e) {
+    if (isCrabboxError(e) && e.code === "codespace_not_found") return null;
+    throw e;
+  }
+}
+
+/**
+ * POST /repos/{owner}/{repo}/codespaces → 201 (created) or 202 (queued), both a codespace.
+ * Never retried on 5xx/network: those raise `create_outcome_unknown`.
+ */
+export async function createCodespace(client: GithubClient, repo: string | RepoRef, body: CreateCodespaceBody): Promise<Codespace> {
+  const r = repoOf(repo);
+  return (
+    await client.request({
+      method: "POST",
+      route: "/repos/{owner}/{repo}/codespaces",
+      params: repoParams(r),
+      body: defined(body),
+      schema: Codespace,
+      idempotent: false,
+      subject: `repository ${r.owner}/${r.name}`,
+    })
+  ).data;
+}
+
+export async function createPullRequestCodespace(
+  client: GithubClient,
+  repo: string | RepoRef,
+  pullNumber: number,
+  body: CreatePullRequestCodespaceBody,
+): Promise<Codespace> {
+  const r = repoOf(repo);
+  if (!Number.isInteger(pullNumber) || pullNumber <= 0) {
+    throw new CrabboxError({ code: "usage", exit: Exit.usage, message: `Invalid pull request number ${pullNumber}` });
+  }
+  const { ref: _ignored, ...rest } = body as CreateCodespaceBody;
+  return (
+    await client.request({
+      method: "POST",
+      route: "/repos/{owner}/{repo}/pulls/{pull_number}/codespaces",
+      params: { ...repoParams(r), pull_number: pullNumber },
+      body: defined(rest),
+      schema: Codespace,
+      idempotent: false,
+      subject: `pull request ${r.owner}/${r.name}#${pullNumber}`,
+    })
+  ).data;
+}
+
+/** POST .../start → the codespace. A 304 (nothing to do) refetches it. */
+export async function startCodespace(client: GithubClient, name: string): Promise<Codespace> {
+  const res = await client.request({
+    method: "POST",
+    route: "/user/codespaces/{codespace_name}/start",
+    schema: Codespace,
+    allowNotModified: true,
+    ...codespaceSpec(name),
+  });
+  return res.status === 304 ? getCodespace(client, name) : res.data;
+}
+
+export async function stopCodespace(client: GithubClient, name: string): Promise<Codespace> {
+  return (
+    await client.request({ method: "POST", route: "/user/codespaces/{codespace_name}/stop", schema: Codespace, ...codespaceSpec(name) })
+  ).data;
+}
+
+/**
+ * DELETE → 202 (deletion is asynchronous: confirm with getCodespaceOrNull → null).
+ * Returns the status (202; 304 when GitHub reports nothing to do).
+ */
+export async function deleteCodespace(client: GithubClient, name: string): Promise<number> {
+  const res = await client.request({
+    method: "DELETE",
+    route: "/user/codespaces/{codespace_name}",
+    allowNotModified: true,
+    ...codespaceSpec(name),
+  });
+  return res.status;
+}
+
+export async function updateCodespace(
+  client: GithubClient,
+  name: string,
+  body: { display_name?: string; machine?: string; recent_folders?: string[] },
+): Promise<Codespace> {
+  return (
+    await client.request({
+      method: "PATCH",
+      route: "/user/codespaces/{codespace_name}",
+      body: defined(body),
+      schema: Codespace,
+      ...codespaceSpec(name),
+    })
+  ).data;
+}
+
+export async function listRepoMachines(
+  client: GithubClient,
+  repo: string | RepoRef,
+  opts: { ref?: string; location?: string; clientIp?: string } = {},
+): Promise<MachineList> {
+  const r = repoOf(repo);
+  return (
+    await client.request({
+      method: "GET",
+      route: "/repos/{owner}/{repo}/codespaces/machines",
+      params: repoParams(r),
+      query: { ref: opts.ref, location: opts.location, client_ip: opts.clientIp },
+      schema: MachineList,
+      subject: `repository ${r.owner}/${r.name}`,
+    })
+  ).data;
+}
+
+export async function listCodespaceMachines(client: GithubClient, name: string): Promise<MachineList> {
+  return (
+    await client.request({
+      method: "GET",
+      route: "/user/codespaces/{codespace_name}/machines",
+      schema: MachineList,
+      ...codespaceSpec(name),
+    })
+  ).data;
+}
+
+export async function getRepoDefaults(client: GithubClient, repo: string | RepoRef, opts: { ref?: string; clientIp?: string } = {}): Promise<RepoDefaults> {
+  const r = repoOf(repo);
+  return (
+    await client.request({
+      method: "GET",
+      route: "/repos/{owner}/{repo}/codespaces/new",
+      params: repoParams(r),
+      query: { ref: opts.ref, client_ip: opts.clientIp },
+      schema: RepoDefaults,
+      subject: `repository ${r.owner}/${r.name}`,
+    })
+  ).data;
+}
+
+export async function checkPermissions(
+  client: GithubClient,
+  repo: string | RepoRef,
+  opts: { ref: string; devcontainerPath: string },
+): Promise<PermissionsCheck> {
+  const r = repoOf(repo);
+  return (
+    await client.request({
+      method: "GET",
+      route: "/repos/{owner}/{repo}/codespaces/permissions_check",
+      params: repoParams(r),
+      query: { ref: opts.ref, devcontainer_path: opts.devcontainerPath },
+      schema: PermissionsCheck,
+      subject: `repository ${r.owner}/${r.name}`,
+    })
+  ).data;
+}
+
+export async function listDevcontainers(client: GithubClient, repo: string | RepoRef): Promise<DevcontainerList> {
+  const r = repoOf(repo);
+  return (
+    await client.request({
+      method: "GET",
+      route: "/repos/{owner}/{repo}/codespaces/devcontainers",
+      params: repoParams(r),
+      query: { per_page: 100 },
+      schema: DevcontainerList,
+      subject: `repository ${r.owner}/${r.name}`,
+    })
+  ).data;
+}
+
+export type { Codespace, MachineList, RepoDefaults, PermissionsCheck, DevcontainerList, Repository, SimpleUser };

@@ -1,0 +1,86 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { resolveToken } from "../../src/github/auth.ts";
+import { clearSecrets, redact } from "../../src/redact.ts";
+import { createRuntime, type ExecOptions, type ExecResult } from "../../src/runtime.ts";
+
+const TOKEN_A = "ghp_AAAAaaaaAAAAaaaaAAAAaaaa1111";
+const TOKEN_B = "ghp_BBBBbbbbBBBBbbbbBBBBbbbb2222";
+const TOKEN_GH = "gho_GHGHghghGHGHghghGHGHghgh3333";
+
+function runtimeWith(env: Record<string, string | undefined>, result: Partial<ExecResult>) {
+  const execs: Array<{ argv: string[]; opts?: ExecOptions }> = [];
+  const runtime = createRuntime({
+    env,
+    exec: async (argv, opts) => {
+      execs.push({ argv, opts });
+      return { code: 0, signal: null, stdout: "", stderr: "", ...result };
+    },
+  });
+  return { runtime, execs };
+}
+
+afterEach(() => clearSecrets());
+
+describe("resolveToken", () => {
+  test("GH_TOKEN wins over GITHUB_TOKEN and gh", async () => {
+    const { runtime, execs } = runtimeWith({ GH_TOKEN: TOKEN_A, GITHUB_TOKEN: TOKEN_B }, { stdout: TOKEN_GH });
+    expect(await resolveToken(runtime, { ghPath: "gh" })).toEqual({ token: TOKEN_A, source: "GH_TOKEN" });
+    expect(execs).toHaveLength(0);
+    expect(redact(`x ${TOKEN_A} y`)).not.toContain(TOKEN_A);
+  });
+
+  test("GITHUB_TOKEN next; an empty GH_TOKEN is ignored", async () => {
+    const { runtime, execs } = runtimeWith({ GH_TOKEN: "  ", GITHUB_TOKEN: ` ${TOKEN_B}\n` }, { stdout: TOKEN_GH });
+    expect(await resolveToken(runtime, { ghPath: "gh" })).toEqual({ token: TOKEN_B, source: "GITHUB_TOKEN" });
+    expect(execs).toHaveLength(0);
+  });
+
+  test("then `gh auth token`, token read from stdout, never on argv, and registered as a secret", async () => {
+    const plain = "plainTokenWithoutPrefix123";
+    const { runtime, execs } = runtimeWith({}, { stdout: `${plain}\n` });
+    expect(await resolveToken(runtime, { ghPath: "/opt/gh/bin/gh" })).toEqual({ token: plain, source: "gh" });
+    expect(execs).toHaveLength(1);
+    expect(execs[0]!.argv).toEqual(["/opt/gh/bin/gh", "auth", "token"]);
+    expect(execs[0]!.argv.join(" ")).not.toContain(plain);
+    expect(redact(`token=${plain}`)).toBe("token=[REDACTED]");
+  });
+
+  test("a host is passed with -h", async () => {
+    const { runtime, execs } = runtimeWith({}, { stdout: TOKEN_GH });
+    await resolveToken(runtime, { ghPath: "gh", host: "acme.ghe.com" });
+    expect(execs[0]!.argv).toEqual(["gh", "auth", "token", "-h", "acme.ghe.com"]);
+  });
+
+  const failures: Array<[string, Partial<ExecResult>]> = [
+    ["gh missing", { code: 127, spawnError: "gh: not found on PATH" }],
+    ["not logged in", { code: 1, stderr: "no oauth token found for github.com\n" }],
+    ["empty output", { code: 0, stdout: "\n" }],
+    ["timed out", { code: 143, timedOut: true }],
+  ];
+  for (const [label, result] of failures) {
+    test(`${label} → exit 3 with the login hint`, async () => {
+      const { runtime } = runtimeWith({}, result);
+      let err: any;
+      try {
+        await resolveToken(runtime, { ghPath: "gh" });
+      } catch (e) {
+        err = e;
+      }
+      expect(err?.exit).toBe(3);
+      expect(err?.code).toBe("auth_missing");
+      expect(err?.hint).toContain("gh auth login -s codespace");
+      expect(err?.hint).toContain("GH_TOKEN");
+    });
+  }
+
+  test("gh's error text is reported", async () => {
+    const { runtime } = runtimeWith({}, { code: 1, stderr: "no oauth token found for github.com\n" });
+    let err: any;
+    try {
+      await resolveToken(runtime, {});
+    } catch (e) {
+      err = e;
+    }
+    expect(err.why).toContain("no oauth token found");
+  });
+});
