@@ -30,6 +30,8 @@ export interface Config {
   sources: Record<string, ConfigSource>;
   /** Warnings produced while loading (e.g. untrusted keys ignored). */
   warnings: string[];
+  /** The config files that were read (null = none). Set by loadConfig. */
+  files?: { repo: string | null; user: string | null };
 }
 
 export type ConfigSource = "default" | "repo" | "user" | "env" | "flag";

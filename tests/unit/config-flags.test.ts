@@ -1,0 +1,213 @@
+import { describe, expect, test } from "bun:test";
+import { type ArgsDef, parseArgs } from "citty";
+import {
+  checkUnknownFlags,
+  configArgs,
+  flagOverrides,
+  globalArgs,
+  normalizeProvider,
+  PROVIDER_NAMES,
+  providerArgs,
+} from "../../src/config/flags.ts";
+import { CrabboxError, Exit } from "../../src/errors.ts";
+
+/** What a command does: citty parses, then we map. */
+function overrides(argv: string[], def: ArgsDef = configArgs) {
+  return flagOverrides(parseArgs(argv, def) as Record<string, unknown>);
+}
+
+function usageErrorOf(fn: () => unknown): CrabboxError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(CrabboxError);
+    expect((e as CrabboxError).exit).toBe(Exit.usage);
+    return e as CrabboxError;
+  }
+  throw new Error("expected a usage error");
+}
+
+describe("arg definitions", () => {
+  test("every seed flag exists with a description", () => {
+    const seed = [
+      "repo", "ref", "machine", "devcontainer-path", "working-directory", "geo", "idle-timeout",
+      "retention-period", "delete-on-release", "gh", "work-root", "gh-path", "api-url",
+    ];
+    for (const s of seed) {
+      const def = (providerArgs as ArgsDef)[`github-codespaces-${s}`];
+      expect(def).toBeDefined();
+      expect(def!.description?.length ?? 0).toBeGreaterThan(5);
+    }
+    expect(providerArgs["github-codespaces-delete-on-release"].type).toBe("boolean");
+    for (const [name, def] of Object.entries(globalArgs as ArgsDef)) {
+      expect(def.description, name).toBeTruthy();
+      // No defaults: an absent flag must not override a lower layer.
+      expect((def as { default?: unknown }).default, name).toBeUndefined();
+    }
+    for (const def of Object.values(providerArgs as ArgsDef)) expect((def as { default?: unknown }).default).toBeUndefined();
+  });
+});
+
+describe("flagOverrides", () => {
+  test("no flags -> empty layer", () => {
+    expect(overrides([])).toEqual({});
+  });
+
+  test("maps every provider flag to its config key", () => {
+    const layer = overrides([
+      "--github-codespaces-repo", "octo/cat",
+      "--github-codespaces-ref=main",
+      "--github-codespaces-machine", "basicLinux32gb",
+      "--github-codespaces-devcontainer-path", ".devcontainer/x/devcontainer.json",
+      "--github-codespaces-working-directory", "/workspaces/cat",
+      "--github-codespaces-geo", "EuropeWest",
+      "--github-codespaces-idle-timeout", "45m",
+      "--github-codespaces-retention-period", "2h",
+      "--github-codespaces-gh", "/opt/gh",
+      "--github-codespaces-work-root", "/workspaces/cat/crabbox",
+      "--github-codespaces-api-url", "http://127.0.0.1:9999/",
+      "--class", "large",
+      "--target", "linux",
+    ]);
+    expect(layer).toEqual({
+      class: "large",
+      target: "linux",
+      githubCodespaces: {
+        repo: "octo/cat",
+        ref: "main",
+        machine: "basicLinux32gb",
+        devcontainerPath: ".devcontainer/x/devcontainer.json",
+        workingDirectory: "/workspaces/cat",
+        geo: "EuropeWest",
+        idleTimeout: "45m",
+        retentionPeriod: "2h",
+        ghPath: "/opt/gh",
+        workRoot: "/workspaces/cat/crabbox",
+        apiUrl: "http://127.0.0.1:9999/",
+      },
+    });
+  });
+
+  test("camelCase spellings work like kebab-case", () => {
+    expect(overrides(["--githubCodespacesRepo", "a/b"]).githubCodespaces?.repo).toBe("a/b");
+  });
+
+  test("--github-codespaces-gh-path is the same as --github-codespaces-gh", () => {
+    expect(overrides(["--github-codespaces-gh-path", "/x/gh"]).githubCodespaces?.ghPath).toBe("/x/gh");
+    expect(overrides(["--github-codespaces-gh-path", "/x/gh", "--github-codespaces-gh", "/x/gh"]).githubCodespaces?.ghPath).toBe("/x/gh");
+    usageErrorOf(() => overrides(["--github-codespaces-gh-path", "/x/gh", "--github-codespaces-gh", "/y/gh"]));
+  });
+
+  test("delete-on-release: on, off, --no- form, =false", () => {
+    expect(overrides(["--github-codespaces-delete-on-release"]).githubCodespaces?.deleteOnRelease).toBe(true);
+    expect(overrides(["--no-github-codespaces-delete-on-release"]).githubCodespaces?.deleteOnRelease).toBe(false);
+    expect(overrides(["--github-codespaces-delete-on-release=false"]).githubCodespaces?.deleteOnRelease).toBe(false);
+    expect(overrides([]).githubCodespaces?.deleteOnRelease).toBeUndefined();
+  });
+
+  test("--type sets the machine", () => {
+    expect(overrides(["--type", "premiumLinux"]).githubCodespaces?.machine).toBe("premiumLinux");
+    expect(overrides(["--type", "x", "--github-codespaces-machine", "x"]).githubCodespaces?.machine).toBe("x");
+    const err = usageErrorOf(() => overrides(["--type", "x", "--github-codespaces-machine", "y"]));
+    expect(err.message).toContain("--type");
+  });
+
+  test("provider aliases normalise; others are usage errors listing the names", () => {
+    for (const name of PROVIDER_NAMES) expect(overrides(["--provider", name]).provider).toBe("github-codespaces");
+    expect(overrides(["--provider", "Codespaces"]).provider).toBe("github-codespaces");
+    const err = usageErrorOf(() => overrides(["--provider", "aws"]));
+    expect(err.message).toContain("aws");
+    for (const name of PROVIDER_NAMES) expect(err.hint).toContain(name);
+    usageErrorOf(() => normalizeProvider("", "test"));
+  });
+
+  test("a negated string flag is refused", () => {
+    usageErrorOf(() => flagOverrides({ "github-codespaces-repo": false }));
+  });
+});
+
+describe("checkUnknownFlags", () => {
+  const def = configArgs as ArgsDef;
+  const ok = (argv: string[], d: ArgsDef = def) => expect(() => checkUnknownFlags(argv, d)).not.toThrow();
+
+  test("known flags in every citty spelling pass", () => {
+    ok([]);
+    ok(["--json", "--verbose", "--quiet"]);
+    ok(["--github-codespaces-repo", "a/b", "--github-codespaces-repo=a/b"]);
+    ok(["--githubCodespacesRepo", "a/b"]);
+    ok(["--no-github-codespaces-delete-on-release"]);
+    ok(["--no-githubCodespacesDeleteOnRelease"]);
+    ok(["--no-json"]);
+    ok(["--json=false"]);
+    ok(["positional", "another"]);
+    ok(["-"]);
+    ok(["--help"]);
+  });
+
+  test("a string flag consumes the next argument, even one that looks like a flag", () => {
+    ok(["--github-codespaces-repo", "--bogus"]);
+  });
+
+  test("unknown long flag -> exit 2 with a suggestion", () => {
+    const err = usageErrorOf(() => checkUnknownFlags(["--jsno"], def));
+    expect(err.message).toBe("unknown flag --jsno");
+    expect(err.hint).toContain("--json");
+    const err2 = usageErrorOf(() => checkUnknownFlags(["--github-codespace-repo=a/b"], def));
+    expect(err2.message).toBe("unknown flag --github-codespace-repo");
+    expect(err2.hint).toContain("--github-codespaces-repo");
+    const err3 = usageErrorOf(() => checkUnknownFlags(["--repo", "a/b"], def));
+    expect(err3.hint).toContain("--github-codespaces-repo");
+  });
+
+  test("far-off unknown flags get no suggestion", () => {
+    const err = usageErrorOf(() => checkUnknownFlags(["--completely-different-thing"], def));
+    expect(err.hint).not.toContain("did you mean");
+  });
+
+  test("--no- form of a string flag is refused", () => {
+    const err = usageErrorOf(() => checkUnknownFlags(["--no-github-codespaces-repo"], def));
+    expect(err.message).toContain("--no-github-codespaces-repo");
+  });
+
+  test("--no- of an unknown flag is refused", () => {
+    usageErrorOf(() => checkUnknownFlags(["--no-such-thing"], def));
+  });
+
+  test("stops at a bare --", () => {
+    ok(["--json", "--", "--anything", "-x", "--no-idea"]);
+    usageErrorOf(() => checkUnknownFlags(["--nope", "--", "--json"], def));
+  });
+
+  test("string flag with a missing value is refused", () => {
+    const err = usageErrorOf(() => checkUnknownFlags(["--github-codespaces-repo"], def));
+    expect(err.message).toContain("needs a value");
+    usageErrorOf(() => checkUnknownFlags(["--class", "--"], def));
+  });
+
+  test("short aliases", () => {
+    const withShort: ArgsDef = {
+      ...def,
+      env: { type: "string", alias: "e" },
+      keep: { type: "boolean", alias: "k" },
+      force: { type: "boolean", alias: ["f"] },
+    };
+    ok(["-k", "-f", "-kf"], withShort);
+    ok(["-e", "FOO", "-kf"], withShort);
+    ok(["-keFOO"], withShort);
+    const err = usageErrorOf(() => checkUnknownFlags(["-x"], withShort));
+    expect(err.message).toBe("unknown flag -x");
+    usageErrorOf(() => checkUnknownFlags(["-kx"], withShort));
+    usageErrorOf(() => checkUnknownFlags(["-e"], withShort));
+    usageErrorOf(() => checkUnknownFlags(["-k"], def));
+  });
+
+  test("long aliases and positionals in a command's own args", () => {
+    const cmd: ArgsDef = {
+      ...def,
+      id: { type: "string", alias: ["lease"] },
+      command: { type: "positional", required: false },
+    };
+    ok(["--lease", "cbx_x", "echo"], cmd);
+    usageErrorOf(() => checkUnknownFlags(["--command", "x"], cmd));
+  });
+});
