@@ -107,7 +107,7 @@ export const providerArgs = {
   },
   "github-codespaces-work-root": {
     type: "string",
-    description: "Remote directory the working tree is synced to (default /workspaces/<repo-name>)",
+    description: "Remote directory the working tree is synced to (default /workspaces/.crabbox/<repo-name>)",
     valueHint: "path",
   },
   "github-codespaces-api-url": {

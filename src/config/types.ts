@@ -15,7 +15,7 @@ export interface GithubCodespacesConfig {
   retentionPeriodMinutes: number;
   deleteOnRelease: boolean;
   ghPath: string;
-  /** Remote sync root; "" = /workspaces/<repo-name>. */
+  /** Remote sync root; "" = /workspaces/.crabbox/<repo-name>. */
   workRoot: string;
   /** REST base URL, no trailing slash. */
   apiUrl: string;

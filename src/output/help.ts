@@ -1,8 +1,90 @@
-/** Per-command help from citty's own renderer, without colour when not wanted. */
-import { renderUsage, type CommandDef } from "citty";
+/**
+ * Per-command help, rendered from the same citty ArgsDef the parser uses (so
+ * help and parsing cannot disagree), laid out to fit 80 columns.
+ */
+import type { ArgsDef, CommandDef } from "citty";
+import { globalArgs, providerArgs } from "../config/flags.ts";
+
+interface ArgLike {
+  type?: string;
+  description?: string;
+  valueHint?: string;
+  default?: unknown;
+  alias?: string | string[];
+  negativeDescription?: string;
+  required?: boolean;
+}
+
+const WIDTH = 80;
+const COL = 30;
+
+function wrap(text: string, indent: number, width = WIDTH): string[] {
+  const words = text.split(/\s+/).filter(Boolean);
+  const lines: string[] = [];
+  let line = "";
+  for (const w of words) {
+    if (line && indent + line.length + 1 + w.length > width) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+function flagLines(name: string, def: ArgLike): string[] {
+  const aliases = (Array.isArray(def.alias) ? def.alias : def.alias ? [def.alias] : []).map((a) => (a.length === 1 ? `-${a}` : `--${a}`));
+  const hint = def.type === "string" || def.type === "enum" ? ` <${def.valueHint ?? "value"}>` : "";
+  const head = `  ${[...aliases, `--${name}`].join(", ")}${hint}`;
+  let desc = def.description ?? "";
+  if (def.default !== undefined && def.type !== "boolean") desc += ` (default ${String(def.default)})`;
+  const body = wrap(desc, COL);
+  const out: string[] = [];
+  if (head.length < COL - 1 && body.length) {
+    out.push(head.padEnd(COL) + body[0]);
+    for (const l of body.slice(1)) out.push(" ".repeat(COL) + l);
+  } else {
+    out.push(head);
+    for (const l of body) out.push(" ".repeat(COL) + l);
+  }
+  if (def.type === "boolean" && (def.default === true || def.negativeDescription)) {
+    const neg = `  --no-${name}`;
+    const nd = wrap(def.negativeDescription ?? `Turn off --${name}`, COL);
+    out.push(neg.padEnd(COL) + (nd[0] ?? ""));
+    for (const l of nd.slice(1)) out.push(" ".repeat(COL) + l);
+  }
+  return out;
+}
+
+/** The flag names (without --) a command accepts, for docs tests. */
+export function flagNames(args: ArgsDef): string[] {
+  return Object.entries(args)
+    .filter(([, d]) => (d as ArgLike).type !== "positional")
+    .map(([n]) => n);
+}
 
 export async function renderCommandHelp(name: string, cmd: CommandDef<any>): Promise<string> {
-  const parent = { meta: { name: "crabbox-cs" } } as CommandDef<any>;
-  const text = await renderUsage({ ...cmd, meta: { ...(await (typeof cmd.meta === "function" ? cmd.meta() : cmd.meta)), name } }, parent);
-  return process.stdout.isTTY && !process.env.NO_COLOR ? text : text.replace(/\u001b\[[0-9;]*m/g, "");
+  const meta = (await (typeof cmd.meta === "function" ? cmd.meta() : cmd.meta)) ?? {};
+  const args: ArgsDef = (await (typeof cmd.args === "function" ? cmd.args() : cmd.args)) ?? {};
+  const positionals = Object.entries(args).filter(([, d]) => (d as ArgLike).type === "positional");
+  const own: string[] = [];
+  const global: string[] = [];
+  const provider: string[] = [];
+  for (const [n, d] of Object.entries(args)) {
+    if ((d as ArgLike).type === "positional") continue;
+    const lines = flagLines(n, d as ArgLike);
+    if (n in providerArgs) provider.push(...lines);
+    else if (n in globalArgs) global.push(...lines);
+    else own.push(...lines);
+  }
+  const usage = `crabbox-cs ${name}${positionals.map(([n]) => ` [${n.toUpperCase()}]`).join("")} [flags]${name === "run" || name === "ssh" ? " [-- command...]" : ""}`;
+  const out = [...wrap(`crabbox-cs ${name} — ${meta.description ?? ""}`, 0), "", "USAGE", `  ${usage}`];
+  if (positionals.length) {
+    out.push("", "ARGUMENTS");
+    for (const [n, d] of positionals) out.push(`  ${n.toUpperCase().padEnd(COL - 2)}${(d as ArgLike).description ?? ""}`);
+  }
+  if (own.length) out.push("", "FLAGS", ...own);
+  out.push("", "GLOBAL FLAGS", ...global, "", "PROVIDER FLAGS (also: config files, CRABBOX_GITHUB_CODESPACES_* variables)", ...provider);
+  out.push("", `Docs: docs/commands.md#${name}`);
+  return out.join("\n");
 }

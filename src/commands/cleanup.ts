@@ -1,0 +1,27 @@
+import { defineCommand } from "citty";
+import { createContext } from "../context.ts";
+import { cleanup } from "../lifecycle/cleanup.ts";
+import { createServices } from "../lifecycle/services.ts";
+import { table } from "../output/format.ts";
+import { commonArgs, durationArg } from "./shared.ts";
+
+export default defineCommand({
+  meta: { name: "cleanup", description: "Release expired leases; report unclaimed look-alikes" },
+  args: {
+    ...commonArgs,
+    "dry-run": { type: "boolean", description: "Show what would happen; change nothing" },
+    timeout: { type: "string", description: "How long to wait for each stop/delete (Go duration)", default: "5m" },
+  },
+  async run({ args }) {
+    const ctx = await createContext(args);
+    const svc = createServices(ctx);
+    const dryRun = Boolean(args["dry-run"] ?? args.dryRun);
+    const result = await cleanup(svc, { dryRun, timeoutMs: durationArg("timeout", args.timeout) });
+    for (const c of result.corrupt) ctx.log.warn(`unreadable claim ${c.path}: ${c.error} (left alone)`);
+    if (ctx.json) ctx.printJson(result);
+    else if (result.decisions.length === 0) ctx.log.info("nothing to clean up");
+    else ctx.print(table(["LEASE", "CODESPACE", "ACTION", "REASON"], result.decisions.map((d) => [d.slug ?? d.leaseId ?? "-", d.codespace ?? "-", d.action, d.reason])));
+    const failed = result.decisions.find((d) => d.error);
+    return failed?.error ? failed.error.exitCode : 0;
+  },
+});

@@ -1,0 +1,108 @@
+import { defineCommand } from "citty";
+import { createContext } from "../context.ts";
+import { CrabboxError } from "../errors.ts";
+import { ghVersion } from "../gh/gh.ts";
+import { resolveToken } from "../github/auth.ts";
+import { checkPermissions, getRepoDefaults, getRepository, listRepoMachines } from "../github/operations.ts";
+import { resolveRepo } from "../lifecycle/repo.ts";
+import { createServices } from "../lifecycle/services.ts";
+import { commonArgs } from "./shared.ts";
+
+export interface DoctorCheck {
+  check: string;
+  ok: boolean;
+  detail: string;
+  hint: string | null;
+}
+
+export default defineCommand({
+  meta: { name: "doctor", description: "Check gh, auth, repository, Codespaces access and local state (changes nothing)" },
+  args: { ...commonArgs },
+  async run({ args }) {
+    const ctx = await createContext(args);
+    const svc = createServices(ctx);
+    const cfg = ctx.config.githubCodespaces;
+    const checks: DoctorCheck[] = [];
+    let firstExit = 0;
+
+    async function check(name: string, fn: () => Promise<string>): Promise<boolean> {
+      try {
+        checks.push({ check: name, ok: true, detail: await fn(), hint: null });
+        return true;
+      } catch (e) {
+        const err = e instanceof CrabboxError ? e : new CrabboxError({ code: "unexpected", message: (e as Error).message, exit: 1 });
+        checks.push({ check: name, ok: false, detail: err.why ? `${err.message}: ${err.why}` : err.message, hint: err.hint ?? null });
+        firstExit ||= err.exit;
+        return false;
+      }
+    }
+    const skip = (name: string, why: string) => checks.push({ check: name, ok: false, detail: `skipped: ${why}`, hint: null });
+
+    await check("tools", async () => {
+      const missing = ["ssh", "rsync", "git"].filter((p) => !ctx.runtime.which(p));
+      if (missing.length) {
+        throw new CrabboxError({ code: "tools_missing", message: `not on PATH: ${missing.join(", ")}`, hint: `install them, e.g. sudo apt-get install -y ${missing.map((m) => (m === "ssh" ? "openssh-client" : m)).join(" ")}`, exit: 1 });
+      }
+      return "ssh, rsync and git found";
+    });
+    await check("gh", async () => {
+      const v = await ghVersion(ctx.runtime, cfg.ghPath);
+      if (!v) throw new CrabboxError({ code: "gh_missing", message: `GitHub CLI not found (${cfg.ghPath})`, why: "crabbox-cs uses `gh codespace ssh --config` for SSH access", hint: "install gh (https://cli.github.com) or point --github-codespaces-gh at it", exit: 1 });
+      return v;
+    });
+    const authOk = await check("auth", async () => {
+      const { source } = await resolveToken(ctx.runtime, { ghPath: cfg.ghPath });
+      const me = await svc.me();
+      return `authenticated as ${me.login} (token from ${source}) at ${cfg.apiUrl}`;
+    });
+    let repo = "";
+    const repoOk = authOk && (await check("repository", async () => {
+      repo = await resolveRepo(ctx.runtime, cfg.repo);
+      const r = await getRepository(await svc.github(), repo);
+      return `${r.full_name} (${r.private ? "private" : "public"}, default branch ${r.default_branch})`;
+    }));
+    if (!authOk) skip("repository", "no authentication");
+    let ref = cfg.ref;
+    let devcontainerPath = cfg.devcontainerPath;
+    if (repoOk) {
+      const client = await svc.github();
+      await check("codespaces", async () => {
+        const d = await getRepoDefaults(client, repo, ref ? { ref } : {});
+        devcontainerPath ||= d.defaults.devcontainer_path ?? "";
+        return `available; billed to ${d.billable_owner.login}; default location ${d.defaults.location}${devcontainerPath ? `; devcontainer ${devcontainerPath}` : ""}`;
+      });
+      await check("machines", async () => {
+        const m = (await listRepoMachines(client, repo, ref ? { ref } : {})).machines;
+        if (cfg.machine && !m.some((x) => x.name === cfg.machine)) {
+          throw new CrabboxError({ code: "machine_not_offered", message: `${cfg.machine} is not offered`, why: `offered: ${m.map((x) => x.name).join(", ")}`, hint: "pick one of the offered machine types", exit: 2 });
+        }
+        return m.length ? m.map((x) => `${x.name} (${x.cpus} cores)`).join(", ") : "none offered";
+      });
+      if (!ref) ref = (await getRepository(client, repo)).default_branch;
+      if (devcontainerPath) {
+        await check("permissions", async () => {
+          const p = await checkPermissions(client, repo, { ref, devcontainerPath });
+          if (!p.accepted) throw new CrabboxError({ code: "permissions_not_accepted", message: `devcontainer permissions for ${devcontainerPath} not accepted`, hint: `accept them once at https://github.com/codespaces/new?repo=${repo}`, exit: 3 });
+          return `accepted for ${devcontainerPath}@${ref}`;
+        });
+      } else skip("permissions", "no devcontainer path configured or defaulted");
+    }
+    await check("claims", async () => {
+      const { claims, corrupt } = await svc.store.list();
+      if (corrupt.length) {
+        throw new CrabboxError({ code: "claims_corrupt", message: `${corrupt.length} unreadable claim file(s)`, why: corrupt.map((c) => `${c.path}: ${c.error}`).join("; "), hint: "inspect and remove them by hand; other leases are unaffected", exit: 1 });
+      }
+      return `${claims.length} lease(s) in ${svc.store.claimsDir}`;
+    });
+
+    if (ctx.json) ctx.printJson(checks);
+    else {
+      const width = Math.max(...checks.map((c) => c.check.length));
+      for (const c of checks) {
+        ctx.print(`${c.ok ? "ok  " : "FAIL"}  ${c.check.padEnd(width)}  ${c.detail}`);
+        if (c.hint) ctx.print(`      ${" ".repeat(width)}  fix: ${c.hint}`);
+      }
+    }
+    return checks.every((c) => c.ok || c.detail.startsWith("skipped")) ? 0 : firstExit || 1;
+  },
+});

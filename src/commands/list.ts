@@ -1,0 +1,50 @@
+import { defineCommand } from "citty";
+import { createContext } from "../context.ts";
+import { listMyCodespaces } from "../github/operations.ts";
+import type { Codespace } from "../github/schemas.ts";
+import { createServices } from "../lifecycle/services.ts";
+import { relativeTime, table } from "../output/format.ts";
+import { leaseView } from "../output/views.ts";
+import { commonArgs } from "./shared.ts";
+
+export default defineCommand({
+  meta: { name: "list", description: "List leases with their live codespace state" },
+  args: { ...commonArgs },
+  async run({ args }) {
+    const ctx = await createContext(args);
+    const svc = createServices(ctx);
+    const { claims, corrupt } = await svc.store.list();
+    for (const c of corrupt) ctx.log.warn(`skipping unreadable claim ${c.path}: ${c.error}`);
+    // One paginated list call for all leases — never one GET per lease.
+    const live = new Map<string, Codespace>();
+    if (claims.some((c) => c.codespace)) {
+      for (const cs of await listMyCodespaces(await svc.github())) live.set(cs.name, cs);
+    }
+    const views = claims
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+      .map((c) => leaseView(c, c.codespace ? (live.get(c.codespace.name) ?? null) : undefined));
+    if (ctx.json) {
+      ctx.printJson(views);
+      return 0;
+    }
+    if (views.length === 0) {
+      ctx.log.info("no leases. Start one: crabbox-cs warmup");
+      return 0;
+    }
+    const now = ctx.runtime.now();
+    ctx.print(
+      table(
+        ["LEASE", "SLUG", "STATE", "CODESPACE", "LIVE", "EXPIRES"],
+        views.map((v) => [
+          v.leaseId,
+          v.slug,
+          v.state + (v.keep ? "*" : ""),
+          v.codespace?.name ?? "-",
+          v.codespace ? (v.live?.state ?? "gone") : "-",
+          relativeTime(v.expiresAt, now),
+        ]),
+      ),
+    );
+    return 0;
+  },
+});

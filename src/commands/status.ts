@@ -1,0 +1,68 @@
+import { defineCommand } from "citty";
+import { createContext } from "../context.ts";
+import { getCodespaceOrNull } from "../github/operations.ts";
+import { bringUp } from "../lifecycle/connect.ts";
+import { createServices } from "../lifecycle/services.ts";
+import { resolveLease } from "../leases/resolve.ts";
+import { relativeTime } from "../output/format.ts";
+import { leaseView } from "../output/views.ts";
+import { commonArgs, durationArg, idArg, leaseRefArg } from "./shared.ts";
+import { CrabboxError, Exit } from "../errors.ts";
+
+export default defineCommand({
+  meta: { name: "status", description: "Show one lease and its codespace" },
+  args: {
+    ...commonArgs,
+    lease: { type: "positional", required: false, description: "Lease id, slug, or claimed codespace name" },
+    ...idArg,
+    wait: { type: "boolean", description: "Wait until the lease is ready (finishes an interrupted warmup)" },
+    timeout: { type: "string", description: "How long --wait waits (Go duration)", default: "10m" },
+  },
+  async run({ args }) {
+    const ctx = await createContext(args);
+    const svc = createServices(ctx);
+    let claim = await resolveLease(svc.store, leaseRefArg(args, "status"));
+    const client = await svc.github();
+    let live = claim.codespace ? await getCodespaceOrNull(client, claim.codespace.name) : undefined;
+    if (args.wait && claim.codespace && live && (claim.state !== "ready" || live.state !== "Available")) {
+      if (claim.state === "failed" || claim.state === "releasing") {
+        throw new CrabboxError({ code: "lease_not_usable", message: `lease ${claim.slug} is ${claim.state}: it will not become ready`, hint: `crabbox-cs stop ${claim.slug}`, exit: Exit.refused });
+      }
+      const timeoutMs = durationArg("timeout", args.timeout);
+      const up = await svc.store.withLease(claim.leaseId, (c) => bringUp(svc, c ?? claim, { timeoutMs }));
+      claim = up.claim;
+      live = up.codespace;
+    }
+    if (claim.codespace && live && claim.lastSeen?.state !== live.state) {
+      // Remember what we saw (labels only; nothing on GitHub changes).
+      const seenAt = new Date(ctx.runtime.now()).toISOString();
+      await svc.store.withLease(claim.leaseId, async (c) => {
+        if (c) await svc.store.write({ ...c, lastSeen: { state: live!.state, at: seenAt } });
+      }).catch(() => undefined);
+    }
+    const view = leaseView(claim, live);
+    if (ctx.json) {
+      ctx.printJson(view);
+      return 0;
+    }
+    const now = ctx.runtime.now();
+    ctx.print(
+      [
+        `lease      ${view.leaseId} (${view.slug})`,
+        `state      ${view.state}${view.keep ? " (kept)" : ""}`,
+        `repo       ${view.repo}${view.ref ? `@${view.ref}` : ""}`,
+        `machine    ${view.machine}`,
+        `codespace  ${view.codespace?.name ?? "-"}${view.codespace ? ` (${view.live?.state ?? "gone"})` : ""}`,
+        ...(view.live
+          ? [`git        ${view.live.gitStatus.hasUncommittedChanges ? "uncommitted changes" : "clean"}${view.live.gitStatus.hasUnpushedChanges ? ", unpushed commits" : ""}`]
+          : []),
+        `work root  ${view.workRoot}`,
+        `created    ${relativeTime(view.createdAt, now)}`,
+        `expires    ${relativeTime(view.expiresAt, now)}`,
+        ...(view.lastSync ? [`last sync  ${relativeTime(view.lastSync.at, now)}`] : []),
+        ...(view.failure ? [`note       ${view.failure}`] : []),
+      ].join("\n"),
+    );
+    return 0;
+  },
+});

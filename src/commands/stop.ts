@@ -1,0 +1,34 @@
+import { defineCommand } from "citty";
+import { createContext } from "../context.ts";
+import { usageError } from "../errors.ts";
+import { release } from "../lifecycle/release.ts";
+import { createServices } from "../lifecycle/services.ts";
+import { resolveLease } from "../leases/resolve.ts";
+import { commonArgs, durationArg, idArg, leaseRefArg } from "./shared.ts";
+
+export default defineCommand({
+  meta: { name: "stop", description: "Release a lease: stop, and delete when safe" },
+  args: {
+    ...commonArgs,
+    lease: { type: "positional", required: false, description: "Lease id, slug, or claimed codespace name" },
+    ...idArg,
+    delete: { type: "boolean", description: "Delete this time even if the lease is kept or the policy says stop (never when there is unsaved work)" },
+    keep: { type: "boolean", description: "Only stop this time, even if the policy says delete" },
+    force: { type: "boolean", description: "Same as --delete; still never deletes a codespace with uncommitted or unpushed work" },
+    timeout: { type: "string", description: "How long to wait for stop/delete to complete (Go duration)", default: "5m" },
+  },
+  async run({ args }) {
+    if (args.delete && args.keep) throw usageError("--delete and --keep contradict each other", "pick one");
+    const ctx = await createContext(args);
+    const svc = createServices(ctx);
+    const claim = await resolveLease(svc.store, leaseRefArg(args, "stop"));
+    const override = args.keep ? false : args.delete || args.force ? true : undefined;
+    const outcome = await release(svc, claim.leaseId, { delete: override, timeoutMs: durationArg("timeout", args.timeout) });
+    if (ctx.json) ctx.printJson(outcome);
+    else {
+      const what = { deleted: "deleted", stopped: "stopped (not deleted)", forgotten: "forgotten", "kept-dirty": "stopped; kept", "would-delete": "would delete", "would-stop": "would stop" }[outcome.action];
+      ctx.log.success(`lease ${outcome.leaseId} (${outcome.slug}): ${outcome.codespace ?? "no codespace"} ${what} — ${outcome.reason}`);
+    }
+    return 0;
+  },
+});

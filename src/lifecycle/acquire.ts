@@ -1,0 +1,250 @@
+/**
+ * warmup: from nothing to a ready lease.
+ *   resolve repo/ref → who am I → preflight (defaults, permissions, machine)
+ *   → pending claim with a recovery nonce → create → bind → Available → ssh → ready.
+ * Nothing is written before preflight passes; the claim exists before the
+ * codespace does, so a crash at any later point leaves something to finish.
+ */
+import { CrabboxError, Exit } from "../errors.ts";
+import {
+  checkPermissions,
+  createCodespace,
+  createPullRequestCodespace,
+  getRepoDefaults,
+  getRepository,
+  listRepoCodespaces,
+  listRepoMachines,
+} from "../github/operations.ts";
+import type { Codespace, Machine } from "../github/schemas.ts";
+import type { Claim } from "../leases/claim.ts";
+import { PROVIDER } from "../leases/claim.ts";
+import { displayNameFor, newLeaseId, newNonce, newSlug } from "../leases/ids.ts";
+import { bindCodespace, seen } from "./claims.ts";
+import { bringUp } from "./connect.ts";
+import { defaultWorkRoot, resolveRepo } from "./repo.ts";
+import type { Services } from "./services.ts";
+
+export interface AcquireOptions {
+  keep: boolean;
+  ttlMs: number;
+  timeoutMs: number;
+  pr?: number;
+  /** Resume a kept lease of the same repository (and ref/machine when given) instead of creating one. */
+  reuse?: boolean;
+}
+
+export interface AcquireResult {
+  claim: Claim;
+  codespace: Codespace;
+  elapsedMs: number;
+}
+
+/** The smallest machine offered (fewest cpus, then memory, then storage). */
+export function smallestMachine(machines: Machine[]): Machine | undefined {
+  return [...machines].sort(
+    (a, b) => a.cpus - b.cpus || a.memory_in_bytes - b.memory_in_bytes || a.storage_in_bytes - b.storage_in_bytes,
+  )[0];
+}
+
+export async function acquire(svc: Services, opts: AcquireOptions): Promise<AcquireResult> {
+  const { ctx, store } = svc;
+  const { runtime, log } = ctx;
+  const cfg = ctx.config.githubCodespaces;
+  const t0 = runtime.now();
+
+  // 1. What and where.
+  const repo = await resolveRepo(runtime, cfg.repo);
+  if (opts.reuse && !opts.pr) {
+    const kept = await findReusable(svc, repo);
+    if (kept) return resume(svc, kept, opts, t0);
+  }
+  const client = await svc.github();
+  const me = await svc.me();
+  const repository = await getRepository(client, repo);
+  const ref = opts.pr ? "" : cfg.ref || repository.default_branch;
+
+  // 2. Preflight: fail before any claim or codespace exists.
+  const defaults = await getRepoDefaults(client, repo, ref ? { ref } : {});
+  const devcontainerPath = cfg.devcontainerPath || defaults.defaults.devcontainer_path || "";
+  if (devcontainerPath && ref) {
+    const perm = await checkPermissions(client, repo, { ref, devcontainerPath });
+    if (!perm.accepted) {
+      throw new CrabboxError({
+        code: "permissions_not_accepted",
+        message: `the devcontainer ${devcontainerPath} of ${repo}@${ref} asks for permissions you have not accepted`,
+        why: "GitHub requires a one-time approval in the browser before creating such a codespace",
+        hint: `open https://github.com/codespaces/new?repo=${repository.id}&ref=${encodeURIComponent(ref)} , accept the permissions, then re-run`,
+        exit: Exit.auth,
+      });
+    }
+  }
+  const machines = (await listRepoMachines(client, repo, ref ? { ref } : {})).machines;
+  let machine: string;
+  if (cfg.machine) {
+    if (!machines.some((m) => m.name === cfg.machine)) {
+      throw new CrabboxError({
+        code: "machine_not_offered",
+        message: `machine type ${cfg.machine} is not offered for ${repo}${ref ? `@${ref}` : ""}`,
+        why: machines.length ? `offered: ${machines.map((m) => m.name).join(", ")}` : "GitHub offers no machine type for it",
+        hint: machines.length ? `--github-codespaces-machine ${smallestMachine(machines)!.name}` : "check the repository's Codespaces policy",
+        exit: Exit.usage,
+      });
+    }
+    machine = cfg.machine;
+  } else {
+    const smallest = smallestMachine(machines);
+    if (!smallest) {
+      throw new CrabboxError({
+        code: "no_machines",
+        message: `GitHub offers no machine type for ${repo}`,
+        why: "Codespaces may be disabled for this repository, or an organization policy restricts machine types",
+        hint: "check the repository's Codespaces settings, or pass --github-codespaces-machine",
+        exit: Exit.refused,
+      });
+    }
+    machine = smallest.name;
+    log.info(`no machine type given: using the smallest offered, ${machine} (${smallest.cpus} cores)`);
+  }
+
+  // 3. The claim, before the codespace.
+  const { claims } = await store.list();
+  const taken = new Set(claims.filter((c) => c.state !== "failed").map((c) => c.slug));
+  const leaseId = newLeaseId();
+  const slug = newSlug(taken);
+  const nonce = newNonce();
+  const now = new Date(runtime.now());
+  const claim: Claim = {
+    version: 1,
+    provider: PROVIDER,
+    leaseId,
+    slug,
+    state: "pending",
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + opts.ttlMs).toISOString(),
+    keep: opts.keep,
+    apiUrl: cfg.apiUrl,
+    github: { login: me.login, id: me.id },
+    repo,
+    ref: opts.pr ? `pull/${opts.pr}` : ref,
+    pr: opts.pr ?? null,
+    machine,
+    devcontainerPath,
+    workingDirectory: cfg.workingDirectory,
+    workRoot: cfg.workRoot || defaultWorkRoot(repo),
+    deleteOnRelease: cfg.deleteOnRelease,
+    recovery: { nonce, displayName: displayNameFor(slug, nonce) },
+    codespace: null,
+    lastSeen: null,
+    sshConfigPath: null,
+    sshHost: null,
+    lastSync: null,
+    failure: null,
+  };
+  await store.create(claim);
+  log.info(`lease ${leaseId} (${slug}): creating a codespace for ${repo}${ref ? `@${ref}` : ` PR #${opts.pr}`} on ${machine}`);
+
+  return store.withLease(leaseId, async (locked) => {
+    let current = locked ?? claim;
+    // 4. Create (never retried blindly: a lost answer goes through recovery).
+    const body = {
+      ...(ref ? { ref } : {}),
+      machine,
+      ...(devcontainerPath ? { devcontainer_path: devcontainerPath } : {}),
+      ...(cfg.workingDirectory ? { working_directory: cfg.workingDirectory } : {}),
+      ...(cfg.geo ? { geo: cfg.geo } : {}),
+      idle_timeout_minutes: cfg.idleTimeoutMinutes,
+      retention_period_minutes: cfg.retentionPeriodMinutes,
+      display_name: current.recovery.displayName,
+    };
+    let cs: Codespace;
+    try {
+      cs = opts.pr
+        ? await createPullRequestCodespace(client, repo, opts.pr, body)
+        : await createCodespace(client, repo, body);
+    } catch (e) {
+      if (e instanceof CrabboxError && e.code === "create_outcome_unknown") {
+        log.warn(`the create request's outcome is unknown (${e.message}); looking for the codespace by its recovery name`);
+        const found = await findByRecoveryName(svc, current);
+        if (!found) {
+          await store.write({ ...current, state: "failed", failure: "create failed and no codespace with this lease's recovery name exists" });
+          throw new CrabboxError({
+            code: "create_failed",
+            message: "creating the codespace failed, and GitHub holds no codespace for this lease",
+            why: e.why ?? e.message,
+            hint: "nothing was created; retry: crabbox-cs warmup",
+            exit: Exit.api,
+          });
+        }
+        log.info(`found it: ${found.name} — adopting it into lease ${leaseId}`);
+        cs = found;
+      } else {
+        // A definite refusal: nothing exists, so nothing to remember.
+        await store.remove(leaseId);
+        throw e;
+      }
+    }
+
+    // 5. Bind the identity, then bring it up.
+    current = seen({ ...current, codespace: bindCodespace(cs) }, cs, runtime.now());
+    await store.write(current);
+    log.info(`codespace ${cs.name} is ${cs.state}`);
+    const up = await bringUp(svc, current, { timeoutMs: Math.max(1000, opts.timeoutMs - (runtime.now() - t0)) });
+    return { claim: up.claim, codespace: up.codespace, elapsedMs: runtime.now() - t0 };
+  });
+}
+
+/**
+ * Look for the codespace a lost create may have made: same repo, same
+ * authenticated owner, display name carrying this lease's nonce. Exactly one
+ * → it; none → null; several → refuse.
+ */
+export async function findByRecoveryName(svc: Services, claim: Claim): Promise<Codespace | null> {
+  const client = await svc.github();
+  const me = await svc.me();
+  const { runtime } = svc.ctx;
+  // GitHub may take a moment to list a codespace whose create answer was lost.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const list = await listRepoCodespaces(client, claim.repo);
+    const matches = list.filter((c) => c.display_name === claim.recovery.displayName && c.owner.login === me.login);
+    if (matches.length > 1) {
+      throw new CrabboxError({
+        code: "recovery_ambiguous",
+        message: `${matches.length} codespaces carry lease ${claim.leaseId}'s recovery name "${claim.recovery.displayName}"`,
+        why: `refusing to guess which one is ours: ${matches.map((m) => m.name).join(", ")}`,
+        hint: `inspect them with: gh codespace list -R ${claim.repo}; delete the extra ones yourself`,
+        exit: Exit.refused,
+        details: { candidates: matches.map((m) => m.name) },
+      });
+    }
+    if (matches.length === 1) return matches[0]!;
+    if (attempt < 2) await runtime.sleep(1000 * (attempt + 1));
+  }
+  return null;
+}
+
+/** A kept lease for this repository (and the configured ref/machine) that can be resumed. */
+async function findReusable(svc: Services, repo: string): Promise<Claim | undefined> {
+  const cfg = svc.ctx.config.githubCodespaces;
+  const { claims } = await svc.store.list();
+  return claims.find(
+    (c) =>
+      c.keep &&
+      c.codespace &&
+      (c.state === "released" || c.state === "ready") &&
+      c.repo === repo &&
+      c.apiUrl === cfg.apiUrl &&
+      (!cfg.ref || c.ref === cfg.ref) &&
+      (!cfg.machine || c.machine === cfg.machine),
+  );
+}
+
+async function resume(svc: Services, claim: Claim, opts: AcquireOptions, t0: number): Promise<AcquireResult> {
+  const { runtime, log } = svc.ctx;
+  log.info(`resuming kept lease ${claim.leaseId} (${claim.slug}), codespace ${claim.codespace!.name} (use --fresh for a new one)`);
+  return svc.store.withLease(claim.leaseId, async (current) => {
+    const expiresAt = new Date(runtime.now() + opts.ttlMs).toISOString();
+    const up = await bringUp(svc, { ...current, expiresAt }, { timeoutMs: opts.timeoutMs });
+    return { claim: up.claim, codespace: up.codespace, elapsedMs: runtime.now() - t0 };
+  });
+}

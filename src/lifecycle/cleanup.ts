@@ -1,0 +1,80 @@
+/**
+ * cleanup: release what our claims prove is ours and has expired; report —
+ * never touch — codespaces that look like ours but no claim holds.
+ */
+import { CrabboxError } from "../errors.ts";
+import { listMyCodespaces } from "../github/operations.ts";
+import type { Claim } from "../leases/claim.ts";
+import { parseDisplayName } from "../leases/ids.ts";
+import { release, type ReleaseOutcome } from "./release.ts";
+import type { Services } from "./services.ts";
+
+export interface CleanupDecision {
+  leaseId: string | null;
+  slug: string | null;
+  codespace: string | null;
+  action: string; // deleted | stopped | forgotten | kept-dirty | skip | candidate | would-* | error
+  reason: string;
+  error?: { code: string; message: string; exitCode: number };
+}
+
+export interface CleanupResult {
+  dryRun: boolean;
+  decisions: CleanupDecision[];
+  corrupt: { path: string; error: string }[];
+}
+
+/** Why a claim is due for release now, or null if it is not. */
+export function dueReason(claim: Claim, now: number): string | null {
+  if (claim.state === "failed") return "failed lease: nothing usable was created";
+  if (claim.keep) return null;
+  if (Date.parse(claim.expiresAt) <= now) return `expired at ${claim.expiresAt}`;
+  return null;
+}
+
+export async function cleanup(svc: Services, opts: { dryRun: boolean; timeoutMs: number }): Promise<CleanupResult> {
+  const { store, ctx } = svc;
+  const now = ctx.runtime.now();
+  const { claims, corrupt } = await store.list();
+  const decisions: CleanupDecision[] = [];
+
+  for (const claim of claims) {
+    const base = { leaseId: claim.leaseId, slug: claim.slug, codespace: claim.codespace?.name ?? null };
+    const due = dueReason(claim, now);
+    if (!due) {
+      decisions.push({ ...base, action: "skip", reason: claim.keep ? "kept lease" : `not expired (expires ${claim.expiresAt})` });
+      continue;
+    }
+    try {
+      const outcome: ReleaseOutcome = await release(svc, claim.leaseId, { dryRun: opts.dryRun, timeoutMs: opts.timeoutMs });
+      decisions.push({ ...base, codespace: outcome.codespace, action: outcome.action, reason: `${due}; ${outcome.reason}` });
+    } catch (e) {
+      if (!(e instanceof CrabboxError)) throw e;
+      decisions.push({
+        ...base,
+        action: e.code === "codespace_dirty" ? "kept-dirty" : "error",
+        reason: `${due}; ${e.message}`,
+        error: { code: e.code, message: e.message, exitCode: e.exit },
+      });
+    }
+  }
+
+  // Look-alikes: our display-name format, but no claim holds them. Reported only.
+  const client = await svc.github();
+  const me = await svc.me();
+  const held = new Set(claims.map((c) => c.codespace?.name).filter(Boolean));
+  const nonces = new Set(claims.map((c) => c.recovery.displayName));
+  for (const cs of await listMyCodespaces(client)) {
+    if (held.has(cs.name) || cs.owner.login !== me.login) continue;
+    if (!cs.display_name || !parseDisplayName(cs.display_name)) continue;
+    if (nonces.has(cs.display_name)) continue; // a pending claim will adopt it
+    decisions.push({
+      leaseId: null,
+      slug: parseDisplayName(cs.display_name)!.slug,
+      codespace: cs.name,
+      action: "candidate",
+      reason: `named like a crabbox lease ("${cs.display_name}") but no local claim holds it: not touched`,
+    });
+  }
+  return { dryRun: opts.dryRun, decisions, corrupt };
+}

@@ -1,0 +1,155 @@
+/**
+ * stop / release: under the lease lock, prove the live codespace is the one
+ * the claim bound, stop it, re-read it, and delete it only when the policy
+ * says so and git_status shows no uncommitted or unpushed work. Delete is
+ * done when GET answers 404; until then the claim stays ("releasing").
+ */
+import { CrabboxError, Exit } from "../errors.ts";
+import { deleteCodespace, getCodespaceOrNull, stopCodespace } from "../github/operations.ts";
+import type { Codespace } from "../github/schemas.ts";
+import type { Claim } from "../leases/claim.ts";
+import { closeMaster } from "../ssh/exec.ts";
+import { findByRecoveryName } from "./acquire.ts";
+import { bindCodespace, dirtyReason, isDirty, leaseRef, seen } from "./claims.ts";
+import { assertIdentity, assertSameAccount } from "./identity.ts";
+import type { Services } from "./services.ts";
+import { waitForCodespace } from "./wait.ts";
+
+export interface ReleaseOptions {
+  /** Override the policy for this call: true = delete (if clean), false = stop only. */
+  delete?: boolean;
+  timeoutMs: number;
+  /** Report what would happen; change nothing. */
+  dryRun?: boolean;
+}
+
+export type ReleaseAction = "deleted" | "stopped" | "kept-dirty" | "forgotten" | "would-delete" | "would-stop";
+
+export interface ReleaseOutcome {
+  leaseId: string;
+  slug: string;
+  codespace: string | null;
+  action: ReleaseAction;
+  reason: string;
+}
+
+export function wantsDelete(claim: Claim, override?: boolean): boolean {
+  if (override !== undefined) return override;
+  return claim.deleteOnRelease && !claim.keep;
+}
+
+export async function release(svc: Services, leaseId: string, opts: ReleaseOptions): Promise<ReleaseOutcome> {
+  return svc.store.withLease(leaseId, async (claim) => {
+    if (!claim) {
+      throw new CrabboxError({ code: "lease_not_found", message: `lease ${leaseId} no longer exists`, why: "another process released it", exit: Exit.notFound });
+    }
+    return releaseLocked(svc, claim, opts);
+  });
+}
+
+async function releaseLocked(svc: Services, claim: Claim, opts: ReleaseOptions): Promise<ReleaseOutcome> {
+  const { store, ctx } = svc;
+  const { log, runtime } = ctx;
+  const client = await svc.github();
+  const me = await svc.me();
+  const apiUrl = ctx.config.githubCodespaces.apiUrl;
+  const base = { leaseId: claim.leaseId, slug: claim.slug };
+  assertSameAccount(claim, me, apiUrl);
+
+  // A claim that never got its codespace bound: a crash between create and bind, or a failed create.
+  if (!claim.codespace) {
+    const found = claim.state === "failed" ? null : await findByRecoveryName(svc, claim);
+    if (!found) {
+      if (!opts.dryRun) await store.remove(claim.leaseId);
+      return { ...base, codespace: null, action: "forgotten", reason: `no codespace was ever bound to this ${claim.state} lease` };
+    }
+    log.info(`lease ${claim.leaseId} had lost track of ${found.name}; adopting it by its recovery name`);
+    claim = seen({ ...claim, codespace: bindCodespace(found) }, found, runtime.now());
+    if (!opts.dryRun) await store.write(claim);
+  }
+
+  const name = claim.codespace!.name;
+  let live = await getCodespaceOrNull(client, name);
+  if (!live) {
+    if (!opts.dryRun) await store.remove(claim.leaseId);
+    return { ...base, codespace: name, action: "forgotten", reason: "the codespace no longer exists on GitHub" };
+  }
+  assertIdentity(claim, live, me, apiUrl);
+
+  const del = wantsDelete(claim, opts.delete);
+  if (opts.dryRun) {
+    const dirty = isDirty(live);
+    return {
+      ...base,
+      codespace: name,
+      action: del && !dirty ? "would-delete" : "would-stop",
+      reason: del ? (dirty ? `has ${dirtyReason(live)}: would stop, not delete` : "policy: delete on release") : claim.keep ? "kept lease: stop only" : "policy: stop on release",
+    };
+  }
+
+  if (claim.sshConfigPath && claim.sshHost) await closeMaster(runtime, claim.sshConfigPath, claim.sshHost);
+
+  // Stop first (a running codespace's git_status can still change).
+  if (live.state !== "Shutdown") {
+    if (live.state !== "ShuttingDown") {
+      log.info(`stopping codespace ${name}`);
+      live = await stopCodespace(client, name);
+    }
+    live = await waitForCodespace(svc, client, {
+      name,
+      label: "Shutdown",
+      timeoutMs: opts.timeoutMs,
+      leaseRef: leaseRef(claim),
+      until: (c) => c.state === "Shutdown",
+    });
+  }
+  assertIdentity(claim, live, me, apiUrl);
+  claim = seen(claim, live, runtime.now());
+
+  if (!del) {
+    await store.write({ ...claim, state: "released" });
+    return { ...base, codespace: name, action: "stopped", reason: claim.keep ? "kept lease: stopped, not deleted" : "policy: stop on release" };
+  }
+  if (isDirty(live)) {
+    await store.write({ ...claim, state: "released", failure: `not deleted: ${dirtyReason(live)}` });
+    throw dirtyError(claim, live);
+  }
+
+  await store.write({ ...claim, state: "releasing" });
+  log.info(`deleting codespace ${name}`);
+  await deleteCodespace(client, name);
+  const gone = await waitUntilGone(svc, name, opts.timeoutMs);
+  if (!gone) {
+    throw new CrabboxError({
+      code: "delete_unconfirmed",
+      message: `GitHub accepted the delete of ${name}, but it still exists`,
+      why: "deletion is asynchronous and has not completed yet; the lease is kept until it has",
+      hint: `check again later: crabbox-cs stop ${leaseRef(claim)}`,
+      exit: Exit.timeout,
+    });
+  }
+  await store.remove(claim.leaseId);
+  return { ...base, codespace: name, action: "deleted", reason: "stopped clean, deleted, confirmed gone" };
+}
+
+async function waitUntilGone(svc: Services, name: string, timeoutMs: number): Promise<boolean> {
+  const { runtime } = svc.ctx;
+  const client = await svc.github();
+  const deadline = runtime.now() + Math.min(timeoutMs, 120_000);
+  for (let i = 0; ; i++) {
+    if (!(await getCodespaceOrNull(client, name))) return true;
+    if (runtime.now() >= deadline) return false;
+    await runtime.sleep(Math.min(250 * 2 ** i, 3000));
+  }
+}
+
+export function dirtyError(claim: Claim, live: Codespace): CrabboxError {
+  return new CrabboxError({
+    code: "codespace_dirty",
+    message: `not deleting codespace ${live.name}: it has ${dirtyReason(live)}`,
+    why: "deleting would lose that work; the codespace is stopped and the lease kept",
+    hint: `inspect it: gh codespace ssh -c ${live.name}  (or ${live.web_url}); push or discard the work, then: crabbox-cs stop ${leaseRef(claim)}`,
+    exit: Exit.refused,
+    details: { codespace: live.name, gitStatus: live.git_status },
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * Lazily built collaborators of a command: the claim store, the GitHub client
+ * (token resolved only when an API call is really needed) and the
+ * authenticated user (fetched at most once).
+ */
+import type { Context } from "../context.ts";
+import { resolveToken } from "../github/auth.ts";
+import { createGithubClient, type GithubClient } from "../github/client.ts";
+import { getAuthenticatedUser } from "../github/operations.ts";
+import { createClaimStore, type ClaimStore } from "../leases/store.ts";
+import { VERSION } from "../version.ts";
+
+export interface GithubUser {
+  login: string;
+  id: number;
+}
+
+export interface Services {
+  ctx: Context;
+  store: ClaimStore;
+  github(): Promise<GithubClient>;
+  me(): Promise<GithubUser>;
+}
+
+export function createServices(ctx: Context): Services {
+  let client: Promise<GithubClient> | undefined;
+  let user: Promise<GithubUser> | undefined;
+  const svc: Services = {
+    ctx,
+    store: createClaimStore(ctx.runtime),
+    github() {
+      client ??= resolveToken(ctx.runtime, { ghPath: ctx.config.githubCodespaces.ghPath }).then(({ token }) =>
+        createGithubClient({ runtime: ctx.runtime, apiUrl: ctx.config.githubCodespaces.apiUrl, token, version: VERSION }),
+      );
+      return client;
+    },
+    me() {
+      user ??= svc.github().then(async (c) => {
+        const u = await getAuthenticatedUser(c);
+        return { login: u.login, id: u.id };
+      });
+      return user;
+    },
+  };
+  return svc;
+}

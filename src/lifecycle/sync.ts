@@ -1,0 +1,49 @@
+/** Sync the local working tree to a lease and remember what was sent. */
+import type { Claim } from "../leases/claim.ts";
+import { bytes, elapsed } from "../output/format.ts";
+import type { Runtime } from "../runtime.ts";
+import { syncTree } from "../ssh/sync.ts";
+import type { Services } from "./services.ts";
+
+export interface SyncSummary {
+  skipped: boolean;
+  files: number;
+  bytes: number;
+  sentBytes: number | null;
+  ms: number;
+}
+
+/** The local root to sync: the git top level of the current directory, else the directory itself. */
+export async function localRoot(runtime: Runtime): Promise<string> {
+  const r = await runtime.exec(["git", "rev-parse", "--show-toplevel"]);
+  return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : runtime.cwd;
+}
+
+export async function syncLease(svc: Services, claim: Claim): Promise<{ claim: Claim; summary: SyncSummary }> {
+  const { runtime, log } = svc.ctx;
+  const root = await localRoot(runtime);
+  const r = await syncTree(runtime, {
+    leaseId: claim.leaseId,
+    configPath: claim.sshConfigPath!,
+    alias: claim.sshHost!,
+    localRoot: root,
+    workRoot: claim.workRoot,
+    lastFingerprint: claim.lastSync?.fingerprint ?? null,
+  });
+  const summary: SyncSummary = { skipped: r.skipped, files: r.files, bytes: r.bytes, sentBytes: r.sentBytes ?? null, ms: r.ms };
+  if (r.skipped) {
+    log.info(`sync skipped: nothing changed since the last sync to this lease (${r.files} files, checked in ${elapsed(r.ms)})`);
+    return { claim, summary };
+  }
+  log.info(
+    `synced ${r.files} files (${bytes(r.bytes)}) to ${claim.workRoot}${r.sentBytes != null ? `, ${bytes(r.sentBytes)} sent` : ""} in ${elapsed(r.ms)}`,
+  );
+  const at = new Date(runtime.now()).toISOString();
+  const next = await svc.store.withLease(claim.leaseId, async (current) => {
+    const base = current ?? claim;
+    const updated = { ...base, lastSync: { fingerprint: r.fingerprint, at } };
+    await svc.store.write(updated);
+    return updated;
+  });
+  return { claim: next, summary };
+}

@@ -1,0 +1,84 @@
+/**
+ * Waiting for a codespace to reach a state: adaptive polling (fast at first,
+ * backing off), a total deadline, progress on stderr when the state changes.
+ * Rate-limit waits (Retry-After) are the HTTP client's job.
+ */
+import { CrabboxError, Exit } from "../errors.ts";
+import type { GithubClient } from "../github/client.ts";
+import { getCodespaceOrNull } from "../github/operations.ts";
+import type { Codespace } from "../github/schemas.ts";
+import type { Services } from "./services.ts";
+
+/** Poll intervals in ms; the last one repeats. */
+export const POLL_SCHEDULE = [250, 250, 500, 500, 1000, 1000, 2000, 2000, 3000, 5000];
+
+const TERMINAL_BAD = new Set(["Failed", "Deleted", "Archived", "Moved", "Unavailable"]);
+const KNOWN = new Set([
+  "Unknown", "Created", "Queued", "Provisioning", "Available", "Awaiting", "Unavailable", "Deleted", "Moved",
+  "Shutdown", "Archived", "Starting", "ShuttingDown", "Failed", "Exporting", "Updating", "Rebuilding",
+]);
+
+export interface WaitOptions {
+  name: string;
+  /** Stop waiting when this returns true. */
+  until: (cs: Codespace) => boolean;
+  /** Called when the codespace is in a state where we should act (e.g. start it). Return true if it acted. */
+  onState?: (cs: Codespace) => Promise<boolean> | boolean;
+  timeoutMs: number;
+  /** What we are waiting for, for messages: "Available". */
+  label: string;
+  leaseRef?: string;
+}
+
+export async function waitForCodespace(svc: Services, client: GithubClient, opts: WaitOptions): Promise<Codespace> {
+  const { runtime, log } = svc.ctx;
+  const deadline = runtime.now() + opts.timeoutMs;
+  let lastState = "";
+  let warnedUnknown = false;
+  for (let i = 0; ; i++) {
+    const cs = await getCodespaceOrNull(client, opts.name);
+    if (!cs) {
+      throw new CrabboxError({
+        code: "codespace_gone",
+        message: `codespace ${opts.name} disappeared while waiting for it to be ${opts.label}`,
+        why: "GitHub no longer knows it (deleted in the web UI, by retention, or by another tool)",
+        hint: opts.leaseRef ? `crabbox-cs stop ${opts.leaseRef}  (forgets the lease)` : undefined,
+        exit: Exit.notFound,
+      });
+    }
+    if (cs.state !== lastState) {
+      log.info(`codespace ${cs.name}: ${lastState ? `${lastState} → ` : ""}${cs.state}`);
+      lastState = cs.state;
+    }
+    if (opts.until(cs)) return cs;
+    if (!KNOWN.has(cs.state) && !warnedUnknown) {
+      warnedUnknown = true;
+      log.warn(`GitHub reports an unfamiliar state "${cs.state}": treating it as not ready yet`);
+    }
+    if (TERMINAL_BAD.has(cs.state)) {
+      throw new CrabboxError({
+        code: "codespace_failed",
+        message: `codespace ${cs.name} is ${cs.state}, not ${opts.label}`,
+        why: "GitHub put the codespace in a state it does not recover from by waiting",
+        hint: `inspect it at ${cs.web_url}; then release the lease: crabbox-cs stop ${opts.leaseRef ?? cs.name}`,
+        exit: Exit.api,
+      });
+    }
+    if (opts.onState && (await opts.onState(cs))) continue;
+    const now = runtime.now();
+    if (now >= deadline) {
+      throw new CrabboxError({
+        code: "wait_timeout",
+        message: `timed out waiting for codespace ${cs.name} to be ${opts.label} (still ${cs.state})`,
+        why: `it did not get there within ${Math.round(opts.timeoutMs / 1000)}s`,
+        hint: opts.leaseRef
+          ? `wait longer: crabbox-cs status --id ${opts.leaseRef} --wait   or release it: crabbox-cs stop ${opts.leaseRef}`
+          : undefined,
+        exit: Exit.timeout,
+        details: { codespace: cs.name, state: cs.state },
+      });
+    }
+    const step = POLL_SCHEDULE[Math.min(i, POLL_SCHEDULE.length - 1)]!;
+    await runtime.sleep(Math.min(step, Math.max(0, deadline - now)));
+  }
+}

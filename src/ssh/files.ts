@@ -1,0 +1,88 @@
+/**
+ * The local files a sync sends, as paths relative to the local root.
+ *
+ * Inside a git work tree: `git ls-files -co --exclude-standard -z` run in the
+ * local root — tracked plus untracked-but-not-ignored files, so ignored files
+ * (.env, build output, node_modules) stay home. Tracked files deleted on disk
+ * are skipped; submodules are listed through their own `git ls-files`.
+ * Outside git: a directory walk that skips WALK_EXCLUDES.
+ * `.git` is never listed. Symlinks are listed as themselves (never followed).
+ */
+import { lstatSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { CrabboxError, Exit } from "../errors.ts";
+import type { Runtime } from "../runtime.ts";
+import { tail } from "./diagnose.ts";
+
+/** Names skipped at any depth when the local root is not a git work tree. */
+export const WALK_EXCLUDES: readonly string[] = [".git", "node_modules", ".DS_Store"];
+
+export interface FileList {
+  /** Relative paths, sorted, no duplicates. */
+  files: string[];
+  source: "git" | "walk";
+}
+
+function isGitDir(name: string): boolean {
+  return name === ".git" || name.endsWith("/.git") || name.startsWith(".git/") || name.includes("/.git/");
+}
+
+async function isGitWorkTree(runtime: Runtime, dir: string): Promise<boolean> {
+  const r = await runtime.exec(["git", "-C", dir, "rev-parse", "--is-inside-work-tree"], { timeoutMs: 30_000 });
+  return r.code === 0 && r.stdout.trim() === "true";
+}
+
+async function gitFiles(runtime: Runtime, root: string, prefix: string, out: string[], depth: number): Promise<void> {
+  const dir = prefix ? join(root, prefix) : root;
+  const r = await runtime.exec(["git", "ls-files", "-c", "-o", "--exclude-standard", "-z"], { cwd: dir, timeoutMs: 120_000 });
+  if (r.code !== 0) {
+    throw new CrabboxError({
+      code: "git_ls_files_failed",
+      message: `git ls-files failed in ${dir}`,
+      why: tail(r.stderr) || r.spawnError,
+      hint: "Fix the repository (try `git status` there), or run from a directory outside git",
+      exit: Exit.unexpected,
+    });
+  }
+  for (const rel of r.stdout.split("\0")) {
+    if (rel === "") continue;
+    const path = prefix ? `${prefix}/${rel}` : rel;
+    if (isGitDir(path)) continue;
+    let st;
+    try {
+      st = lstatSync(join(root, path));
+    } catch {
+      continue; // tracked but deleted on disk
+    }
+    if (st.isDirectory()) {
+      // A gitlink (submodule) or a nested repository: list it through its own git.
+      if (depth < 8 && (await isGitWorkTree(runtime, join(root, path)))) await gitFiles(runtime, root, path, out, depth + 1);
+      continue;
+    }
+    out.push(path);
+  }
+}
+
+function walk(root: string, prefix: string, out: string[]): void {
+  const dir = prefix ? join(root, prefix) : root;
+  for (const ent of readdirSync(dir, { withFileTypes: true })) {
+    if (WALK_EXCLUDES.includes(ent.name)) continue;
+    const rel = prefix ? `${prefix}/${ent.name}` : ent.name;
+    if (ent.isDirectory()) walk(root, rel, out);
+    else if (ent.isFile() || ent.isSymbolicLink()) out.push(rel);
+  }
+}
+
+export async function listFiles(runtime: Runtime, localRoot: string): Promise<FileList> {
+  let files: string[] = [];
+  let source: FileList["source"];
+  if (await isGitWorkTree(runtime, localRoot)) {
+    await gitFiles(runtime, localRoot, "", files, 0);
+    source = "git";
+  } else {
+    walk(localRoot, "", files);
+    source = "walk";
+  }
+  files = [...new Set(files)].sort();
+  return { files, source };
+}

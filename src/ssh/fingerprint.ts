@@ -1,0 +1,140 @@
+/**
+ * A fingerprint of what a sync would send, cheap enough to compute before
+ * every `run`: one lstat per file, and a content hash only for files whose
+ * stat (size, mtime, ctime, mode, inode) changed since the cached entry.
+ * mtimes are not part of the fingerprint itself, so touching a file without
+ * changing it does not force a sync.
+ *
+ * Cache: `<crabboxHome>/sync/<leaseId>.json` (0600). It also keeps the file
+ * list of the last successful sync, so that files deleted locally can be
+ * deleted remotely (see sync.ts).
+ */
+import { lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import type { Runtime } from "../runtime.ts";
+import { writePrivateFileAtomic } from "./fsutil.ts";
+import { listFiles } from "./files.ts";
+
+/** [size, mtimeNs, ctimeNs, mode, ino, sha256 | null] — null: hash again next time. */
+type Entry = [number, string, string, number, string, string | null];
+
+export interface SyncCache {
+  version: 1;
+  localRoot: string;
+  entries: Record<string, Entry>;
+  /** The last successful sync: its fingerprint and the exact files it sent. */
+  lastSync: { fingerprint: string; files: string[] } | null;
+}
+
+export interface FingerprintResult {
+  fingerprint: string;
+  files: string[];
+  totalBytes: number;
+}
+
+export interface FingerprintInput {
+  leaseId: string;
+  localRoot: string;
+  /** Precomputed file list (relative paths); default: listFiles(localRoot). */
+  files?: string[];
+  /** Mixed into the fingerprint (e.g. the remote work root). */
+  salt?: string;
+}
+
+export function syncCachePath(runtime: Runtime, leaseId: string): string {
+  return join(runtime.crabboxHome, "sync", `${leaseId}.json`);
+}
+
+export function loadSyncCache(runtime: Runtime, leaseId: string, localRoot: string): SyncCache {
+  const empty: SyncCache = { version: 1, localRoot, entries: {}, lastSync: null };
+  try {
+    const data = JSON.parse(readFileSync(syncCachePath(runtime, leaseId), "utf8")) as Partial<SyncCache>;
+    if (data.version !== 1 || typeof data.entries !== "object" || data.entries === null) return empty;
+    // Stat entries belong to one local root; the last-sync list belongs to the lease.
+    const entries = data.localRoot === localRoot ? (data.entries as Record<string, Entry>) : {};
+    const lastSync =
+      data.lastSync && typeof data.lastSync.fingerprint === "string" && Array.isArray(data.lastSync.files)
+        ? data.lastSync
+        : null;
+    return { version: 1, localRoot, entries, lastSync };
+  } catch {
+    return empty;
+  }
+}
+
+export function saveSyncCache(runtime: Runtime, leaseId: string, cache: SyncCache): void {
+  writePrivateFileAtomic(syncCachePath(runtime, leaseId), JSON.stringify(cache));
+}
+
+/** Files modified this recently may change again within the same mtime tick: do not trust their hash. */
+const RACY_WINDOW_NS = 2_000_000_000n;
+
+function hashFile(abs: string, isLink: boolean): string {
+  const h = new Bun.CryptoHasher("sha256");
+  h.update(isLink ? readlinkSync(abs) : readFileSync(abs));
+  return h.digest("hex");
+}
+
+/**
+ * Compute the fingerprint, updating `cache.entries` in place. Returns whether
+ * the cache changed (so the caller can decide to save it).
+ */
+export function computeFingerprint(
+  localRoot: string,
+  files: string[],
+  cache: SyncCache,
+  nowMs: number,
+  salt = "",
+): FingerprintResult & { dirty: boolean; present: string[] } {
+  const digest = new Bun.CryptoHasher("sha256");
+  digest.update(`crabbox-sync-v1\0${localRoot}\0${salt}\0`);
+  const next: Record<string, Entry> = {};
+  const present: string[] = [];
+  let dirty = false;
+  let totalBytes = 0;
+  const racyBefore = BigInt(nowMs) * 1_000_000n - RACY_WINDOW_NS;
+  for (const rel of files) {
+    const abs = join(localRoot, rel);
+    let st;
+    try {
+      st = lstatSync(abs, { bigint: true });
+    } catch {
+      continue; // vanished since listing
+    }
+    const isLink = st.isSymbolicLink();
+    if (!isLink && !st.isFile()) continue;
+    const size = Number(st.size);
+    const mtime = st.mtimeNs.toString();
+    const ctime = st.ctimeNs.toString();
+    const mode = Number(st.mode);
+    const ino = st.ino.toString();
+    const old = cache.entries[rel];
+    let hash: string | null =
+      old && old[0] === size && old[1] === mtime && old[2] === ctime && old[3] === mode && old[4] === ino ? old[5] : null;
+    if (hash === null) {
+      try {
+        hash = hashFile(abs, isLink);
+      } catch {
+        continue;
+      }
+      dirty = true;
+    }
+    const racy = st.mtimeNs >= racyBefore;
+    next[rel] = [size, mtime, ctime, mode, ino, racy ? null : hash];
+    present.push(rel);
+    totalBytes += size;
+    digest.update(`${rel}\0${mode.toString(8)}\0${size}\0${hash}\0`);
+  }
+  if (!dirty && Object.keys(cache.entries).length !== present.length) dirty = true;
+  cache.entries = next;
+  return { fingerprint: `sha256:${digest.digest("hex")}`, files: present, totalBytes, dirty, present };
+}
+
+/** List (unless given) and fingerprint the local tree, saving the stat cache when it changed. */
+export async function fingerprintTree(runtime: Runtime, input: FingerprintInput): Promise<FingerprintResult> {
+  const files = input.files ?? (await listFiles(runtime, input.localRoot)).files;
+  const cache = loadSyncCache(runtime, input.leaseId, input.localRoot);
+  const r = computeFingerprint(input.localRoot, files, cache, runtime.now(), input.salt);
+  if (r.dirty) saveSyncCache(runtime, input.leaseId, cache);
+  return { fingerprint: r.fingerprint, files: r.files, totalBytes: r.totalBytes };
+}

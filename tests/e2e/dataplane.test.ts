@@ -1,0 +1,180 @@
+/** The data plane end to end: real ssh, rsync and sshd through the gh stand-in's --stdio tunnel. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createHarness, type Harness } from "./harness.ts";
+
+let h: Harness;
+let lease: any;
+let rsyncLog: string;
+let wrapDir: string;
+
+/** Where the lease's work root is on this machine's disk. */
+function remote(...parts: string[]): string {
+  return join(h.emu.control.codespaceDir(lease.codespace.name), ".crabbox", "hello-world", ...parts);
+}
+function rsyncRuns(): number {
+  return existsSync(rsyncLog) ? readFileSync(rsyncLog, "utf8").split("\n").filter(Boolean).length : 0;
+}
+
+beforeAll(async () => {
+  h = await createHarness();
+  // A recording rsync first on PATH, so tests can tell whether rsync ran at all.
+  wrapDir = join(h.tmp, "wrap");
+  rsyncLog = join(h.tmp, "rsync.log");
+  mkdirSync(wrapDir, { recursive: true });
+  writeFileSync(join(wrapDir, "rsync"), `#!/bin/sh\necho "$$" >> '${rsyncLog}'\nexec /usr/bin/rsync "$@"\n`);
+  chmodSync(join(wrapDir, "rsync"), 0o755);
+  h.env.PATH = `${wrapDir}:${h.env.PATH}`;
+  const r = await h.run(["warmup", "--json", "--keep"]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  lease = r.json();
+});
+afterAll(async () => {
+  if (lease) await h.run(["stop", lease.leaseId, "--delete"]);
+  await h?.close();
+});
+
+describe("run --id", () => {
+  test("a second run reuses the connection: no new --stdio tunnel", async () => {
+    const first = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "echo", "one"]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toBe("one\n");
+    const tunnels = h.emu.control.stdioCount(lease.codespace.name);
+    h.emu.control.resetCounts();
+    const second = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "echo", "two"]);
+    expect(second.stdout).toBe("two\n");
+    expect(h.emu.control.stdioCount(lease.codespace.name)).toBe(tunnels);
+    const apiCalls = Object.values(h.emu.control.counts()).reduce((a, b) => a + b, 0);
+    expect(apiCalls).toBeLessThanOrEqual(1);
+  });
+
+  test.each([0, 1, 3, 42])("exit status %d comes back", async (n) => {
+    const r = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "sh", "-c", `exit ${n}`]);
+    expect(r.code).toBe(n);
+  });
+
+  test("a command killed by a signal exits 128+n", async () => {
+    const r = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "sh", "-c", "kill -9 $$"]);
+    expect(r.code).toBe(137);
+  });
+
+  test("quoting torture: every argument arrives byte for byte", async () => {
+    const marker = join(h.tmp, "INJECTED");
+    const args = [
+      "plain", "with space", "", "'single'", '"double"', "back\\slash", "semi;colon", "a && b", "$HOME", "$(touch " + marker + ")",
+      "`touch " + marker + "`", "new\nline", "tab\there", "ünïcødé ✓", "*", "~", "-n", "--", "#hash", "!bang", "{a,b}", "x=1",
+    ];
+    const r = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "sh", "-c", 'printf "%s\\0" "$@"', "sh", ...args]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\0").slice(0, -1)).toEqual(args);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test("sh -c 'echo $HOME' expands remotely, as typed", async () => {
+    const r = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "sh", "-c", "echo $0-$HOME", "zero"]);
+    expect(r.stdout.trim()).toMatch(/^zero-\//);
+  });
+
+  test("--env forwards only the named variables; GH_TOKEN never by default", async () => {
+    const r = await h.run(["run", "--id", lease.slug, "--no-sync", "--env", "FOO", "--", "sh", "-c", 'echo "foo=$FOO bar=$BAR tok=$GH_TOKEN"'], {
+      env: { FOO: "it's here", BAR: "not forwarded" },
+    });
+    expect(r.stdout.trim()).toBe("foo=it's here bar= tok=");
+  });
+
+  test("--json: summary on stdout, the command's output on stderr", async () => {
+    const r = await h.run(["run", "--json", "--id", lease.slug, "--no-sync", "--", "sh", "-c", "echo out; exit 3"]);
+    expect(r.code).toBe(3);
+    const j = r.json();
+    expect(j.leaseId).toBe(lease.leaseId);
+    expect(j.exitCode).toBe(3);
+    expect(Object.keys(j.durations).sort()).toEqual(["acquire", "command", "release", "sync"]);
+    expect(r.stderr).toContain("out");
+  });
+});
+
+describe("sync", () => {
+  test("ignored files stay home, deletions propagate, remote-only files survive, unchanged trees skip rsync", async () => {
+    writeFileSync(join(h.work, "a.txt"), "A\n");
+    writeFileSync(join(h.work, "ignored.txt"), "secret\n");
+    mkdirSync(join(h.work, "sub dir"), { recursive: true });
+    writeFileSync(join(h.work, "sub dir", "b.txt"), "B\n");
+    const r1 = await h.run(["run", "--id", lease.slug, "--", "cat", "a.txt", "sub dir/b.txt"]);
+    expect(r1.code).toBe(0);
+    expect(r1.stdout).toBe("A\nB\n");
+    expect(existsSync(remote("ignored.txt"))).toBe(false);
+    expect(existsSync(remote(".git"))).toBe(false);
+    expect(readFileSync(remote("README.md"), "utf8")).toBe("# hello\n");
+
+    // Remote build output must survive later syncs.
+    await h.run(["run", "--id", lease.slug, "--no-sync", "--", "sh", "-c", "mkdir -p build && echo x > build/out"]);
+
+    const before = rsyncRuns();
+    const r2 = await h.run(["run", "--id", lease.slug, "--", "true"]);
+    expect(r2.code).toBe(0);
+    expect(r2.stderr).toContain("sync skipped");
+    expect(rsyncRuns()).toBe(before);
+
+    rmSync(join(h.work, "a.txt"));
+    const r3 = await h.run(["run", "--id", lease.slug, "--", "true"]);
+    expect(r3.code).toBe(0);
+    expect(rsyncRuns()).toBe(before + 1);
+    expect(existsSync(remote("a.txt"))).toBe(false);
+    expect(existsSync(remote("sub dir", "b.txt"))).toBe(true);
+    expect(existsSync(remote("build", "out"))).toBe(true);
+  });
+
+  test("--sync-only syncs without running", async () => {
+    writeFileSync(join(h.work, "c.txt"), "C\n");
+    const r = await h.run(["run", "--id", lease.slug, "--sync-only"]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(remote("c.txt"), "utf8")).toBe("C\n");
+  });
+});
+
+describe("ssh", () => {
+  test("ssh --id X -- cmd runs in the work root", async () => {
+    const r = await h.run(["ssh", "--id", lease.slug, "--", "pwd"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("/workspaces/.crabbox/hello-world");
+  });
+
+  test("ssh --print shows a reusable command line without secrets", async () => {
+    const r = await h.run(["ssh", "--id", lease.slug, "--print"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ssh -F '?\/.+\.config'? '?cs\./);
+    expect(r.stdout).not.toContain(h.emu.token);
+  });
+});
+
+describe("one-shot run", () => {
+  test("run -- echo ok leaves no codespace behind", async () => {
+    const before = h.emu.control.codespaces().length;
+    const r = await h.run(["run", "--", "echo", "ok"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("ok\n");
+    expect(h.emu.control.codespaces().length).toBe(before);
+  });
+
+  test.each(["SIGINT", "SIGTERM"] as const)("%s during the command still releases the lease", async (sig) => {
+    const before = h.emu.control.codespaces().map((c: any) => c.name);
+    const proc = h.spawn(["run", "--", "sh", "-c", "echo started; sleep 30"]);
+    const reader = proc.stdout.getReader();
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toContain("started");
+    proc.kill(sig);
+    const code = await proc.exited;
+    expect(code).not.toBe(0);
+    const after = h.emu.control.codespaces().map((c: any) => c.name);
+    expect(after.sort()).toEqual(before.sort());
+  });
+
+  test("an image without sshd: exit 7 with the devcontainer snippet", async () => {
+    h.emu.control.addRepo({ fullName: "octo-org/no-sshd", sshd: false });
+    const r = await h.run(["run", "--github-codespaces-repo", "octo-org/no-sshd", "--", "true"]);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toContain("ghcr.io/devcontainers/features/sshd:1");
+    expect(h.emu.control.codespaces().filter((c: any) => c.repository.full_name === "octo-org/no-sshd")).toEqual([]);
+  });
+});

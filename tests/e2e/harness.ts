@@ -1,0 +1,130 @@
+/**
+ * End-to-end harness: the compiled binary (dist/crabbox-cs) against the
+ * Codespaces emulator, with real ssh, rsync and sshd. Each test gets its own
+ * CRABBOX_HOME, HOME and a git work tree whose origin is the emulated repo.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { startEmulator, type Emulator, type EmulatorOptions } from "../emulator/index.ts";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+export const BIN = join(ROOT, "dist/crabbox-cs");
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json<T = any>(): T;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  input?: string;
+  timeoutMs?: number;
+}
+
+export interface Harness {
+  emu: Emulator;
+  /** CRABBOX_HOME of this harness. */
+  home: string;
+  /** A git work tree whose origin is github.com/octo-org/hello-world. */
+  work: string;
+  tmp: string;
+  env: Record<string, string>;
+  run(args: string[], opts?: RunOptions): Promise<RunResult>;
+  /** Start the binary without waiting (for signal tests). */
+  spawn(args: string[], opts?: RunOptions): Bun.Subprocess<"ignore", "pipe", "pipe">;
+  close(): Promise<void>;
+}
+
+export function requireBinary(): void {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm test\` (it builds first) or \`bun build.ts\``);
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  const r = Bun.spawnSync(["git", ...args], {
+    cwd,
+    env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" },
+  });
+  if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr.toString()}`);
+  return r.stdout.toString();
+}
+
+export async function createHarness(opts: EmulatorOptions & { repo?: string } = {}): Promise<Harness> {
+  requireBinary();
+  const emu = await startEmulator({ handshakeDelayMs: 20, ...opts });
+  const tmp = mkdtempSync(join(tmpdir(), "crabbox-e2e-"));
+  const home = join(tmp, "crabbox-home");
+  const userHome = join(tmp, "home");
+  const work = join(tmp, "work");
+  mkdirSync(userHome, { recursive: true });
+  mkdirSync(work, { recursive: true });
+  git(work, "init", "-q", "-b", "main");
+  git(work, "remote", "add", "origin", `https://github.com/${opts.repo ?? "octo-org/hello-world"}.git`);
+  writeFileSync(join(work, "README.md"), "# hello\n");
+  writeFileSync(join(work, ".gitignore"), "ignored.txt\nnode_modules/\n");
+  git(work, "add", ".");
+  git(work, "commit", "-q", "-m", "init");
+
+  const env: Record<string, string> = {
+    ...emu.env({ PATH: process.env.PATH }),
+    HOME: userHome,
+    XDG_CONFIG_HOME: join(userHome, ".config"),
+    CRABBOX_HOME: home,
+    NO_COLOR: "1",
+    LANG: "C.UTF-8",
+  };
+
+  const fullEnv = (extra?: Record<string, string | undefined>) => {
+    const e: Record<string, string> = { ...env };
+    for (const [k, v] of Object.entries(extra ?? {})) {
+      if (v === undefined) delete e[k];
+      else e[k] = v;
+    }
+    return e;
+  };
+
+  const spawn = (args: string[], o: RunOptions = {}) =>
+    Bun.spawn([BIN, ...args], { cwd: o.cwd ?? work, env: fullEnv(o.env), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+
+  return {
+    emu,
+    home,
+    work,
+    tmp,
+    env,
+    spawn,
+    async run(args, o = {}) {
+      const proc = Bun.spawn([BIN, ...args], {
+        cwd: o.cwd ?? work,
+        env: fullEnv(o.env),
+        stdin: o.input === undefined ? "ignore" : new TextEncoder().encode(o.input),
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const timer = setTimeout(() => proc.kill("SIGKILL"), o.timeoutMs ?? 60_000);
+      const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+      clearTimeout(timer);
+      return {
+        code,
+        stdout,
+        stderr,
+        json() {
+          try {
+            return JSON.parse(stdout);
+          } catch {
+            throw new Error(`stdout is not one JSON document (exit ${code}):\n${stdout}\n--- stderr:\n${stderr}`);
+          }
+        },
+      };
+    },
+    async close() {
+      // Close any ControlMaster this test left behind, then the emulator.
+      Bun.spawnSync(["sh", "-c", `for f in "${home}"/ssh/*.config; do [ -f "$f" ] && ssh -F "$f" -O exit "$(awk '/^Host /{print $2; exit}' "$f")" 2>/dev/null; done; true`]);
+      await emu.stop();
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
