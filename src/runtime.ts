@@ -29,7 +29,8 @@ export interface ExecResult {
   timedOut?: boolean;
 }
 
-export type Stdio = "inherit" | "pipe" | "ignore";
+/** A stdio mode, or a file descriptor number (e.g. 2 to send a child's stdout to our stderr). */
+export type Stdio = "inherit" | "pipe" | "ignore" | number;
 
 export interface SpawnOptions {
   cwd?: string;

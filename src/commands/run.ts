@@ -10,6 +10,8 @@ import { release } from "../lifecycle/release.ts";
 import { createServices } from "../lifecycle/services.ts";
 import { syncLease, type SyncSummary } from "../lifecycle/sync.ts";
 import { elapsed } from "../output/format.ts";
+import { useColor } from "../output/log.ts";
+import { formatError } from "../output/report.ts";
 import { signalNumber } from "../runtime.ts";
 import { ENV_NAME_RE } from "../ssh/quote.ts";
 import { runRemote } from "../ssh/exec.ts";
@@ -78,7 +80,17 @@ export default defineCommand({
         claim = await resolveLease(svc.store, String(args.id));
         claim = await ensureConnected(svc, claim, { timeoutMs });
       } else {
-        claim = (await acquire(svc, { keep: Boolean(args.keep), ttlMs: durationArg("ttl", args.ttl), timeoutMs, pr: prArg(args.pr) })).claim;
+        claim = (
+          await acquire(svc, {
+            keep: Boolean(args.keep),
+            ttlMs: durationArg("ttl", args.ttl),
+            timeoutMs,
+            pr: prArg(args.pr),
+            onClaim: (c) => {
+              claim = c;
+            },
+          })
+        ).claim;
         log.info(`lease ${claim.leaseId} (${claim.slug}) ready`);
       }
       durations.acquire = runtime.now() - t;
@@ -118,10 +130,12 @@ export default defineCommand({
     } catch (e) {
       if (!(e instanceof CrabboxError)) throw e;
       if (!oneShot || !claim) throw e;
-      log.error(e.message);
+      process.stderr.write(`${formatError(e, useColor(runtime.env, runtime.tty.stderr))}\n`);
       exitCode = e.exit;
     } finally {
-      if (oneShot && claim && !args.keep) {
+      // The lease may already be gone (e.g. released because it was unusable).
+      const stillClaimed = oneShot && claim ? Boolean(await svc.store.read(claim.leaseId).catch(() => claim)) : false;
+      if (stillClaimed && claim && !args.keep) {
         const t = runtime.now();
         try {
           const outcome = await release(svc, claim.leaseId, { timeoutMs: Math.max(timeoutMs, 60_000) });
@@ -132,7 +146,7 @@ export default defineCommand({
           if (exitCode === 0) exitCode = e instanceof CrabboxError ? e.exit : Exit.unexpected;
         }
         durations.release = runtime.now() - t;
-      } else if (oneShot && claim) {
+      } else if (stillClaimed && claim) {
         log.info(`lease kept: crabbox-cs run --id ${claim.slug} -- ...   ·   crabbox-cs stop ${claim.slug}`);
       }
       for (const [s, h] of handlers) process.off(s, h);

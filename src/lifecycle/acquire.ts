@@ -12,7 +12,6 @@ import {
   createPullRequestCodespace,
   getRepoDefaults,
   getRepository,
-  listRepoCodespaces,
   listRepoMachines,
 } from "../github/operations.ts";
 import type { Codespace, Machine } from "../github/schemas.ts";
@@ -21,6 +20,8 @@ import { PROVIDER } from "../leases/claim.ts";
 import { displayNameFor, newLeaseId, newNonce, newSlug } from "../leases/ids.ts";
 import { bindCodespace, seen } from "./claims.ts";
 import { bringUp } from "./connect.ts";
+import { releaseClaim } from "./release.ts";
+import { findByRecoveryName } from "./recover.ts";
 import { defaultWorkRoot, resolveRepo } from "./repo.ts";
 import type { Services } from "./services.ts";
 
@@ -31,6 +32,8 @@ export interface AcquireOptions {
   pr?: number;
   /** Resume a kept lease of the same repository (and ref/machine when given) instead of creating one. */
   reuse?: boolean;
+  /** Called as soon as the lease's claim exists (so that a caller can release it on failure). */
+  onClaim?: (claim: Claim) => void;
 }
 
 export interface AcquireResult {
@@ -142,6 +145,7 @@ export async function acquire(svc: Services, opts: AcquireOptions): Promise<Acqu
     failure: null,
   };
   await store.create(claim);
+  opts.onClaim?.(claim);
   log.info(`lease ${leaseId} (${slug}): creating a codespace for ${repo}${ref ? `@${ref}` : ` PR #${opts.pr}`} on ${machine}`);
 
   return store.withLease(leaseId, async (locked) => {
@@ -188,39 +192,21 @@ export async function acquire(svc: Services, opts: AcquireOptions): Promise<Acqu
     // 5. Bind the identity, then bring it up.
     current = seen({ ...current, codespace: bindCodespace(cs) }, cs, runtime.now());
     await store.write(current);
-    log.info(`codespace ${cs.name} is ${cs.state}`);
-    const up = await bringUp(svc, current, { timeoutMs: Math.max(1000, opts.timeoutMs - (runtime.now() - t0)) });
-    return { claim: up.claim, codespace: up.codespace, elapsedMs: runtime.now() - t0 };
-  });
-}
-
-/**
- * Look for the codespace a lost create may have made: same repo, same
- * authenticated owner, display name carrying this lease's nonce. Exactly one
- * → it; none → null; several → refuse.
- */
-export async function findByRecoveryName(svc: Services, claim: Claim): Promise<Codespace | null> {
-  const client = await svc.github();
-  const me = await svc.me();
-  const { runtime } = svc.ctx;
-  // GitHub may take a moment to list a codespace whose create answer was lost.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const list = await listRepoCodespaces(client, claim.repo);
-    const matches = list.filter((c) => c.display_name === claim.recovery.displayName && c.owner.login === me.login);
-    if (matches.length > 1) {
-      throw new CrabboxError({
-        code: "recovery_ambiguous",
-        message: `${matches.length} codespaces carry lease ${claim.leaseId}'s recovery name "${claim.recovery.displayName}"`,
-        why: `refusing to guess which one is ours: ${matches.map((m) => m.name).join(", ")}`,
-        hint: `inspect them with: gh codespace list -R ${claim.repo}; delete the extra ones yourself`,
-        exit: Exit.refused,
-        details: { candidates: matches.map((m) => m.name) },
-      });
+    try {
+      const up = await bringUp(svc, current, { timeoutMs: Math.max(1000, opts.timeoutMs - (runtime.now() - t0)) });
+      return { claim: up.claim, codespace: up.codespace, elapsedMs: runtime.now() - t0 };
+    } catch (e) {
+      // A codespace that cannot be used over SSH never will be: do not leave it running up a bill.
+      if (e instanceof CrabboxError && e.exit === Exit.sshUnusable) {
+        log.warn(`codespace ${cs.name} is not usable over SSH: releasing lease ${leaseId}`);
+        const latest = (await store.read(leaseId)) ?? current;
+        await releaseClaim(svc, latest, { timeoutMs: 120_000 }).catch((re: Error) =>
+          log.error(`could not release it (${re.message}); finish with: crabbox-cs stop ${slug}`),
+        );
+      }
+      throw e;
     }
-    if (matches.length === 1) return matches[0]!;
-    if (attempt < 2) await runtime.sleep(1000 * (attempt + 1));
-  }
-  return null;
+  });
 }
 
 /** A kept lease for this repository (and the configured ref/machine) that can be resumed. */

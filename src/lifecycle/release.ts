@@ -9,7 +9,7 @@ import { deleteCodespace, getCodespaceOrNull, stopCodespace } from "../github/op
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import { closeMaster } from "../ssh/exec.ts";
-import { findByRecoveryName } from "./acquire.ts";
+import { findByRecoveryName } from "./recover.ts";
 import { bindCodespace, dirtyReason, isDirty, leaseRef, seen } from "./claims.ts";
 import { assertIdentity, assertSameAccount } from "./identity.ts";
 import type { Services } from "./services.ts";
@@ -43,11 +43,12 @@ export async function release(svc: Services, leaseId: string, opts: ReleaseOptio
     if (!claim) {
       throw new CrabboxError({ code: "lease_not_found", message: `lease ${leaseId} no longer exists`, why: "another process released it", exit: Exit.notFound });
     }
-    return releaseLocked(svc, claim, opts);
+    return releaseClaim(svc, claim, opts);
   });
 }
 
-async function releaseLocked(svc: Services, claim: Claim, opts: ReleaseOptions): Promise<ReleaseOutcome> {
+/** Release a claim whose lease lock the caller already holds. */
+export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOptions): Promise<ReleaseOutcome> {
   const { store, ctx } = svc;
   const { log, runtime } = ctx;
   const client = await svc.github();

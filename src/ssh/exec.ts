@@ -47,6 +47,8 @@ export interface RunRemoteInput {
   signal?: AbortSignal;
   /** Receives the ssh child as soon as it exists (to forward signals, say). */
   onSpawn?: (child: Child) => void;
+  /** Send the command's stdout to our stderr (for --json, where stdout carries our summary). */
+  stdoutToStderr?: boolean;
 }
 
 /** Run the user's command remotely with inherited (streamed, unbuffered) stdio. */
@@ -54,7 +56,7 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
   const command = remoteCommand({ workRoot: input.workRoot, argv: input.argv, env: input.env });
   const tty = input.tty ?? wantTty(runtime);
   const argv = sshArgs({ configPath: input.configPath, alias: input.alias, tty, command });
-  const child = runtime.spawn(argv, { stdin: "inherit", stdout: "inherit", stderr: "inherit" });
+  const child = runtime.spawn(argv, { stdin: "inherit", stdout: input.stdoutToStderr ? 2 : "inherit", stderr: "inherit" });
   input.onSpawn?.(child);
   const onAbort = () => {
     const reason: unknown = input.signal?.reason;

@@ -77,8 +77,9 @@ describe("happy paths", () => {
   });
 
   test("warmup --pr creates from the pull request endpoint", async () => {
+    h.emu.control.addRepo({ fullName: "octo-org/with-pr", pulls: [{ number: 1, headRef: "feature-x" }] });
     h.emu.control.resetCounts();
-    const lease = await warmup(["--pr", "1"]);
+    const lease = await warmup(["--pr", "1", "--github-codespaces-repo", "octo-org/with-pr"]);
     expect(h.emu.control.counts()["POST /repos/:owner/:repo/pulls/:pull_number/codespaces"]).toBe(1);
     expect(lease.ref).toBe("pull/1");
   });
@@ -120,10 +121,15 @@ describe("safety: nothing is deleted that is not provably ours and clean", () =>
     ["codespace.id", { id: 987654321 }],
     ["codespace.environmentId", { environment_id: "00000000-0000-4000-8000-000000000000" }],
     ["codespace.owner.login", { owner: { login: "hubot", id: 2 } }],
-    ["codespace.repository", { repository: { id: 424242, name: "other", full_name: "octo-org/other" } }],
+    ["codespace.repository", "repository"],
   ])("identity mismatch on %s refuses and changes nothing", async (field, patch) => {
     const lease = await warmup();
-    h.emu.control.mutateCodespace(lease.codespace.name, patch);
+    if (patch === "repository") {
+      // Same shape as GitHub's, another repository.
+      const repo = live().find((c) => c.name === lease.codespace.name).repository;
+      patch = { repository: { ...repo, id: 424242, name: "other", full_name: "octo-org/other" } };
+    }
+    h.emu.control.mutateCodespace(lease.codespace.name, patch as Record<string, unknown>);
     h.emu.control.resetCounts();
     const r = await h.run(["stop", lease.slug, "--delete"]);
     expect(r.code).toBe(5);
