@@ -1,0 +1,111 @@
+/**
+ * Test-controlled misbehaviour: injected HTTP errors, dropped create
+ * responses, and per-route request counts.
+ */
+import type { CreateDropMode } from "./api.ts";
+
+export interface InjectErrorOptions {
+  /** Only this HTTP method (any when absent). */
+  method?: string;
+  /** Regular-expression source matched against the URL pathname. */
+  path: string;
+  status: number;
+  /** How many matching requests fail (default 1). */
+  times?: number;
+  headers?: Record<string, string>;
+  /** JSON body; a GitHub-like body for the status when absent. */
+  body?: unknown;
+  /** Destroy the connection instead of answering. */
+  reset?: boolean;
+}
+
+interface Rule {
+  method?: string;
+  re: RegExp;
+  status: number;
+  remaining: number;
+  headers: Record<string, string>;
+  body?: unknown;
+  reset: boolean;
+}
+
+const DEFAULT_MESSAGES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Bad credentials",
+  403: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+  404: "Not Found",
+  409: "Conflict",
+  422: "Validation Failed",
+  429: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+  500: "Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+export function defaultErrorBody(status: number): Record<string, unknown> {
+  return {
+    message: DEFAULT_MESSAGES[status] ?? `HTTP ${status}`,
+    documentation_url: "https://docs.github.com/rest",
+    status: String(status),
+  };
+}
+
+export class Faults {
+  private rules: Rule[] = [];
+  private createDrops: CreateDropMode[] = [];
+  private readonly routeCounts = new Map<string, number>();
+
+  inject(o: InjectErrorOptions): void {
+    if (typeof o.path !== "string") throw new Error("injectError: path (regex source) is required");
+    if (!Number.isInteger(o.status)) throw new Error("injectError: status must be an integer");
+    this.rules.push({
+      method: o.method?.toUpperCase(),
+      re: new RegExp(o.path),
+      status: o.status,
+      remaining: o.times ?? 1,
+      headers: { ...(o.headers ?? {}) },
+      body: o.body,
+      reset: o.reset ?? false,
+    });
+  }
+
+  clear(): void {
+    this.rules = [];
+    this.createDrops = [];
+  }
+
+  /** The first live rule matching this request, consumed once. */
+  take(method: string, pathname: string): Omit<Rule, "remaining" | "re" | "method"> | null {
+    for (const r of this.rules) {
+      if (r.remaining <= 0) continue;
+      if (r.method && r.method !== method) continue;
+      if (!r.re.test(pathname)) continue;
+      r.remaining -= 1;
+      this.rules = this.rules.filter((x) => x.remaining > 0);
+      return { status: r.status, headers: r.headers, body: r.body, reset: r.reset };
+    }
+    return null;
+  }
+
+  dropNextCreate(mode: CreateDropMode): void {
+    if (!["reset", "500", "timeout"].includes(mode)) throw new Error(`dropNextCreate: unknown mode ${mode}`);
+    this.createDrops.push(mode);
+  }
+
+  takeCreateDrop(): CreateDropMode | null {
+    return this.createDrops.shift() ?? null;
+  }
+
+  count(key: string): void {
+    this.routeCounts.set(key, (this.routeCounts.get(key) ?? 0) + 1);
+  }
+
+  counts(): Record<string, number> {
+    return Object.fromEntries(this.routeCounts);
+  }
+
+  resetCounts(): void {
+    this.routeCounts.clear();
+  }
+}
