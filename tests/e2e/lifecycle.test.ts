@@ -110,14 +110,14 @@ describe("preflight refuses before any claim or codespace exists", () => {
 
 describe("safety: nothing is deleted that is not provably ours and clean", () => {
   test("a codespace with no claim cannot be stopped or deleted", async () => {
-    const foreign = h.emu.control.seedCodespace({ repo: "octo-org/hello-world", displayName: "my work" });
+    const foreign = h.emu.control.seedCodespace({ repo: "octo-org/hello-world", displayName: "my work" }) as { name: string };
     const r = await h.run(["stop", foreign.name, "--delete"]);
     expect(r.code).toBe(4);
     expect(live().find((c) => c.name === foreign.name).state).toBe("Available");
     h.emu.control.deleteBehindBack(foreign.name);
   });
 
-  test.each([
+  test.each<[string, Record<string, unknown> | "repository"]>([
     ["codespace.id", { id: 987654321 }],
     ["codespace.environmentId", { environment_id: "00000000-0000-4000-8000-000000000000" }],
     ["codespace.owner.login", { owner: { login: "hubot", id: 2 } }],
@@ -227,7 +227,7 @@ describe("cleanup", () => {
     const expired = await warmup(["--ttl", "1s"]);
     const fresh = await warmup();
     const kept = await warmup(["--keep", "--ttl", "1s"]);
-    const lookalike = h.emu.control.seedCodespace({ repo: "octo-org/hello-world", displayName: "crabbox ghost-crab abcdefgh" });
+    const lookalike = h.emu.control.seedCodespace({ repo: "octo-org/hello-world", displayName: "crabbox ghost-crab abcdefgh" }) as { name: string };
     await Bun.sleep(1100);
 
     const dry = await h.run(["cleanup", "--dry-run", "--json"]);

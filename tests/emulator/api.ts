@@ -20,6 +20,8 @@ export interface RequestCtx {
   store: Store;
   /** Consume the one-shot "drop the next create response" setting. */
   takeCreateDrop(): CreateDropMode | null;
+  /** Look-alike copies to make with this create (0 unless a test asked for them). */
+  takeCreateDuplicates(): number;
   /** A response that never comes (the connection is cut after `ms`). */
   hang(ms: number): Promise<Response>;
   /** Called after stop/delete so live SSH tunnels to that codespace are cut. */
@@ -258,7 +260,10 @@ async function createInRepo(ctx: RequestCtx, pull: boolean): Promise<Response> {
     input.ref = headRef;
     input.pullNumber = pullNumber;
   }
+  if (ctx.store.delays.createResponseMs > 0) await Bun.sleep(ctx.store.delays.createResponseMs);
   const cs = ctx.store.create(ctx.user, repo, input);
+  const extra = ctx.takeCreateDuplicates();
+  for (let i = 0; i < extra; i++) ctx.store.create(ctx.user, repo, input);
   return createResponse(ctx, cs, doc);
 }
 

@@ -16,7 +16,8 @@ export interface EmulatorControl {
   setHandshakeDelay(ms: number): void;
   injectError(opts: InjectErrorOptions): void;
   clearErrors(): void;
-  dropNextCreate(mode: CreateDropMode): void;
+  /** The next create makes the codespace (plus `duplicates` look-alikes with the same display name) but the answer is lost. */
+  dropNextCreate(mode: CreateDropMode, opts?: { duplicates?: number }): void;
   /** New codespaces (of that repo, or all with `true`) stay in Provisioning; `false` clears. */
   stickProvisioning(repo: string | boolean): void;
   setDirty(name: string, dirty: { uncommitted?: boolean; unpushed?: boolean }): void;
@@ -165,8 +166,8 @@ export function createControl(store: Store, faults: Faults, tunnels: Tunnels, ba
     clearErrors() {
       faults.clear();
     },
-    dropNextCreate(mode) {
-      faults.dropNextCreate(mode);
+    dropNextCreate(mode, opts) {
+      faults.dropNextCreate(mode, opts);
     },
     stickProvisioning(repo) {
       if (repo === true) store.stickAll = true;

@@ -88,9 +88,13 @@ export class Faults {
     return null;
   }
 
-  dropNextCreate(mode: CreateDropMode): void {
+  /** Extra codespaces (same display name) the next dropped create makes: for ambiguous-recovery tests. */
+  createDuplicates = 0;
+
+  dropNextCreate(mode: CreateDropMode, opts: { duplicates?: number } = {}): void {
     if (!["reset", "500", "timeout"].includes(mode)) throw new Error(`dropNextCreate: unknown mode ${mode}`);
     this.createDrops.push(mode);
+    this.createDuplicates = opts.duplicates ?? 0;
   }
 
   takeCreateDrop(): CreateDropMode | null {

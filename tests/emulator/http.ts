@@ -120,6 +120,11 @@ export function startServer(deps: ServerDeps, port = 0): RunningServer {
       base,
       store,
       takeCreateDrop: () => faults.takeCreateDrop(),
+      takeCreateDuplicates: () => {
+        const n = faults.createDuplicates;
+        faults.createDuplicates = 0;
+        return n;
+      },
       hang(ms) {
         server.timeout(req, 0);
         return new Promise((resolve) => {

@@ -23,9 +23,11 @@ export interface Delays {
   stopMs: number;
   startMs: number;
   deleteMs: number;
+  /** How long a create request takes before the codespace exists and the answer is sent. */
+  createResponseMs: number;
 }
 
-export const DEFAULT_DELAYS: Delays = { provisionMs: 150, stopMs: 100, startMs: 100, deleteMs: 100 };
+export const DEFAULT_DELAYS: Delays = { provisionMs: 150, stopMs: 100, startMs: 100, deleteMs: 100, createResponseMs: 0 };
 
 export interface User {
   login: string;
