@@ -3,6 +3,7 @@ import { createContext } from "../context.ts";
 import { CrabboxError, Exit, usageError } from "../errors.ts";
 import type { Claim } from "../leases/claim.ts";
 import { resolveLease } from "../leases/resolve.ts";
+import { markInUse } from "../leases/usage.ts";
 import { acquire } from "../lifecycle/acquire.ts";
 import { leaseRef } from "../lifecycle/claims.ts";
 import { ensureConnected } from "../lifecycle/connect.ts";
@@ -52,6 +53,7 @@ export default defineCommand({
     let sync: SyncSummary | null = null;
     let child: Child | undefined;
     let interrupts = 0;
+    let unmark: (() => Promise<void>) | undefined;
 
     // Ctrl-C / SIGTERM: first one stops the remote command (ssh gets it) and we still release;
     // a second one leaves at once, lease still claimed.
@@ -78,6 +80,7 @@ export default defineCommand({
       let t = runtime.now();
       if (args.id) {
         claim = await resolveLease(svc.store, String(args.id));
+        unmark = await markInUse(svc.store, claim.leaseId);
         claim = await ensureConnected(svc, claim, { timeoutMs });
       } else {
         claim = (
@@ -150,6 +153,7 @@ export default defineCommand({
         log.info(`lease kept: crabbox-cs run --id ${claim.slug} -- ...   ·   crabbox-cs stop ${claim.slug}`);
       }
       for (const [s, h] of handlers) process.off(s, h);
+      await unmark?.();
     }
 
     if (ctx.json) {

@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { createContext } from "../context.ts";
 import { usageError } from "../errors.ts";
 import { release } from "../lifecycle/release.ts";
+import { reclaim } from "../lifecycle/reclaim.ts";
 import { createServices } from "../lifecycle/services.ts";
 import { resolveLease } from "../leases/resolve.ts";
 import { commonArgs, durationArg, idArg, leaseRefArg } from "./shared.ts";
@@ -15,15 +16,18 @@ export default defineCommand({
     delete: { type: "boolean", description: "Delete this time even if the lease is kept or the policy says stop (never when there is unsaved work)" },
     keep: { type: "boolean", description: "Only stop this time, even if the policy says delete" },
     force: { type: "boolean", description: "Same as --delete; still never deletes a codespace with uncommitted or unpushed work" },
+    reclaim: { type: "string", description: "Adopt and release a codespace that lost its claim; give its full name (only codespaces named by crabbox-cs qualify)", valueHint: "codespace-name" },
     timeout: { type: "string", description: "How long to wait for stop/delete to complete (Go duration)", default: "5m" },
   },
   async run({ args }) {
     if (args.delete && args.keep) throw usageError("--delete and --keep contradict each other", "pick one");
     const ctx = await createContext(args);
     const svc = createServices(ctx);
-    const claim = await resolveLease(svc.store, leaseRefArg(args, "stop"));
     const override = args.keep ? false : args.delete || args.force ? true : undefined;
-    const outcome = await release(svc, claim.leaseId, { delete: override, timeoutMs: durationArg("timeout", args.timeout) });
+    const opts = { delete: override, timeoutMs: durationArg("timeout", args.timeout) };
+    const outcome = args.reclaim
+      ? await reclaim(svc, String(args.reclaim), opts)
+      : await release(svc, (await resolveLease(svc.store, leaseRefArg(args, "stop"))).leaseId, opts);
     if (ctx.json) ctx.printJson(outcome);
     else {
       const what = { deleted: "deleted", stopped: "stopped (not deleted)", forgotten: "forgotten", "kept-dirty": "stopped; kept", "would-delete": "would delete", "would-stop": "would stop" }[outcome.action];

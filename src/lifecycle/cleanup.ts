@@ -6,6 +6,8 @@ import { CrabboxError } from "../errors.ts";
 import { listMyCodespaces } from "../github/operations.ts";
 import type { Claim } from "../leases/claim.ts";
 import { parseDisplayName } from "../leases/ids.ts";
+import { lockHolder, pidAlive } from "../leases/lock.ts";
+import { usersOf } from "../leases/usage.ts";
 import { release, type ReleaseOutcome } from "./release.ts";
 import type { Services } from "./services.ts";
 
@@ -24,9 +26,12 @@ export interface CleanupResult {
   corrupt: { path: string; error: string }[];
 }
 
-/** Why a claim is due for release now, or null if it is not. */
-export function dueReason(claim: Claim, now: number): string | null {
+/** Why a claim is due for release now, or null if it is not. `busy`: a live process holds its lock. */
+export function dueReason(claim: Claim, now: number, busy = false): string | null {
+  if (busy) return null;
   if (claim.state === "failed") return "failed lease: nothing usable was created";
+  if (claim.state === "pending") return "interrupted warmup: the process that started it is gone";
+  if (claim.state === "releasing") return "interrupted release";
   if (claim.keep) return null;
   if (Date.parse(claim.expiresAt) <= now) return `expired at ${claim.expiresAt}`;
   return null;
@@ -40,9 +45,17 @@ export async function cleanup(svc: Services, opts: { dryRun: boolean; timeoutMs:
 
   for (const claim of claims) {
     const base = { leaseId: claim.leaseId, slug: claim.slug, codespace: claim.codespace?.name ?? null };
-    const due = dueReason(claim, now);
+    const holder = await lockHolder(store.lockPath(claim.leaseId));
+    const users = await usersOf(store, claim.leaseId);
+    const busyPid = holder && pidAlive(holder.pid) ? holder.pid : users[0];
+    const busy = busyPid !== undefined;
+    const due = dueReason(claim, now, busy);
     if (!due) {
-      decisions.push({ ...base, action: "skip", reason: claim.keep ? "kept lease" : `not expired (expires ${claim.expiresAt})` });
+      decisions.push({
+        ...base,
+        action: "skip",
+        reason: busy ? `in use by process ${busyPid}` : claim.keep ? "kept lease" : `not expired (expires ${claim.expiresAt})`,
+      });
       continue;
     }
     try {

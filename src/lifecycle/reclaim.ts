@@ -1,0 +1,82 @@
+/**
+ * stop --reclaim NAME: adopt a codespace that lost its claim (e.g. the claims
+ * directory was wiped) so that it can be released safely. Only a codespace of
+ * the authenticated user whose display name carries our recovery format
+ * qualifies, and the user must name it in full: that is the confirmation.
+ */
+import { CrabboxError, Exit } from "../errors.ts";
+import { getCodespaceOrNull } from "../github/operations.ts";
+import type { Claim } from "../leases/claim.ts";
+import { PROVIDER } from "../leases/claim.ts";
+import { newLeaseId, parseDisplayName } from "../leases/ids.ts";
+import { bindCodespace, seen } from "./claims.ts";
+import { releaseClaim, type ReleaseOptions, type ReleaseOutcome } from "./release.ts";
+import { defaultWorkRoot } from "./repo.ts";
+import type { Services } from "./services.ts";
+
+export async function reclaim(svc: Services, name: string, opts: ReleaseOptions): Promise<ReleaseOutcome> {
+  const { ctx, store } = svc;
+  const cfg = ctx.config.githubCodespaces;
+  const client = await svc.github();
+  const me = await svc.me();
+  const { claims } = await store.list();
+  const holder = claims.find((c) => c.codespace?.name === name);
+  if (holder) {
+    throw new CrabboxError({
+      code: "already_claimed",
+      message: `codespace ${name} is already held by lease ${holder.leaseId} (${holder.slug})`,
+      hint: `release it through the lease: crabbox-cs stop ${holder.slug}`,
+      exit: Exit.usage,
+    });
+  }
+  const cs = await getCodespaceOrNull(client, name);
+  if (!cs) {
+    throw new CrabboxError({ code: "codespace_not_found", message: `no codespace named ${name} is visible to ${me.login}`, hint: "list yours: gh codespace list", exit: Exit.notFound });
+  }
+  const parsed = cs.display_name ? parseDisplayName(cs.display_name) : null;
+  if (!parsed || cs.owner.login !== me.login) {
+    throw new CrabboxError({
+      code: "reclaim_refused",
+      message: `refusing to reclaim ${name}: ${!parsed ? `its display name ${JSON.stringify(cs.display_name)} is not one crabbox-cs gives ("crabbox <slug> <nonce>")` : `it belongs to ${cs.owner.login}, not ${me.login}`}`,
+      why: "only codespaces crabbox-cs created can be adopted; anything else may be someone's workspace",
+      hint: `manage it with gh instead: gh codespace stop -c ${name}`,
+      exit: Exit.refused,
+    });
+  }
+  const now = new Date(ctx.runtime.now()).toISOString();
+  const claim: Claim = seen(
+    {
+      version: 1,
+      provider: PROVIDER,
+      leaseId: newLeaseId(),
+      slug: parsed.slug,
+      state: "ready",
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: now,
+      keep: false,
+      apiUrl: cfg.apiUrl,
+      github: { login: me.login, id: me.id },
+      repo: cs.repository.full_name,
+      ref: cs.git_status?.ref ?? "",
+      pr: null,
+      machine: cs.machine?.name ?? "",
+      devcontainerPath: cs.devcontainer_path ?? "",
+      workingDirectory: "",
+      workRoot: cfg.workRoot || defaultWorkRoot(cs.repository.full_name),
+      deleteOnRelease: cfg.deleteOnRelease,
+      recovery: { nonce: parsed.nonce, displayName: cs.display_name! },
+      codespace: bindCodespace(cs),
+      lastSeen: null,
+      sshConfigPath: null,
+      sshHost: null,
+      lastSync: null,
+      failure: null,
+    },
+    cs,
+    ctx.runtime.now(),
+  );
+  await store.create(claim);
+  ctx.log.info(`reclaimed ${name} as lease ${claim.leaseId} (${claim.slug})`);
+  return store.withLease(claim.leaseId, (c) => releaseClaim(svc, c, opts));
+}
