@@ -112,7 +112,7 @@ describe("auth", () => {
 
 describe("codespace object", () => {
   test("carries every field of GitHub's documented example, with the same JSON types", async () => {
-    const doc = JSON.parse(readFileSync(join(import.meta.dir, "../../fixtures/api/codespace.json"), "utf8")) as Json;
+    const doc = JSON.parse(readFileSync(join(import.meta.dir, "../../fixtures/api/github-example-codespace.json"), "utf8")) as Json;
     const cs = await create({ display_name: "shape check" });
     const kind = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
     for (const [k, v] of Object.entries(doc)) {
