@@ -8,6 +8,7 @@ import type { GithubClient } from "../github/client.ts";
 import { getCodespaceOrNull } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Services } from "./services.ts";
+import { createProgress } from "../output/progress.ts";
 
 /** Poll intervals in ms; the last one repeats. */
 export const POLL_SCHEDULE = [250, 250, 500, 500, 1000, 1000, 2000, 2000, 3000, 5000];
@@ -35,6 +36,14 @@ export async function waitForCodespace(svc: Services, client: GithubClient, opts
   const deadline = runtime.now() + opts.timeoutMs;
   let lastState = "";
   let warnedUnknown = false;
+  const progress = createProgress({ env: runtime.env, isTTY: runtime.tty.stderr, quiet: svc.ctx.quiet, now: runtime.now });
+  try {
+    return await poll();
+  } finally {
+    progress.stop();
+  }
+
+  async function poll(): Promise<Codespace> {
   for (let i = 0; ; i++) {
     const cs = await getCodespaceOrNull(client, opts.name);
     if (!cs) {
@@ -47,12 +56,15 @@ export async function waitForCodespace(svc: Services, client: GithubClient, opts
       });
     }
     if (cs.state !== lastState) {
+      progress.clear();
       log.info(`codespace ${cs.name}: ${lastState ? `${lastState} → ` : ""}${cs.state}`);
       lastState = cs.state;
     }
+    progress.set(`waiting for ${cs.name} to be ${opts.label}: ${cs.state}`);
     if (opts.until(cs)) return cs;
     if (!KNOWN.has(cs.state) && !warnedUnknown) {
       warnedUnknown = true;
+      progress.clear();
       log.warn(`GitHub reports an unfamiliar state "${cs.state}": treating it as not ready yet`);
     }
     if (TERMINAL_BAD.has(cs.state)) {
@@ -80,5 +92,6 @@ export async function waitForCodespace(svc: Services, client: GithubClient, opts
     }
     const step = POLL_SCHEDULE[Math.min(i, POLL_SCHEDULE.length - 1)]!;
     await runtime.sleep(Math.min(step, Math.max(0, deadline - now)));
+  }
   }
 }

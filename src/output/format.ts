@@ -19,7 +19,7 @@ export function relativeTime(iso: string | null | undefined, now: number): strin
       break;
     }
   }
-  if (text === "now") return text;
+  if (text === "now") return "just now";
   return d < 0 ? `${text} ago` : `in ${text}`;
 }
 
