@@ -170,6 +170,33 @@ describe("one-shot run", () => {
     expect(after.sort()).toEqual(before.sort());
   });
 
+  test("a second Ctrl-C leaves the lease claimed and says how to release it", async () => {
+    const proc = h.spawn(["run", "--", "sh", "-c", "echo started; sleep 30"]);
+    const reader = proc.stdout.getReader();
+    await reader.read();
+    proc.kill("SIGINT");
+    await Bun.sleep(150);
+    proc.kill("SIGINT");
+    const code = await proc.exited;
+    const stderr = await new Response(proc.stderr).text();
+    expect(code).toBe(130);
+    const m = /release it with: crabbox-cs stop (\S+)/.exec(stderr);
+    expect(m).not.toBeNull();
+    const again = await h.run(["stop", m![1]!]);
+    expect(again.code).toBe(0);
+  });
+
+  test("outside a git repository the directory is sent, minus the usual excludes", async () => {
+    const dir = join(h.tmp, "plain dir");
+    mkdirSync(join(dir, "node_modules", "x"), { recursive: true });
+    writeFileSync(join(dir, "node_modules", "x", "index.js"), "x");
+    writeFileSync(join(dir, "main.sh"), "echo from-plain-dir\n");
+    const r = await h.run(["run", "--github-codespaces-repo", "octo-org/hello-world", "--", "sh", "-c", "sh main.sh; ls -A"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("from-plain-dir");
+    expect(r.stdout).not.toContain("node_modules");
+  });
+
   test("an image without sshd: exit 7 with the devcontainer snippet", async () => {
     h.emu.control.addRepo({ fullName: "octo-org/no-sshd", sshd: false });
     const r = await h.run(["run", "--github-codespaces-repo", "octo-org/no-sshd", "--", "true"]);
