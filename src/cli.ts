@@ -5,6 +5,7 @@
  * --help load almost nothing.
  */
 import type { CommandDef } from "citty";
+import { globalArgs, providerArgs } from "./config/flags.ts";
 import { VERSION, COMMIT } from "./version.ts";
 
 type LazyCommand = () => Promise<CommandDef<any>>;
@@ -18,7 +19,15 @@ export const COMMANDS: Record<string, { description: string; load: LazyCommand }
   stop: { description: "Release a lease: stop, and delete when safe", load: () => import("./commands/stop.ts").then((m) => m.default) },
   cleanup: { description: "Release expired leases; report unclaimed look-alikes", load: () => import("./commands/cleanup.ts").then((m) => m.default) },
   doctor: { description: "Check gh, auth, repository, Codespaces access and local state", load: () => import("./commands/doctor.ts").then((m) => m.default) },
+  completion: { description: "Print a shell completion script (bash, zsh or fish)", load: () => import("./commands/completion.ts").then((m) => m.default) },
 };
+
+/** Flags that take a value, so that `crabbox-cs --provider codespaces list` finds "list" as the command. */
+const VALUE_FLAGS = new Set(
+  Object.entries({ ...globalArgs, ...providerArgs })
+    .filter(([, d]) => d.type === "string")
+    .map(([n]) => `--${n}`),
+);
 
 function mainUsage(): string {
   const names = Object.keys(COMMANDS);
@@ -46,7 +55,10 @@ export function splitCommand(argv: string[]): { name: string | undefined; rest: 
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--") break;
-    if (a.startsWith("-")) continue;
+    if (a.startsWith("-")) {
+      if (VALUE_FLAGS.has(a)) i++;
+      continue;
+    }
     if (a in COMMANDS) return { name: a, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
     return { name: a, rest: argv.slice(i + 1) };
   }

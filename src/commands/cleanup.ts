@@ -10,7 +10,7 @@ export default defineCommand({
   args: {
     ...commonArgs,
     "dry-run": { type: "boolean", description: "Show what would happen; change nothing" },
-    timeout: { type: "string", description: "How long to wait for each stop/delete (Go duration)", default: "5m" },
+    timeout: { type: "string", description: "How long to wait for each stop/delete (Go duration)", default: "5m", valueHint: "duration" },
   },
   async run({ args }) {
     const ctx = await createContext(args);

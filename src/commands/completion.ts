@@ -106,7 +106,7 @@ export async function completionSpecs(): Promise<CommandSpec[]> {
     const args = ((typeof cmd.args === "function" ? await cmd.args() : await cmd.args) ?? {}) as ArgsDef;
     out.push(commandSpec(name, entry.description, args));
   }
-  if (!out.some((c) => c.name === "completion")) out.push(commandSpec("completion", completionCommand.meta.description, completionArgs));
+  if (!out.some((c) => c.name === "completion")) out.push(commandSpec("completion", DESCRIPTION, completionArgs));
   return out;
 }
 
@@ -337,13 +337,15 @@ export function completionScript(shell: Shell, specs: CommandSpec[]): string {
 
 // ---------------------------------------------------------------- command
 
+const DESCRIPTION = "Print a shell completion script (bash, zsh or fish)";
+
 const completionArgs = {
   shell: { type: "positional", required: false, description: "Shell to print the script for: bash, zsh or fish" },
   json: globalArgs.json,
 } satisfies ArgsDef;
 
 const completionCommand = defineCommand({
-  meta: { name: "completion", description: "Print a shell completion script (bash, zsh or fish)" },
+  meta: { name: "completion", description: DESCRIPTION },
   args: completionArgs,
   async run({ args }) {
     const shell = String(args.shell ?? "").trim().toLowerCase();

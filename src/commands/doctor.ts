@@ -13,6 +13,8 @@ export interface DoctorCheck {
   ok: boolean;
   detail: string;
   hint: string | null;
+  /** The error code when the check failed ("skipped" when an earlier failure made it moot). */
+  code: string | null;
 }
 
 export default defineCommand({
@@ -27,16 +29,16 @@ export default defineCommand({
 
     async function check(name: string, fn: () => Promise<string>): Promise<boolean> {
       try {
-        checks.push({ check: name, ok: true, detail: await fn(), hint: null });
+        checks.push({ check: name, ok: true, detail: await fn(), hint: null, code: null });
         return true;
       } catch (e) {
         const err = e instanceof CrabboxError ? e : new CrabboxError({ code: "unexpected", message: (e as Error).message, exit: 1 });
-        checks.push({ check: name, ok: false, detail: err.why ? `${err.message}: ${err.why}` : err.message, hint: err.hint ?? null });
+        checks.push({ check: name, ok: false, detail: err.why ? `${err.message}: ${err.why}` : err.message, hint: err.hint ?? null, code: err.code });
         firstExit ||= err.exit;
         return false;
       }
     }
-    const skip = (name: string, why: string) => checks.push({ check: name, ok: false, detail: `skipped: ${why}`, hint: null });
+    const skip = (name: string, why: string) => checks.push({ check: name, ok: false, detail: `skipped: ${why}`, hint: null, code: "skipped" });
 
     await check("tools", async () => {
       const missing = ["ssh", "rsync", "git"].filter((p) => !ctx.runtime.which(p));
@@ -62,6 +64,7 @@ export default defineCommand({
       return `${r.full_name} (${r.private ? "private" : "public"}, default branch ${r.default_branch})`;
     }));
     if (!authOk) skip("repository", "no authentication");
+    if (!repoOk) for (const name of ["codespaces", "machines", "permissions"]) skip(name, authOk ? "no usable repository" : "no authentication");
     let ref = cfg.ref;
     let devcontainerPath = cfg.devcontainerPath;
     if (repoOk) {
@@ -103,6 +106,6 @@ export default defineCommand({
         if (c.hint) ctx.print(`      ${" ".repeat(width)}  fix: ${c.hint}`);
       }
     }
-    return checks.every((c) => c.ok || c.detail.startsWith("skipped")) ? 0 : firstExit || 1;
+    return checks.every((c) => c.ok || c.code === "skipped") ? 0 : firstExit || 1;
   },
 });

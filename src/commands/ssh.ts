@@ -1,9 +1,11 @@
 import { defineCommand } from "citty";
 import { createContext } from "../context.ts";
+import type { Claim } from "../leases/claim.ts";
 import { resolveLease } from "../leases/resolve.ts";
+import { markInUse } from "../leases/usage.ts";
 import { ensureConnected } from "../lifecycle/connect.ts";
 import { createServices } from "../lifecycle/services.ts";
-import { signalNumber } from "../runtime.ts";
+import { signalNumber, type Runtime } from "../runtime.ts";
 import { runRemote, sshArgs } from "../ssh/exec.ts";
 import { quoteWorkRoot, shQuote } from "../ssh/quote.ts";
 import { commonArgs, durationArg, idArg, leaseRefArg, passthrough } from "./shared.ts";
@@ -15,33 +17,38 @@ export default defineCommand({
     lease: { type: "positional", required: false, description: "Lease id, slug, or claimed codespace name" },
     ...idArg,
     print: { type: "boolean", description: "Print the ssh command line to reuse (paths only) instead of connecting" },
-    timeout: { type: "string", description: "How long to wait if the codespace must be started (Go duration)", default: "10m" },
+    timeout: { type: "string", description: "How long to wait if the codespace must be started (Go duration)", default: "10m", valueHint: "duration" },
   },
   async run({ args, rawArgs }) {
     const ctx = await createContext(args);
     const svc = createServices(ctx);
-    const { runtime } = ctx;
     let claim = await resolveLease(svc.store, leaseRefArg(args, "ssh"));
-    const argv = passthrough(rawArgs);
     if (args.print) {
       const line = ["ssh", "-F", claim.sshConfigPath ?? "<not connected yet>", claim.sshHost ?? "<alias>"].map(shQuote).join(" ");
       if (ctx.json) ctx.printJson({ leaseId: claim.leaseId, configPath: claim.sshConfigPath, host: claim.sshHost, command: line });
       else ctx.print(line);
       return 0;
     }
-    claim = await ensureConnected(svc, claim, { timeoutMs: durationArg("timeout", args.timeout) });
-    if (argv.length > 0) {
-      const r = await runRemote(runtime, { configPath: claim.sshConfigPath!, alias: claim.sshHost!, workRoot: claim.workRoot, argv });
-      return r.code ?? 128 + (signalNumber(r.signal) ?? 0);
+    // Mark the lease in use so that cleanup leaves it alone while we are connected.
+    const unmark = await markInUse(svc.store, claim.leaseId);
+    try {
+      claim = await ensureConnected(svc, claim, { timeoutMs: durationArg("timeout", args.timeout) });
+      return await session(ctx.runtime, claim, passthrough(rawArgs));
+    } finally {
+      await unmark();
     }
-    // Interactive: a login shell in the work root.
-    const login = `cd ${quoteWorkRoot(claim.workRoot)} 2>/dev/null; exec "\${SHELL:-/bin/sh}" -l`;
-    const child = runtime.spawn(sshArgs({ configPath: claim.sshConfigPath!, alias: claim.sshHost!, tty: runtime.tty.stdin, command: login }), {
-      stdin: "inherit",
-      stdout: "inherit",
-      stderr: "inherit",
-    });
-    const r = await child.exited;
-    return r.code ?? 128 + (signalNumber(r.signal) ?? 0);
   },
 });
+
+/** One command after `--`, or an interactive login shell in the work root. */
+async function session(runtime: Runtime, claim: Claim, argv: string[]): Promise<number> {
+  const config = { configPath: claim.sshConfigPath!, alias: claim.sshHost! };
+  if (argv.length > 0) {
+    const r = await runRemote(runtime, { ...config, workRoot: claim.workRoot, argv });
+    return r.code ?? 128 + (signalNumber(r.signal) ?? 0);
+  }
+  const login = `cd ${quoteWorkRoot(claim.workRoot)} 2>/dev/null; exec "\${SHELL:-/bin/sh}" -l`;
+  const child = runtime.spawn(sshArgs({ ...config, tty: runtime.tty.stdin, command: login }), { stdin: "inherit", stdout: "inherit", stderr: "inherit" });
+  const r = await child.exited;
+  return r.code ?? 128 + (signalNumber(r.signal) ?? 0);
+}

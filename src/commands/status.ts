@@ -16,7 +16,7 @@ export default defineCommand({
     lease: { type: "positional", required: false, description: "Lease id, slug, or claimed codespace name" },
     ...idArg,
     wait: { type: "boolean", description: "Wait until the lease is ready (finishes an interrupted warmup)" },
-    timeout: { type: "string", description: "How long --wait waits (Go duration)", default: "10m" },
+    timeout: { type: "string", description: "How long --wait waits (Go duration)", default: "10m", valueHint: "duration" },
   },
   async run({ args }) {
     const ctx = await createContext(args);

@@ -17,10 +17,11 @@ export default defineCommand({
     keep: { type: "boolean", description: "Only stop this time, even if the policy says delete" },
     force: { type: "boolean", description: "Same as --delete; still never deletes a codespace with uncommitted or unpushed work" },
     reclaim: { type: "string", description: "Adopt and release a codespace that lost its claim; give its full name (only codespaces named by crabbox-cs qualify)", valueHint: "codespace-name" },
-    timeout: { type: "string", description: "How long to wait for stop/delete to complete (Go duration)", default: "5m" },
+    timeout: { type: "string", description: "How long to wait for stop/delete to complete (Go duration)", default: "5m", valueHint: "duration" },
   },
   async run({ args }) {
     if (args.delete && args.keep) throw usageError("--delete and --keep contradict each other", "pick one");
+    if (args.reclaim && (args.lease || args.id)) throw usageError("--reclaim takes the codespace name instead of a lease", "crabbox-cs stop --reclaim <codespace-name>");
     const ctx = await createContext(args);
     const svc = createServices(ctx);
     const override = args.keep ? false : args.delete || args.force ? true : undefined;

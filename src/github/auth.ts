@@ -4,6 +4,7 @@
  * Every token found is registered for redaction before it is returned.
  */
 import { CrabboxError, Exit } from "../errors.ts";
+import { ghNotFoundError } from "../gh/gh.ts";
 import { addSecret, redact } from "../redact.ts";
 import type { Runtime } from "../runtime.ts";
 
@@ -49,7 +50,7 @@ export async function resolveToken(runtime: Runtime, opts: ResolveTokenOptions =
   const token = res.stdout.trim();
   // Register whatever gh printed before anything else can echo it.
   if (token) addSecret(token);
-  if (res.spawnError) throw fail(`could not run ${gh}: ${res.spawnError}`);
+  if (res.spawnError) throw ghNotFoundError(gh, `GH_TOKEN and GITHUB_TOKEN are unset, so the token must come from \`${gh} auth token\`: ${res.spawnError}`);
   if (res.timedOut) throw fail(`\`${gh} auth token\` did not finish in time`);
   if (res.code !== 0) {
     const err = res.stderr.trim().split("\n")[0] ?? "";

@@ -13,6 +13,7 @@ import { findByRecoveryName } from "./recover.ts";
 import { bindCodespace, dirtyReason, isDirty, leaseRef, seen } from "./claims.ts";
 import { assertIdentity, assertSameAccount } from "./identity.ts";
 import type { Services } from "./services.ts";
+import { liveView } from "../output/views.ts";
 import { waitForCodespace } from "./wait.ts";
 
 export interface ReleaseOptions {
@@ -151,6 +152,6 @@ export function dirtyError(claim: Claim, live: Codespace): CrabboxError {
     why: "deleting would lose that work; the codespace is stopped and the lease kept",
     hint: `inspect it: gh codespace ssh -c ${live.name}  (or ${live.web_url}); push or discard the work, then: crabbox-cs stop ${leaseRef(claim)}`,
     exit: Exit.refused,
-    details: { codespace: live.name, gitStatus: live.git_status },
+    details: { codespace: live.name, gitStatus: liveView(live).gitStatus },
   });
 }

@@ -36,7 +36,7 @@ export async function syncLease(svc: Services, claim: Claim): Promise<{ claim: C
     return { claim, summary };
   }
   log.info(
-    `synced ${r.files} files (${bytes(r.bytes)}) to ${claim.workRoot}${r.sentBytes != null ? `, ${bytes(r.sentBytes)} sent` : ""} in ${elapsed(r.ms)}`,
+    `synced ${r.files} file${r.files === 1 ? "" : "s"} (${bytes(r.bytes)}) to ${claim.workRoot}${r.sentBytes != null ? `, ${bytes(r.sentBytes)} sent` : ""} in ${elapsed(r.ms)}`,
   );
   const at = new Date(runtime.now()).toISOString();
   const next = await svc.store.withLease(claim.leaseId, async (current) => {

@@ -50,8 +50,13 @@ function flagLines(name: string, def: ArgLike): string[] {
   if (def.type === "boolean" && (def.default === true || def.negativeDescription)) {
     const neg = `  --no-${name}`;
     const nd = wrap(def.negativeDescription ?? `Turn off --${name}`, COL);
-    out.push(neg.padEnd(COL) + (nd[0] ?? ""));
-    for (const l of nd.slice(1)) out.push(" ".repeat(COL) + l);
+    if (neg.length < COL - 1) {
+      out.push(neg.padEnd(COL) + (nd[0] ?? ""));
+      for (const l of nd.slice(1)) out.push(" ".repeat(COL) + l);
+    } else {
+      out.push(neg);
+      for (const l of nd) out.push(" ".repeat(COL) + l);
+    }
   }
   return out;
 }
@@ -84,7 +89,8 @@ export async function renderCommandHelp(name: string, cmd: CommandDef<any>): Pro
     for (const [n, d] of positionals) out.push(`  ${n.toUpperCase().padEnd(COL - 2)}${(d as ArgLike).description ?? ""}`);
   }
   if (own.length) out.push("", "FLAGS", ...own);
-  out.push("", "GLOBAL FLAGS", ...global, "", "PROVIDER FLAGS (also: config files, CRABBOX_GITHUB_CODESPACES_* variables)", ...provider);
+  if (global.length) out.push("", "GLOBAL FLAGS", ...global);
+  if (provider.length) out.push("", "PROVIDER FLAGS (also: config files, CRABBOX_GITHUB_CODESPACES_* variables)", ...provider);
   out.push("", `Docs: docs/commands.md#${name}`);
   return out.join("\n");
 }

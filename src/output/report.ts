@@ -22,7 +22,7 @@ export function formatError(error: CrabboxError, color: boolean): string {
   const red = (s: string) => (color ? `\u001b[31m${s}\u001b[39m` : s);
   const dim = (s: string) => (color ? `\u001b[2m${s}\u001b[22m` : s);
   const lines = [`${red("error:")} ${error.message}`];
-  if (error.why) lines.push(`  ${dim("why:")} ${error.why}`);
+  if (error.why) lines.push(`  ${dim("why:")} ${error.why.split("\n").join("\n       ")}`);
   if (error.hint) lines.push(`  ${dim("fix:")} ${error.hint.split("\n").join("\n       ")}`);
   return redact(lines.join("\n"));
 }

@@ -27,7 +27,7 @@ export interface LeaseView {
   expiresAt: string;
   workRoot: string;
   codespace: { name: string; id: number; environmentId: string | null; owner: string } | null;
-  /** Live state from GitHub; null when the codespace no longer exists; undefined if not fetched. */
+  /** Live state from GitHub; null when the codespace no longer exists (or the lease has none). */
   live: LiveView | null;
   ssh: { configPath: string; host: string } | null;
   lastSync: { fingerprint: string; at: string } | null;
