@@ -6,6 +6,7 @@ import { loadConfig } from "./config/load.ts";
 import type { Config } from "./config/types.ts";
 import { createLogger, type Logger } from "./output/log.ts";
 import { redact, redactValue } from "./redact.ts";
+import { stripControls } from "./output/sanitize.ts";
 import { createRuntime, type Runtime } from "./runtime.ts";
 
 export interface Context {
@@ -44,7 +45,7 @@ export async function createContext(args: ContextArgs, runtime: Runtime = create
     json: Boolean(args.json),
     verbose: Boolean(args.verbose),
     quiet: Boolean(args.quiet),
-    print: (text) => void process.stdout.write(redact(text.endsWith("\n") ? text : `${text}\n`)),
+    print: (text) => void process.stdout.write(stripControls(redact(text.endsWith("\n") ? text : `${text}\n`))),
     printJson: (value) => void process.stdout.write(`${JSON.stringify(redactValue(value), null, 2)}\n`),
   };
 }

@@ -8,10 +8,18 @@ import { join } from "node:path";
 
 export type Env = Record<string, string | undefined>;
 
+/** Where a GitHub token may sit in the environment. */
+export const TOKEN_ENV = ["GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"] as const;
+
 export interface ExecOptions {
   cwd?: string;
   /** Full environment of the child (defaults to runtime.env). */
   env?: Env;
+  /**
+   * Children never see GitHub tokens in their environment unless they need
+   * them: gh, and ssh when it may open a tunnel (its ProxyCommand runs gh).
+   */
+  passTokens?: boolean;
   /** Bytes written to the child's stdin, then closed. Default: no stdin. */
   input?: string | Uint8Array;
   /** Kill the child (SIGTERM) after this long. */
@@ -35,6 +43,8 @@ export type Stdio = "inherit" | "pipe" | "ignore" | number;
 export interface SpawnOptions {
   cwd?: string;
   env?: Env;
+  /** See ExecOptions.passTokens. */
+  passTokens?: boolean;
   stdin?: Stdio;
   stdout?: Stdio;
   stderr?: Stdio;
@@ -81,9 +91,10 @@ export function signalNumber(signal: string | null | undefined): number | undefi
   return signal ? SIGNALS[signal] : undefined;
 }
 
-function cleanEnv(env: Env): Record<string, string> {
+function cleanEnv(env: Env, passTokens = false): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  if (!passTokens) for (const k of TOKEN_ENV) delete out[k];
   return out;
 }
 
@@ -108,7 +119,7 @@ export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
     which: (program) => resolveProgram(program, runtime.env),
 
     async exec(argv, opts = {}) {
-      const childEnv = cleanEnv(opts.env ?? runtime.env);
+      const childEnv = cleanEnv(opts.env ?? runtime.env, opts.passTokens);
       const program = resolveProgram(argv[0] ?? "", childEnv);
       if (!program) {
         return { code: 127, signal: null, stdout: "", stderr: "", spawnError: `${argv[0]}: not found on PATH` };
@@ -146,7 +157,7 @@ export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
     },
 
     spawn(argv, opts = {}) {
-      const childEnv = cleanEnv(opts.env ?? runtime.env);
+      const childEnv = cleanEnv(opts.env ?? runtime.env, opts.passTokens);
       const program = resolveProgram(argv[0] ?? "", childEnv);
       if (!program) throw Object.assign(new Error(`${argv[0]}: not found on PATH`), { code: "ENOENT" });
       const proc = Bun.spawn([program, ...argv.slice(1)], {

@@ -5,6 +5,7 @@ import { ghVersion } from "../gh/gh.ts";
 import { resolveToken } from "../github/auth.ts";
 import { checkPermissions, getRepoDefaults, getRepository, listRepoMachines } from "../github/operations.ts";
 import { resolveRepo } from "../lifecycle/repo.ts";
+import { installHint, missingTools } from "../lifecycle/tools.ts";
 import { createServices } from "../lifecycle/services.ts";
 import { commonArgs } from "./shared.ts";
 
@@ -41,10 +42,8 @@ export default defineCommand({
     const skip = (name: string, why: string) => checks.push({ check: name, ok: false, detail: `skipped: ${why}`, hint: null, code: "skipped" });
 
     await check("tools", async () => {
-      const missing = ["ssh", "rsync", "git"].filter((p) => !ctx.runtime.which(p));
-      if (missing.length) {
-        throw new CrabboxError({ code: "tools_missing", message: `not on PATH: ${missing.join(", ")}`, hint: `install them, e.g. sudo apt-get install -y ${missing.map((m) => (m === "ssh" ? "openssh-client" : m)).join(" ")}`, exit: 1 });
-      }
+      const missing = missingTools(ctx.runtime, ["ssh", "rsync", "git"]);
+      if (missing.length) throw new CrabboxError({ code: "tools_missing", message: `not on PATH: ${missing.join(", ")}`, hint: installHint(missing), exit: 1 });
       return "ssh, rsync and git found";
     });
     await check("gh", async () => {

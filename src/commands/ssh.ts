@@ -48,7 +48,7 @@ async function session(runtime: Runtime, claim: Claim, argv: string[]): Promise<
     return r.code ?? 128 + (signalNumber(r.signal) ?? 0);
   }
   const login = `cd ${quoteWorkRoot(claim.workRoot)} 2>/dev/null; exec "\${SHELL:-/bin/sh}" -l`;
-  const child = runtime.spawn(sshArgs({ ...config, tty: runtime.tty.stdin, command: login }), { stdin: "inherit", stdout: "inherit", stderr: "inherit" });
+  const child = runtime.spawn(sshArgs({ ...config, tty: runtime.tty.stdin, command: login }), { stdin: "inherit", stdout: "inherit", stderr: "inherit", passTokens: true });
   const r = await child.exited;
   return r.code ?? 128 + (signalNumber(r.signal) ?? 0);
 }

@@ -5,6 +5,7 @@ import { bringUp } from "../lifecycle/connect.ts";
 import { createServices } from "../lifecycle/services.ts";
 import { resolveLease } from "../leases/resolve.ts";
 import { relativeTime } from "../output/format.ts";
+import { oneLine } from "../output/sanitize.ts";
 import { leaseView } from "../output/views.ts";
 import { commonArgs, durationArg, idArg, leaseRefArg } from "./shared.ts";
 import { CrabboxError, Exit } from "../errors.ts";
@@ -52,7 +53,7 @@ export default defineCommand({
         `state      ${view.state}${view.keep ? " (kept)" : ""}`,
         `repo       ${view.repo}${view.ref ? `@${view.ref}` : ""}`,
         `machine    ${view.machine}`,
-        `codespace  ${view.codespace?.name ?? "-"}${view.codespace ? ` (${view.live?.state ?? "gone"})` : ""}`,
+        `codespace  ${view.codespace?.name ?? "-"}${view.codespace ? ` (${oneLine(view.live?.state ?? "gone")})` : ""}`,
         ...(view.live
           ? [`git        ${view.live.gitStatus.hasUncommittedChanges ? "uncommitted changes" : "clean"}${view.live.gitStatus.hasUnpushedChanges ? ", unpushed commits" : ""}`]
           : []),

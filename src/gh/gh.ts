@@ -29,16 +29,29 @@ export function ghNotFoundError(ghPath: string, why?: string): CrabboxError {
 
 /** `gh --version` → "2.23.0", or null when gh is missing or prints something else. */
 export async function ghVersion(runtime: Runtime, ghPath: string): Promise<string | null> {
-  const r = await runtime.exec([ghPath, "--version"], { env: ghEnv(runtime), timeoutMs: 30_000 });
+  const r = await runtime.exec([ghPath, "--version"], { env: ghEnv(runtime), passTokens: true, timeoutMs: 30_000 });
   if (r.spawnError || r.code !== 0) return null;
   const m = /gh version (\d+\.\d+\.\d+\S*)/.exec(r.stdout);
   return m ? m[1]! : null;
 }
 
 /** `gh codespace ssh --config -c <name>`: the raw Host block text (parse with ssh/config.ts). */
+/** Names GitHub generates: letters, digits, `-`, `_`, `.`. Anything else never reaches a command line. */
+export const SAFE_CODESPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
 export async function ghSshConfig(runtime: Runtime, ghPath: string, codespaceName: string): Promise<string> {
+  if (!SAFE_CODESPACE_NAME.test(codespaceName)) {
+    throw new CrabboxError({
+      code: "unsafe_codespace_name",
+      message: `refusing to pass the codespace name ${JSON.stringify(codespaceName)} to gh`,
+      why: "GitHub returned a name with characters its generated names never contain",
+      hint: "release the lease with crabbox-cs stop (API only), and report this",
+      exit: Exit.api,
+    });
+  }
   const r = await runtime.exec([ghPath, "codespace", "ssh", "--config", "-c", codespaceName], {
     env: ghEnv(runtime),
+    passTokens: true,
     timeoutMs: GH_TIMEOUT_MS,
   });
   if (r.spawnError) throw ghNotFoundError(ghPath, r.spawnError);

@@ -6,13 +6,14 @@
  * `write` and `remove` do not lock: call them inside `withLease` (or `create`,
  * which locks itself) so that every mutation is serialised per lease.
  */
+import { existsSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
 import { type Claim, ClaimSchema, LEASE_ID_RE } from "./claim.ts";
-import { ensurePrivateDir, writeFileAtomic } from "./fsutil.ts";
+import { ensurePrivateDir, writeFileAtomic } from "../fsutil.ts";
 import { type LockOptions, withLock } from "./lock.ts";
 
 export interface CorruptClaim {
@@ -205,6 +206,9 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
 
     async list() {
       let names: string[];
+      // Existing state directories are checked (ours?) and tightened even on reads.
+      if (existsSync(root)) await ensurePrivateDir(root);
+      if (existsSync(claimsDir)) await ensurePrivateDir(claimsDir);
       try {
         names = await fsp.readdir(claimsDir);
       } catch (e) {

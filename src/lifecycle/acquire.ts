@@ -23,6 +23,7 @@ import { bringUp } from "./connect.ts";
 import { releaseClaim } from "./release.ts";
 import { findByRecoveryName } from "./recover.ts";
 import { defaultWorkRoot, resolveRepo } from "./repo.ts";
+import { assertLocalTools } from "./tools.ts";
 import type { Services } from "./services.ts";
 
 export interface AcquireOptions {
@@ -57,6 +58,7 @@ export async function acquire(svc: Services, opts: AcquireOptions): Promise<Acqu
 
   // 1. What and where.
   const repo = await resolveRepo(runtime, cfg.repo);
+  assertLocalTools(runtime, cfg.ghPath);
   if (opts.reuse && !opts.pr) {
     const kept = await findReusable(svc, repo);
     if (kept) return resume(svc, kept, opts, t0);

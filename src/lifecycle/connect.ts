@@ -63,7 +63,7 @@ export async function refreshSshConfig(svc: Services, claim: Claim): Promise<Cla
   const name = claim.codespace!.name;
   log.debug(`fetching ssh config: ${config.githubCodespaces.ghPath} codespace ssh --config -c ${name}`);
   const text = await ghSshConfig(runtime, config.githubCodespaces.ghPath, name);
-  const { path, alias } = await writeLeaseConfig(runtime, claim.leaseId, text);
+  const { path, alias } = await writeLeaseConfig(runtime, claim.leaseId, text, name);
   const next = { ...claim, sshConfigPath: path, sshHost: alias };
   await svc.store.write(next);
   return next;

@@ -9,6 +9,7 @@ import { getCodespaceOrNull } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Services } from "./services.ts";
 import { createProgress } from "../output/progress.ts";
+import { oneLine } from "../output/sanitize.ts";
 
 /** Poll intervals in ms; the last one repeats. */
 export const POLL_SCHEDULE = [250, 250, 500, 500, 1000, 1000, 2000, 2000, 3000, 5000];
@@ -57,20 +58,20 @@ export async function waitForCodespace(svc: Services, client: GithubClient, opts
     }
     if (cs.state !== lastState) {
       progress.clear();
-      log.info(`codespace ${cs.name}: ${lastState ? `${lastState} → ` : ""}${cs.state}`);
+      log.info(`codespace ${cs.name}: ${lastState ? `${oneLine(lastState)} → ` : ""}${oneLine(cs.state)}`);
       lastState = cs.state;
     }
-    progress.set(`waiting for ${cs.name} to be ${opts.label}: ${cs.state}`);
+    progress.set(`waiting for ${cs.name} to be ${opts.label}: ${oneLine(cs.state)}`);
     if (opts.until(cs)) return cs;
     if (!KNOWN.has(cs.state) && !warnedUnknown) {
       warnedUnknown = true;
       progress.clear();
-      log.warn(`GitHub reports an unfamiliar state "${cs.state}": treating it as not ready yet`);
+      log.warn(`GitHub reports an unfamiliar state "${oneLine(cs.state)}": treating it as not ready yet`);
     }
     if (TERMINAL_BAD.has(cs.state)) {
       throw new CrabboxError({
         code: "codespace_failed",
-        message: `codespace ${cs.name} is ${cs.state}, not ${opts.label}`,
+        message: `codespace ${cs.name} is ${oneLine(cs.state)}, not ${opts.label}`,
         why: "GitHub put the codespace in a state it does not recover from by waiting",
         hint: `inspect it at ${cs.web_url}; then release the lease: crabbox-cs stop ${opts.leaseRef ?? cs.name}`,
         exit: Exit.api,
@@ -81,7 +82,7 @@ export async function waitForCodespace(svc: Services, client: GithubClient, opts
     if (now >= deadline) {
       throw new CrabboxError({
         code: "wait_timeout",
-        message: `timed out waiting for codespace ${cs.name} to be ${opts.label} (still ${cs.state})`,
+        message: `timed out waiting for codespace ${cs.name} to be ${opts.label} (still ${oneLine(cs.state)})`,
         why: `it did not get there within ${Math.round(opts.timeoutMs / 1000)}s`,
         hint: opts.leaseRef
           ? `wait longer: crabbox-cs status --id ${opts.leaseRef} --wait   or release it: crabbox-cs stop ${opts.leaseRef}`

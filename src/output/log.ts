@@ -6,6 +6,7 @@
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 import { formatWithOptions } from "node:util";
 import { redact } from "../redact.ts";
+import { stripControls } from "./sanitize.ts";
 import type { Env } from "../runtime.ts";
 
 export type Logger = ConsolaInstance;
@@ -57,7 +58,7 @@ export function createLogger(opts: LogOptions): Logger {
     reporters: [
       {
         log(obj: LogObject) {
-          const text = redact(formatWithOptions({ colors: false }, ...obj.args));
+          const text = stripControls(redact(formatWithOptions({ colors: false }, ...obj.args)));
           let line: string;
           if (color) {
             const icon = ICONS[obj.type];

@@ -2,6 +2,7 @@
 import { CrabboxError, Exit } from "../errors.ts";
 import { redact, redactValue } from "../redact.ts";
 import { useColor } from "./log.ts";
+import { stripControls } from "./sanitize.ts";
 
 function normalize(e: unknown): CrabboxError {
   if (e instanceof CrabboxError) return e;
@@ -18,7 +19,8 @@ function normalize(e: unknown): CrabboxError {
   });
 }
 
-export function formatError(error: CrabboxError, color: boolean): string {
+export function formatError(raw: CrabboxError, color: boolean): string {
+  const error = { message: stripControls(raw.message), why: raw.why && stripControls(raw.why), hint: raw.hint && stripControls(raw.hint) };
   const red = (s: string) => (color ? `\u001b[31m${s}\u001b[39m` : s);
   const dim = (s: string) => (color ? `\u001b[2m${s}\u001b[22m` : s);
   const lines = [`${red("error:")} ${error.message}`];

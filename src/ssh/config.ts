@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
-import { ensurePrivateDir, writePrivateFileAtomic } from "./fsutil.ts";
+import { ensurePrivateDir, writePrivateFileAtomic } from "../fsutil.ts";
 import { shQuote } from "./quote.ts";
 
 export interface HostBlock {
@@ -31,8 +31,53 @@ function configError(message: string, why?: string): CrabboxError {
 
 const LINE_RE = /^([A-Za-z][A-Za-z0-9]*)(?:\s*=\s*|\s+)(.*)$/;
 
-/** Parse gh's output. Exactly one `Host` block with exactly one plain alias is accepted. */
-export function parseHostBlock(text: string): HostBlock {
+/** Options gh prints (or might) that are safe to keep. Anything else is dropped; see DANGEROUS. */
+const ALLOWED = new Set([
+  "user", "hostname", "port", "proxycommand", "identityfile", "identitiesonly", "certificatefile",
+  "userknownhostsfile", "globalknownhostsfile", "stricthostkeychecking", "hostkeyalias", "checkhostip",
+  "loglevel", "controlmaster", "controlpath", "controlpersist", "batchmode", "serveraliveinterval",
+  "serveralivecountmax", "connecttimeout", "pubkeyauthentication", "passwordauthentication",
+  "kbdinteractiveauthentication", "preferredauthentications", "addkeystoagent", "compression", "tcpkeepalive",
+]);
+/**
+ * Options that would run local commands, forward our credentials or
+ * environment, or pull in other files: their presence means the output is not
+ * what gh prints, so the whole config is refused.
+ */
+const DANGEROUS = new Set([
+  "localcommand", "permitlocalcommand", "remotecommand", "proxyjump", "proxyusefdpass", "knownhostscommand",
+  "include", "match", "forwardagent", "forwardx11", "forwardx11trusted", "sendenv", "setenv", "localforward",
+  "remoteforward", "dynamicforward", "tunnel", "tunneldevice", "pkcs11provider", "securitykeyprovider",
+  "identityagent", "canonicalizehostname", "escapechar",
+]);
+/** Options that may legitimately appear more than once. */
+const REPEATABLE = new Set(["identityfile", "certificatefile"]);
+
+/**
+ * Parse gh's output. Exactly one `Host` block with exactly one plain alias is
+ * accepted; options that could run commands or forward secrets, and repeated
+ * options (a sign of smuggled lines), are refused. With `codespace`, the
+ * ProxyCommand must name that codespace.
+ */
+export function parseHostBlock(text: string, opts: { codespace?: string } = {}): HostBlock {
+  const block = parseBlocks(text);
+  const seen = new Set<string>();
+  const kept: [string, string][] = [];
+  for (const [key, value] of block.options) {
+    const lower = key.toLowerCase();
+    if (DANGEROUS.has(lower)) throw configError(`gh printed an ssh option crabbox-cs refuses to use: ${key}`, "it could run commands or forward credentials; this is not what gh prints");
+    if (seen.has(lower) && !REPEATABLE.has(lower)) throw configError(`gh printed the ssh option ${key} twice`, "refusing an ambiguous config (a value from the API may carry extra lines)");
+    seen.add(lower);
+    if (ALLOWED.has(lower)) kept.push([key, value]);
+  }
+  const proxy = kept.find(([k]) => k.toLowerCase() === "proxycommand")?.[1];
+  if (opts.codespace && proxy !== undefined && !proxy.split(/\s+/).includes(opts.codespace)) {
+    throw configError("gh printed a ProxyCommand for another codespace", `expected it to name ${opts.codespace}`);
+  }
+  return { alias: block.alias, options: kept };
+}
+
+function parseBlocks(text: string): HostBlock {
   const blocks: HostBlock[] = [];
   let current: HostBlock | null = null;
   for (const raw of text.split(/\r?\n/)) {
@@ -158,10 +203,10 @@ export function renderLeaseConfig(input: RenderInput): { text: string; alias: st
  * The ControlMaster socket directory: `<crabboxHome>/ssh/cm`, or when that is
  * too long for a Unix socket path, `/tmp/crabbox-cm-<uid>-<hash>` (0700, ours).
  */
-export function resolveControlDir(crabboxHome: string): string {
+export async function resolveControlDir(crabboxHome: string): Promise<string> {
   const preferred = join(crabboxHome, "ssh", "cm");
   if (controlPathFits(preferred)) {
-    ensurePrivateDir(preferred);
+    await ensurePrivateDir(preferred);
     return preferred;
   }
   const hash = createHash("sha256").update(preferred).digest("hex").slice(0, 12);
@@ -196,19 +241,19 @@ export function leaseConfigPath(runtime: Runtime, leaseId: string): string {
 }
 
 /** Parse gh's output and write the lease's private config file (0600, atomically). */
-export function writeLeaseConfig(runtime: Runtime, leaseId: string, ghOutput: string): LeaseConfigFile {
+export async function writeLeaseConfig(runtime: Runtime, leaseId: string, ghOutput: string, codespace?: string): Promise<LeaseConfigFile> {
   if (!/^[A-Za-z0-9_-]+$/.test(leaseId)) {
     throw new CrabboxError({ code: "usage", message: `Invalid lease id ${JSON.stringify(leaseId)}`, exit: Exit.usage });
   }
-  const block = parseHostBlock(ghOutput);
+  const block = parseHostBlock(ghOutput, { codespace });
   const sshDir = join(runtime.crabboxHome, "ssh");
-  ensurePrivateDir(sshDir);
-  const controlDir = resolveControlDir(runtime.crabboxHome);
+  await ensurePrivateDir(sshDir);
+  const controlDir = await resolveControlDir(runtime.crabboxHome);
   const path = leaseConfigPath(runtime, leaseId);
   const proxyLogPath = proxyLogPathFor(path);
   writeFileSync(proxyLogPath, "", { mode: 0o600 });
   chmodSync(proxyLogPath, 0o600);
   const { text, alias } = renderLeaseConfig({ ...block, controlDir, proxyLogPath });
-  writePrivateFileAtomic(path, text);
+  await writePrivateFileAtomic(path, text);
   return { path, alias };
 }

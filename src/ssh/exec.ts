@@ -9,7 +9,9 @@
  * (`...; exit $?`), so a remote command killed by SIGKILL reports 137.
  */
 import type { Child, ChildExit, Runtime } from "../runtime.ts";
-import { remoteCommand } from "./quote.ts";
+import { CrabboxError, Exit } from "../errors.ts";
+import { tail } from "./diagnose.ts";
+import { exportLines, remoteCommand } from "./quote.ts";
 
 export interface SshArgsInput {
   configPath: string;
@@ -53,10 +55,12 @@ export interface RunRemoteInput {
 
 /** Run the user's command remotely with inherited (streamed, unbuffered) stdio. */
 export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promise<ChildExit> {
-  const command = remoteCommand({ workRoot: input.workRoot, argv: input.argv, env: input.env });
+  const envFile = input.env && Object.keys(input.env).length > 0 ? await uploadEnv(runtime, input.configPath, input.alias, input.env) : undefined;
+  const command = remoteCommand({ workRoot: input.workRoot, argv: input.argv, envFile });
   const tty = input.tty ?? wantTty(runtime);
   const argv = sshArgs({ configPath: input.configPath, alias: input.alias, tty, command });
-  const child = runtime.spawn(argv, { stdin: "inherit", stdout: input.stdoutToStderr ? 2 : "inherit", stderr: "inherit" });
+  // ssh may have to open the tunnel (master gone): its ProxyCommand runs gh, which may need the token.
+  const child = runtime.spawn(argv, { stdin: "inherit", stdout: input.stdoutToStderr ? 2 : "inherit", stderr: "inherit", passTokens: true });
   input.onSpawn?.(child);
   const onAbort = () => {
     const reason: unknown = input.signal?.reason;
@@ -71,6 +75,27 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
   } finally {
     input.signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * Put forwarded variables in a private remote temp file (sent on stdin), so
+ * that their values never appear on a command line, locally or remotely.
+ * Returns the remote path; the command sources and deletes it.
+ */
+export async function uploadEnv(runtime: Runtime, configPath: string, alias: string, env: Record<string, string>): Promise<string> {
+  const script = `umask 077 && f=$(mktemp "\${TMPDIR:-/tmp}/crabbox-env.XXXXXXXX") && cat > "$f" && printf '%s' "$f"`;
+  const r = await runtime.exec(sshArgs({ configPath, alias, tty: false, command: script }), { input: exportLines(env), passTokens: true, timeoutMs: 60_000 });
+  const path = r.stdout.trim();
+  if (r.code !== 0 || !/^\/[A-Za-z0-9._\/-]+$/.test(path)) {
+    throw new CrabboxError({
+      code: "env_upload_failed",
+      message: "could not hand the --env variables to the codespace",
+      why: tail(r.stderr) || `ssh exited ${r.code}`,
+      hint: "retry; if it persists, check that mktemp works in the codespace",
+      exit: r.code === 255 ? Exit.sshConnect : Exit.sshUnusable,
+    });
+  }
+  return path;
 }
 
 /**

@@ -12,7 +12,7 @@
 import { lstatSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Runtime } from "../runtime.ts";
-import { writePrivateFileAtomic } from "./fsutil.ts";
+import { writePrivateFileAtomic } from "../fsutil.ts";
 import { listFiles } from "./files.ts";
 
 /** [size, mtimeNs, ctimeNs, mode, ino, sha256 | null] — null: hash again next time. */
@@ -62,8 +62,8 @@ export function loadSyncCache(runtime: Runtime, leaseId: string, localRoot: stri
   }
 }
 
-export function saveSyncCache(runtime: Runtime, leaseId: string, cache: SyncCache): void {
-  writePrivateFileAtomic(syncCachePath(runtime, leaseId), JSON.stringify(cache));
+export async function saveSyncCache(runtime: Runtime, leaseId: string, cache: SyncCache): Promise<void> {
+  await writePrivateFileAtomic(syncCachePath(runtime, leaseId), JSON.stringify(cache));
 }
 
 /** Files modified this recently may change again within the same mtime tick: do not trust their hash. */
@@ -135,6 +135,6 @@ export async function fingerprintTree(runtime: Runtime, input: FingerprintInput)
   const files = input.files ?? (await listFiles(runtime, input.localRoot)).files;
   const cache = loadSyncCache(runtime, input.leaseId, input.localRoot);
   const r = computeFingerprint(input.localRoot, files, cache, runtime.now(), input.salt);
-  if (r.dirty) saveSyncCache(runtime, input.leaseId, cache);
+  if (r.dirty) await saveSyncCache(runtime, input.leaseId, cache);
   return { fingerprint: r.fingerprint, files: r.files, totalBytes: r.totalBytes };
 }

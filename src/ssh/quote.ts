@@ -34,8 +34,20 @@ export interface RemoteCommandInput {
   workRoot: string;
   /** The command and its arguments, as the user typed them. Empty: an interactive login shell. */
   argv: string[];
-  /** Variables to export remotely (only names the user listed). */
+  /** Variables to export remotely (only names the user listed). Their values appear in the command. */
   env?: Record<string, string>;
+  /** A remote file of `export` lines to source (and delete) first: values stay off the command line. */
+  envFile?: string;
+}
+
+/** `export NAME='value'` lines for an env file. */
+export function exportLines(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([name, value]) => {
+      if (!ENV_NAME_RE.test(name)) throw new CrabboxError({ code: "usage", message: `Invalid environment variable name: ${JSON.stringify(name)}`, exit: Exit.usage });
+      return `export ${name}=${shQuote(value)}\n`;
+    })
+    .join("");
 }
 
 /**
@@ -51,7 +63,13 @@ export function remoteCommand(input: RemoteCommandInput): string {
   if (input.workRoot === "") {
     throw new CrabboxError({ code: "usage", message: "The remote work root is empty", exit: Exit.usage });
   }
-  const parts = [`cd -- ${quoteWorkRoot(input.workRoot)}`];
+  const parts: string[] = [];
+  if (input.envFile) {
+    // Source then delete, whatever happens; fail if it could not be sourced.
+    const f = shQuote(input.envFile);
+    parts.push(`{ . ${f}; s=$?; rm -f ${f}; [ $s = 0 ]; }`);
+  }
+  parts.push(`cd -- ${quoteWorkRoot(input.workRoot)}`);
   for (const [name, value] of Object.entries(input.env ?? {})) {
     if (!ENV_NAME_RE.test(name)) {
       throw new CrabboxError({

@@ -74,7 +74,8 @@ export async function probe(runtime: Runtime, input: ProbeInput): Promise<ProbeR
   const logPath = proxyLogPathFor(input.configPath);
   const mark = logMark(logPath);
   const argv = sshArgs({ configPath: input.configPath, alias: input.alias, tty: false, command: "sh -s" });
-  const r = await runtime.exec(argv, { input: probeScript(input.workRoot), timeoutMs: input.timeoutMs ?? 180_000 });
+  // This round trip may open the tunnel: its ProxyCommand runs gh, which may need the token.
+  const r = await runtime.exec(argv, { input: probeScript(input.workRoot), passTokens: true, timeoutMs: input.timeoutMs ?? 180_000 });
   if (r.spawnError) {
     throw new CrabboxError({
       code: "ssh_not_found",

@@ -25,7 +25,7 @@ import { proxyLogPathFor } from "./config.ts";
 import { classifySshFailure, logMark, readLogSince, tail } from "./diagnose.ts";
 import { listFiles } from "./files.ts";
 import { computeFingerprint, loadSyncCache, saveSyncCache } from "./fingerprint.ts";
-import { writePrivateFileAtomic } from "./fsutil.ts";
+import { writePrivateFileAtomic } from "../fsutil.ts";
 
 export interface SyncInput {
   leaseId: string;
@@ -148,7 +148,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   const cache = loadSyncCache(runtime, input.leaseId, input.localRoot);
   const fp = computeFingerprint(input.localRoot, files, cache, runtime.now(), `${input.alias}\0${input.workRoot}`);
   if (input.lastFingerprint !== null && fp.fingerprint === input.lastFingerprint) {
-    if (fp.dirty) saveSyncCache(runtime, input.leaseId, cache);
+    if (fp.dirty) await saveSyncCache(runtime, input.leaseId, cache);
     return { skipped: true, fingerprint: fp.fingerprint, files: fp.files.length, bytes: fp.totalBytes, ms: runtime.now() - started };
   }
   await checkLocalRsync(runtime);
@@ -165,7 +165,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   });
   const list = [...fp.files, ...gone];
   const listPath = join(runtime.crabboxHome, "sync", `${input.leaseId}.files-${randomBytes(4).toString("hex")}`);
-  writePrivateFileAtomic(listPath, list.length ? `${list.join("\0")}\0` : "");
+  await writePrivateFileAtomic(listPath, list.length ? `${list.join("\0")}\0` : "");
   const logPath = proxyLogPathFor(input.configPath);
   const mark = logMark(logPath);
   let r;
@@ -204,7 +204,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   }
   const stats = parseRsyncStats(r.stdout);
   cache.lastSync = { fingerprint: fp.fingerprint, files: fp.files };
-  saveSyncCache(runtime, input.leaseId, cache);
+  await saveSyncCache(runtime, input.leaseId, cache);
   return {
     skipped: false,
     fingerprint: fp.fingerprint,

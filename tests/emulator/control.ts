@@ -10,7 +10,8 @@ import type { AddRepoOptions, Delays, SeedOptions, Store } from "./store.ts";
 export type { InjectErrorOptions } from "./faults.ts";
 
 export interface EmulatorControl {
-  addUser(login: string, opts?: { scopes?: string[] }): { login: string; id: number; token: string };
+  /** Add (or update) a user; `token` registers a chosen token value (e.g. a canary). */
+  addUser(login: string, opts?: { scopes?: string[]; token?: string }): { login: string; id: number; token: string };
   addRepo(opts: AddRepoOptions): { fullName: string; id: number; ownerId: number };
   setDelays(partial: Partial<Delays>): Delays;
   setHandshakeDelay(ms: number): void;

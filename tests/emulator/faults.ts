@@ -15,6 +15,8 @@ export interface InjectErrorOptions {
   headers?: Record<string, string>;
   /** JSON body; a GitHub-like body for the status when absent. */
   body?: unknown;
+  /** A body sent verbatim (not JSON-encoded): truncated or malformed JSON, say. Wins over `body`. */
+  rawBody?: string;
   /** Destroy the connection instead of answering. */
   reset?: boolean;
 }
@@ -26,6 +28,7 @@ interface Rule {
   remaining: number;
   headers: Record<string, string>;
   body?: unknown;
+  rawBody?: string;
   reset: boolean;
 }
 
@@ -66,6 +69,7 @@ export class Faults {
       remaining: o.times ?? 1,
       headers: { ...(o.headers ?? {}) },
       body: o.body,
+      rawBody: o.rawBody,
       reset: o.reset ?? false,
     });
   }
@@ -83,7 +87,7 @@ export class Faults {
       if (!r.re.test(pathname)) continue;
       r.remaining -= 1;
       this.rules = this.rules.filter((x) => x.remaining > 0);
-      return { status: r.status, headers: r.headers, body: r.body, reset: r.reset };
+      return { status: r.status, headers: r.headers, body: r.body, rawBody: r.rawBody, reset: r.reset };
     }
     return null;
   }

@@ -102,6 +102,10 @@ export function startServer(deps: ServerDeps, port = 0): RunningServer {
     const injected = faults.take(method, url.pathname);
     if (injected) {
       if (injected.reset) return resetResponse();
+      if (injected.rawBody !== undefined) {
+        const raw = new Response(injected.rawBody, { status: injected.status, headers: { "content-type": "application/json; charset=utf-8", ...injected.headers } });
+        return withHeaders(raw, headers);
+      }
       const res = json(injected.status, injected.body ?? defaultErrorBody(injected.status), injected.headers);
       return withHeaders(res, headers);
     }

@@ -172,11 +172,15 @@ export class Store {
 
   // ---------------------------------------------------------------- accounts
 
-  addUser(login: string, opts: { scopes?: string[] } = {}): User {
+  addUser(login: string, opts: { scopes?: string[]; token?: string } = {}): User {
     const key = login.toLowerCase();
     const existing = this.users.get(key);
     if (existing) {
       if (opts.scopes) existing.scopes = [...opts.scopes];
+      if (opts.token) {
+        existing.token = opts.token;
+        this.tokens.set(opts.token, existing);
+      }
       return existing;
     }
     const acct = this.accounts.get(key);
@@ -184,7 +188,7 @@ export class Store {
     const user: User = {
       login,
       id,
-      token: `ghp_${randomAlnum(36, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")}`,
+      token: opts.token ?? `ghp_${randomAlnum(36, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")}`,
       scopes: opts.scopes ? [...opts.scopes] : ["codespace", "repo"],
       createdAt: iso(this.startedAt - 86_400_000 * 365),
     };

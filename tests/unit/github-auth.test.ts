@@ -51,8 +51,15 @@ describe("resolveToken", () => {
     expect(execs[0]!.argv).toEqual(["gh", "auth", "token", "-h", "acme.ghe.com"]);
   });
 
+  test("gh missing (and no GH_TOKEN) → gh_not_found, exit 2, saying why gh was needed", async () => {
+    const { runtime } = runtimeWith({}, { code: 127, spawnError: "gh: not found on PATH" });
+    const err: any = await resolveToken(runtime, { ghPath: "gh" }).then(() => null, (e) => e);
+    expect(err?.exit).toBe(2);
+    expect(err?.code).toBe("gh_not_found");
+    expect(err?.why).toContain("GH_TOKEN");
+  });
+
   const failures: Array<[string, Partial<ExecResult>]> = [
-    ["gh missing", { code: 127, spawnError: "gh: not found on PATH" }],
     ["not logged in", { code: 1, stderr: "no oauth token found for github.com\n" }],
     ["empty output", { code: 0, stdout: "\n" }],
     ["timed out", { code: 143, timedOut: true }],

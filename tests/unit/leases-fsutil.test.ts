@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CrabboxError } from "../../src/errors.ts";
-import { ensurePrivateDir, writeFileAtomic } from "../../src/leases/fsutil.ts";
+import { ensurePrivateDir, writeFileAtomic } from "../../src/fsutil.ts";
 
 const dirs: string[] = [];
 function tmp(): string {

@@ -124,10 +124,10 @@ describe("renderLeaseConfig", () => {
 });
 
 describe("writeLeaseConfig", () => {
-  test("writes <home>/ssh/<leaseId>.config 0600 in a 0700 dir, control dir 0700", () => {
+  test("writes <home>/ssh/<leaseId>.config 0600 in a 0700 dir, control dir 0700", async () => {
     const home = join(tmp, "h1");
     const rt = createRuntime({ crabboxHome: home, env: { ...process.env } });
-    const r = writeLeaseConfig(rt, "cbx_abcdefghijkl", GH_SAMPLE);
+    const r = await writeLeaseConfig(rt, "cbx_abcdefghijkl", GH_SAMPLE);
     expect(r.path).toBe(join(home, "ssh", "cbx_abcdefghijkl.config"));
     expect(r.alias).toBe("cs.fuzzy-crab-q7x9.main");
     expect(statSync(r.path).mode & 0o777).toBe(0o600);
@@ -137,25 +137,26 @@ describe("writeLeaseConfig", () => {
     const text = readFileSync(r.path, "utf8");
     expect(text).toContain(`ControlPath ${join(home, "ssh", "cm")}/%C`);
     // rewritten atomically: no temp files left behind
-    writeLeaseConfig(rt, "cbx_abcdefghijkl", GH_SAMPLE);
-    expect(require("node:fs").readdirSync(join(home, "ssh")).filter((f: string) => f.includes(".tmp-"))).toEqual([]);
+    await writeLeaseConfig(rt, "cbx_abcdefghijkl", GH_SAMPLE);
+    expect(require("node:fs").readdirSync(join(home, "ssh")).filter((f: string) => f.endsWith(".tmp"))).toEqual([]);
   });
-  test("a crabbox home too long for a socket path falls back to a private dir in /tmp", () => {
+  test("a crabbox home too long for a socket path falls back to a private dir in /tmp", async () => {
     const home = join(tmp, "x".repeat(70));
     expect(controlPathFits(join(home, "ssh", "cm"))).toBe(false);
     const rt = createRuntime({ crabboxHome: home, env: { ...process.env } });
-    const r = writeLeaseConfig(rt, "cbx_abcdefghijkl", GH_SAMPLE);
+    const r = await writeLeaseConfig(rt, "cbx_abcdefghijkl", GH_SAMPLE);
     const cp = /ControlPath (\S+)\/%C/.exec(readFileSync(r.path, "utf8"))![1]!;
     expect(cp.startsWith(home)).toBe(false);
     expect(controlPathFits(cp)).toBe(true);
     expect(statSync(cp).mode & 0o777).toBe(0o700);
-    expect(resolveControlDir(home)).toBe(cp); // stable
+    expect(await resolveControlDir(home)).toBe(cp); // stable
     rmSync(cp, { recursive: true, force: true });
   });
-  test("bad gh output becomes exit 7, nothing written", () => {
+  test("bad gh output becomes exit 7, nothing written", async () => {
     const home = join(tmp, "h2");
     const rt = createRuntime({ crabboxHome: home, env: { ...process.env } });
-    expect(thrown(() => writeLeaseConfig(rt, "cbx_abcdefghijkl", "oops\n")).exit).toBe(7);
+    const err = await writeLeaseConfig(rt, "cbx_abcdefghijkl", "oops\n").then(() => null, (e: CrabboxError) => e);
+    expect(err?.exit).toBe(7);
     expect(existsSync(join(home, "ssh", "cbx_abcdefghijkl.config"))).toBe(false);
   });
 });

@@ -56,7 +56,7 @@ async function capture(argv: string[], env?: Record<string, string>, workRoot = 
 
 beforeAll(async () => {
   h = await startHarness();
-  cfg = writeLeaseConfig(h.runtime, "cbx_testexec00001", h.ghOutput);
+  cfg = await writeLeaseConfig(h.runtime, "cbx_testexec00001", h.ghOutput);
   rmSync(MARKER, { force: true });
 });
 afterAll(async () => {

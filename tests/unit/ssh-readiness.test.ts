@@ -29,7 +29,7 @@ async function rejection(p: Promise<unknown>): Promise<CrabboxError> {
 describe("probe against a real sshd", () => {
   test("reports tools, user, home; creates the work root; one round trip", async () => {
     const h = await harness();
-    const cfg = writeLeaseConfig(h.runtime, "cbx_probe0000001", h.ghOutput);
+    const cfg = await writeLeaseConfig(h.runtime, "cbx_probe0000001", h.ghOutput);
     const wr = join(h.remoteDir, "work root", "nested");
     const r = await probe(h.runtime, { configPath: cfg.path, alias: cfg.alias, workRoot: wr });
     expect(r.rsync).toMatch(/\/rsync$/);
@@ -47,7 +47,7 @@ describe("probe against a real sshd", () => {
 
   test("a missing rsync is detected and explained (exit 7)", async () => {
     const h = await harness({ remotePrograms: ["mkdir", "id", "git"] });
-    const cfg = writeLeaseConfig(h.runtime, "cbx_probe0000002", h.ghOutput);
+    const cfg = await writeLeaseConfig(h.runtime, "cbx_probe0000002", h.ghOutput);
     const r = await probe(h.runtime, { configPath: cfg.path, alias: cfg.alias, workRoot: join(h.remoteDir, "w") });
     expect(r.rsync).toBeNull();
     expect(r.tar).toBeNull();
@@ -67,7 +67,7 @@ describe("probe against a real sshd", () => {
 
   test("an unwritable work root is reported with the flag to change it", async () => {
     const h = await harness();
-    const cfg = writeLeaseConfig(h.runtime, "cbx_probe0000003", h.ghOutput);
+    const cfg = await writeLeaseConfig(h.runtime, "cbx_probe0000003", h.ghOutput);
     const r = await probe(h.runtime, { configPath: cfg.path, alias: cfg.alias, workRoot: "/dev/null/work" });
     expect(r.workRootWritable).toBe(false);
     try {
@@ -83,7 +83,7 @@ describe("probe against a real sshd", () => {
     const h = await harness({ noSshServer: true });
     // A crabbox home with a space and a % checks the ProxyCommand log redirection quoting.
     const rt = createRuntime({ crabboxHome: join(h.dir, "my home%x"), env: h.runtime.env });
-    const cfg = writeLeaseConfig(rt, "cbx_probe0000004", h.ghOutput);
+    const cfg = await writeLeaseConfig(rt, "cbx_probe0000004", h.ghOutput);
     const e = await rejection(probe(rt, { configPath: cfg.path, alias: cfg.alias, workRoot: "/tmp" }));
     expect(e).toBeInstanceOf(CrabboxError);
     expect(e.code).toBe("ssh_server_missing");
@@ -94,7 +94,7 @@ describe("probe against a real sshd", () => {
 
   test("a dead tunnel → ssh_connect, exit 255, with the proxy's words", async () => {
     const h = await harness({ brokenProxy: true });
-    const cfg = writeLeaseConfig(h.runtime, "cbx_probe0000005", h.ghOutput);
+    const cfg = await writeLeaseConfig(h.runtime, "cbx_probe0000005", h.ghOutput);
     const e = await rejection(probe(h.runtime, { configPath: cfg.path, alias: cfg.alias, workRoot: "/tmp" }));
     expect(e.code).toBe("ssh_connect");
     expect(e.exit).toBe(255);
@@ -103,7 +103,7 @@ describe("probe against a real sshd", () => {
 
   test("a rejected key → ssh_connect with the key hint", async () => {
     const h = await harness();
-    const cfg = writeLeaseConfig(h.runtime, "cbx_probe0000006", h.ghOutput.replace(/IdentityFile .*/, `IdentityFile ${join(h.dir, "host_key")}`).replace(/-i \S+/, ""));
+    const cfg = await writeLeaseConfig(h.runtime, "cbx_probe0000006", h.ghOutput.replace(/IdentityFile .*/, `IdentityFile ${join(h.dir, "host_key")}`).replace(/-i \S+/, ""));
     const e = await rejection(probe(h.runtime, { configPath: cfg.path, alias: cfg.alias, workRoot: "/tmp" }));
     expect(e.code).toBe("ssh_connect");
     expect(e.why ?? "").toMatch(/Permission denied/);

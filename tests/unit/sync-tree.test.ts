@@ -25,7 +25,7 @@ beforeAll(async () => {
   h = await startHarness();
   // A config dir with a space: rsync's -e quoting must hold.
   h.runtime.crabboxHome = join(h.dir, "home dir");
-  cfg = writeLeaseConfig(h.runtime, LEASE, h.ghOutput);
+  cfg = await writeLeaseConfig(h.runtime, LEASE, h.ghOutput);
   local = join(h.dir, "local repo");
   remote = join(h.remoteDir, "work root with spaces; $(touch x) 'q'");
   mkdirSync(join(local, "src", "deep"), { recursive: true });
@@ -118,7 +118,7 @@ describe("syncTree against real rsync over real ssh", () => {
   test("a connection failure is an ssh error, not a generic sync failure", async () => {
     const bad = await startHarness({ noSshServer: true });
     try {
-      const c = writeLeaseConfig(bad.runtime, "cbx_syncbad000001", bad.ghOutput);
+      const c = await writeLeaseConfig(bad.runtime, "cbx_syncbad000001", bad.ghOutput);
       writeFileSync(join(local, "changed.txt"), String(Date.now()));
       let err: CrabboxError | null = null;
       try {

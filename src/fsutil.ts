@@ -1,10 +1,11 @@
 /**
- * Private directories and crash-safe file writes for our state under ~/.crabbox.
+ * Private directories and crash-safe file writes for our state under ~/.crabbox
+ * (claims, ssh configs, sync caches).
  */
 import * as fsp from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { CrabboxError, Exit } from "../errors.ts";
-import { randomBase32 } from "./ids.ts";
+import { CrabboxError, Exit } from "./errors.ts";
+import { randomBase32 } from "./leases/ids.ts";
 
 function reason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
@@ -124,4 +125,10 @@ async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await fh?.close().catch(() => {});
   }
+}
+
+/** writeFileAtomic at 0600 into a private (0700) directory, created if needed. */
+export async function writePrivateFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await ensurePrivateDir(dirname(path));
+  await writeFileAtomic(path, data, 0o600);
 }
