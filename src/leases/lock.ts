@@ -130,6 +130,8 @@ async function tryCreate(path: string, holder: LockHolder): Promise<boolean> {
   try {
     await fsp.writeFile(tmp, JSON.stringify(holder), { mode: 0o600, flag: "wx" });
   } catch (e) {
+    // A full disk can fail the write after the file was created: never leave it behind.
+    await fsp.rm(tmp, { force: true }).catch(() => {});
     throw lockError(path, e);
   }
   try {
