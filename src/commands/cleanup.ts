@@ -20,7 +20,7 @@ export default defineCommand({
     for (const c of result.corrupt) ctx.log.warn(`unreadable claim ${c.path}: ${c.error} (left alone)`);
     if (ctx.json) ctx.printJson(result);
     else if (result.decisions.length === 0) ctx.log.info("nothing to clean up");
-    else ctx.print(table(["LEASE", "CODESPACE", "ACTION", "REASON"], result.decisions.map((d) => [d.slug ?? d.leaseId ?? "-", d.codespace ?? "-", d.action, d.reason])));
+    else ctx.print(table(["LEASE", "CODESPACE", "ACTION", "REASON"], result.decisions.map((d) => [d.slug ?? d.leaseId ?? "-", d.codespace ?? "-", d.action, d.reason]), { shrink: 1, wrapLast: true }));
     const failed = result.decisions.find((d) => d.error);
     return failed?.error ? failed.error.exitCode : 0;
   },

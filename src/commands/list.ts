@@ -34,15 +34,15 @@ export default defineCommand({
     const now = ctx.runtime.now();
     ctx.print(
       table(
-        ["LEASE", "SLUG", "STATE", "CODESPACE", "LIVE", "EXPIRES"],
+        ["LEASE", "STATE", "CODESPACE", "LIVE", "EXPIRES"],
         views.map((v) => [
-          v.leaseId,
           v.slug,
           v.state + (v.keep ? "*" : ""),
           v.codespace?.name ?? "-",
           v.codespace ? (v.live?.state ?? "gone") : "-",
           relativeTime(v.expiresAt, now),
         ]),
+        { shrink: 2 },
       ),
     );
     return 0;

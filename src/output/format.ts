@@ -43,17 +43,50 @@ export function bytes(n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
-/** Aligned columns; the last column is never padded. Cells are made single-line. */
-export function table(headers: string[], rows: string[][]): string {
-  const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, "?");
+export interface TableOptions {
+  /** Keep lines within this many columns (default 80) by shortening column `shrink`. */
+  maxWidth?: number;
+  /** Index of the column to shorten (with "…") when a line is too wide. */
+  shrink?: number;
+  /** Wrap the last column onto indented continuation lines instead of overflowing. */
+  wrapLast?: boolean;
+}
+
+/** Aligned columns that fit `maxWidth`; cells are made single-line. */
+export function table(headers: string[], rows: string[][], opts: TableOptions = {}): string {
+  const maxWidth = opts.maxWidth ?? 80;
+  const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
   const all = [headers, ...rows.map((r) => r.map(clean))];
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
-  return all
-    .map((r) =>
-      r
-        .map((c, i) => (i === r.length - 1 ? c : (c ?? "").padEnd(widths[i] ?? 0)))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  const last = headers.length - 1;
+  const lead = () => widths.slice(0, last).reduce((a, w) => a + w + 2, 0);
+  const lastWidth = Math.max(...all.map((r) => (r[last] ?? "").length));
+  if (opts.shrink !== undefined && opts.shrink !== last) {
+    const over = lead() + (opts.wrapLast ? Math.min(lastWidth, 20) : lastWidth) - maxWidth;
+    if (over > 0) widths[opts.shrink] = Math.max(8, widths[opts.shrink]! - over);
+  }
+  const fit = (c: string, w: number) => (c.length > w ? `${c.slice(0, Math.max(0, w - 1))}…` : c.padEnd(w));
+  const out: string[] = [];
+  for (const r of all) {
+    const head = r.slice(0, last).map((c, i) => fit(c ?? "", widths[i]!)).join("  ");
+    const prefix = last > 0 ? `${head}  ` : "";
+    let tail = r[last] ?? "";
+    const room = maxWidth - prefix.length;
+    if (opts.wrapLast && tail.length > room && room >= 20) {
+      const lines: string[] = [];
+      let line = "";
+      for (const word of tail.split(" ")) {
+        if (line && line.length + 1 + word.length > room) {
+          lines.push(line);
+          line = word;
+        } else line = line ? `${line} ${word}` : word;
+      }
+      if (line) lines.push(line);
+      out.push(`${prefix}${lines[0] ?? ""}`.trimEnd());
+      for (const l of lines.slice(1)) out.push(`${" ".repeat(prefix.length)}${l}`);
+      continue;
+    }
+    out.push(`${prefix}${tail}`.trimEnd());
+  }
+  return out.join("\n");
 }
