@@ -18,7 +18,7 @@ function commit(): string {
 
 function compile(outfile: string, target?: string): void {
   const args = [
-    process.execPath, "build", "--compile", "--minify", "--sourcemap=none",
+    process.execPath, "build", "--compile", "--minify", "--bytecode", "--sourcemap=none",
     `--define=__CRABBOX_VERSION__=${JSON.stringify(pkg.version)}`,
     `--define=__CRABBOX_COMMIT__=${JSON.stringify(commit())}`,
     ...(target ? [`--target=bun-${target}`] : []),

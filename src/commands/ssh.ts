@@ -3,7 +3,7 @@ import { createContext } from "../context.ts";
 import type { Claim } from "../leases/claim.ts";
 import { resolveLease } from "../leases/resolve.ts";
 import { markInUse } from "../leases/usage.ts";
-import { ensureConnected } from "../lifecycle/connect.ts";
+import { ensureMaster, prepareLease } from "../lifecycle/connect.ts";
 import { createServices } from "../lifecycle/services.ts";
 import { signalNumber, type Runtime } from "../runtime.ts";
 import { runRemote, sshArgs } from "../ssh/exec.ts";
@@ -32,7 +32,8 @@ export default defineCommand({
     // Mark the lease in use so that cleanup leaves it alone while we are connected.
     const unmark = await markInUse(svc.store, claim.leaseId);
     try {
-      claim = await ensureConnected(svc, claim, { timeoutMs: durationArg("timeout", args.timeout) });
+      const timeoutMs = durationArg("timeout", args.timeout);
+      claim = await ensureMaster(svc, await prepareLease(svc, claim, { timeoutMs }), { timeoutMs });
       return await session(ctx.runtime, claim, passthrough(rawArgs));
     } finally {
       await unmark();

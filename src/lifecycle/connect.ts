@@ -10,7 +10,8 @@ import { startCodespace } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import { writeLeaseConfig } from "../ssh/config.ts";
-import { checkMaster } from "../ssh/exec.ts";
+import { checkMaster, openMaster, runRemote, type RunRemoteInput } from "../ssh/exec.ts";
+import type { ChildExit } from "../runtime.ts";
 import { assertReady, probe } from "../ssh/readiness.ts";
 import { leaseRef, seen } from "./claims.ts";
 import { assertIdentity } from "./identity.ts";
@@ -76,28 +77,66 @@ export async function probeLease(svc: Services, claim: Claim): Promise<void> {
   svc.ctx.log.debug(`readiness probe ok in ${svc.ctx.runtime.now() - t0}ms (git, rsync, tar, ${claim.workRoot} writable)`);
 }
 
-/**
- * Make a lease usable for a command with as little work as possible:
- * a live ssh master → nothing to do (no API call); otherwise check the
- * codespace, resume it if stopped, refresh the ssh config and probe.
- */
-export async function ensureConnected(svc: Services, claim: Claim, opts: BringUpOptions): Promise<Claim> {
-  const { runtime } = svc.ctx;
-  if (claim.state === "failed" || claim.state === "releasing" || !claim.codespace) {
-    throw new CrabboxError({
-      code: "lease_not_usable",
-      message: `lease ${leaseRef(claim)} is ${claim.state}${claim.codespace ? "" : " and has no codespace"}`,
-      why: claim.failure ?? "it is being released or never got a codespace",
-      hint: `release it: crabbox-cs stop ${leaseRef(claim)}   or start a new one: crabbox-cs warmup`,
-      exit: Exit.refused,
-    });
-  }
-  if (claim.state === "ready" && claim.sshConfigPath && claim.sshHost && existsSync(claim.sshConfigPath)) {
-    if (await checkMaster(runtime, claim.sshConfigPath, claim.sshHost)) return claim;
-  }
-  return svc.store.withLease(claim.leaseId, async (current) => {
-    if (!current) throw new CrabboxError({ code: "lease_gone", message: `lease ${leaseRef(claim)} was released meanwhile`, exit: Exit.notFound });
-    const { claim: next } = await bringUp(svc, current, opts);
-    return next;
+function notUsable(claim: Claim): CrabboxError {
+  return new CrabboxError({
+    code: "lease_not_usable",
+    message: `lease ${leaseRef(claim)} is ${claim.state}${claim.codespace ? "" : " and has no codespace"}`,
+    why: claim.failure ?? "it is being released or never got a codespace",
+    hint: `release it: crabbox-cs stop ${leaseRef(claim)}   or start a new one: crabbox-cs warmup`,
+    exit: Exit.refused,
   });
+}
+
+/** Under the lease lock: wait/resume, refresh the ssh config if needed, probe (this opens the master). */
+async function bringUpLocked(svc: Services, claim: Claim, opts: BringUpOptions): Promise<Claim> {
+  return svc.store.withLease(claim.leaseId, async (current) => (await bringUp(svc, current, opts)).claim);
+}
+
+/**
+ * Make a lease usable without spending anything when it already is: a
+ * "ready" lease with its ssh config is used as it is — no API call, no ssh
+ * round trip. Anything else (stopped and kept, interrupted warmup) is brought
+ * up: waited for, resumed, probed.
+ */
+export async function prepareLease(svc: Services, claim: Claim, opts: BringUpOptions): Promise<Claim> {
+  if (claim.state === "failed" || claim.state === "releasing" || !claim.codespace) throw notUsable(claim);
+  if (claim.state === "ready" && claim.sshConfigPath && claim.sshHost && existsSync(claim.sshConfigPath)) return claim;
+  return bringUpLocked(svc, claim, opts);
+}
+
+/**
+ * Make sure the lease's ControlMaster is up (for rsync and interactive ssh):
+ * a live one costs one local check; a dead one is reopened (one tunnel
+ * handshake); if that fails, the codespace is checked and brought up.
+ */
+export async function ensureMaster(svc: Services, claim: Claim, opts: BringUpOptions): Promise<Claim> {
+  const { runtime, log } = svc.ctx;
+  const cfg = claim.sshConfigPath!;
+  const alias = claim.sshHost!;
+  if (await checkMaster(runtime, cfg, alias)) return claim;
+  if (await openMaster(runtime, cfg, alias)) return claim;
+  log.info(`could not connect to ${claim.codespace?.name}: checking the codespace`);
+  return bringUpLocked(svc, claim, opts);
+}
+
+/**
+ * Run the user's command, optimistically: a live master is reused, and
+ * otherwise this very ssh opens the connection (no separate probe). When ssh
+ * exits 255 and no master exists afterwards, the connection failed before the
+ * command could start — so it is safe to bring the lease up (resume a stopped
+ * codespace, refresh the config, diagnose a missing sshd) and try once more.
+ */
+export async function runOnLease(
+  svc: Services,
+  claim: Claim,
+  input: Omit<RunRemoteInput, "configPath" | "alias" | "workRoot">,
+  opts: BringUpOptions,
+): Promise<{ claim: Claim; exit: ChildExit }> {
+  const { runtime, log } = svc.ctx;
+  const run = (c: Claim) => runRemote(runtime, { ...input, configPath: c.sshConfigPath!, alias: c.sshHost!, workRoot: c.workRoot });
+  const exit = await run(claim);
+  if (exit.code !== 255 || (await checkMaster(runtime, claim.sshConfigPath!, claim.sshHost!))) return { claim, exit };
+  log.info(`could not connect to ${claim.codespace?.name}: checking the codespace, then retrying (the command did not run)`);
+  const next = await bringUpLocked(svc, claim, opts);
+  return { claim: next, exit: await run(next) };
 }

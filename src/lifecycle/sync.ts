@@ -19,10 +19,20 @@ export async function localRoot(runtime: Runtime): Promise<string> {
   return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : runtime.cwd;
 }
 
-export async function syncLease(svc: Services, claim: Claim): Promise<{ claim: Claim; summary: SyncSummary }> {
+export interface SyncLeaseOptions {
+  /** Make sure the connection is up before rsync runs (only called when rsync must run). */
+  connect?: (claim: Claim) => Promise<Claim>;
+}
+
+export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOptions = {}): Promise<{ claim: Claim; summary: SyncSummary }> {
   const { runtime, log } = svc.ctx;
   const root = await localRoot(runtime);
   const r = await syncTree(runtime, {
+    beforeTransfer: opts.connect
+      ? async () => {
+          claim = await opts.connect!(claim);
+        }
+      : undefined,
     leaseId: claim.leaseId,
     configPath: claim.sshConfigPath!,
     alias: claim.sshHost!,

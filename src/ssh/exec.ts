@@ -123,6 +123,22 @@ export async function checkMaster(runtime: Runtime, configPath: string, alias: s
   return r.code === 0;
 }
 
+/**
+ * Open the lease's ControlMaster in the background (`ssh -fN`), paying the
+ * tunnel handshake without running anything. True when it is up. Its stdio
+ * goes nowhere: the backgrounded master must not hold our pipes open.
+ */
+export async function openMaster(runtime: Runtime, configPath: string, alias: string): Promise<boolean> {
+  const child = runtime.spawn(["ssh", "-F", configPath, "-o", "ControlMaster=yes", "-f", "-N", alias], {
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "ignore",
+    passTokens: true, // the ProxyCommand runs gh, which may need the token
+  });
+  const r = await child.exited;
+  return r.code === 0;
+}
+
 /** Stop the lease's ControlMaster (`ssh -O exit`). True when one was running. */
 export async function closeMaster(runtime: Runtime, configPath: string, alias: string): Promise<boolean> {
   const r = await runtime.exec(["ssh", "-F", configPath, "-O", "exit", alias], { timeoutMs: 15_000 });

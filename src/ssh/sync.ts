@@ -35,6 +35,8 @@ export interface SyncInput {
   workRoot: string;
   /** The fingerprint of the last successful sync to this lease (from the claim), if any. */
   lastFingerprint: string | null;
+  /** Called once rsync is known to be needed, before it starts (e.g. to make sure the connection is up). */
+  beforeTransfer?: () => Promise<void>;
 }
 
 export interface SyncResult {
@@ -152,6 +154,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
     return { skipped: true, fingerprint: fp.fingerprint, files: fp.files.length, bytes: fp.totalBytes, ms: runtime.now() - started };
   }
   await checkLocalRsync(runtime);
+  await input.beforeTransfer?.();
 
   const current = new Set(fp.files);
   const gone = (cache.lastSync?.files ?? []).filter((f) => {

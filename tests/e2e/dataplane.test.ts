@@ -94,6 +94,21 @@ describe("run --id", () => {
   });
 });
 
+describe("resume", () => {
+  test("a codespace stopped behind our back (idle timeout) is started again by run --id; the command runs once", async () => {
+    const res = await fetch(`${h.emu.url}/user/codespaces/${lease.codespace.name}/stop`, { method: "POST", headers: { Authorization: `Bearer ${h.emu.token}` } });
+    expect(res.status).toBe(200);
+    await Bun.sleep(300);
+    expect(h.emu.control.codespaces().find((c: any) => c.name === lease.codespace.name)!.state).toBe("Shutdown");
+    const r = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "sh", "-c", "echo ran >> runs.log; cat runs.log | wc -l"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("1");
+    expect(r.stderr).toContain("starting stopped codespace");
+    expect(h.emu.control.codespaces().find((c: any) => c.name === lease.codespace.name)!.state).toBe("Available");
+    rmSync(remote("runs.log"));
+  });
+});
+
 describe("sync", () => {
   test("ignored files stay home, deletions propagate, remote-only files survive, unchanged trees skip rsync", async () => {
     writeFileSync(join(h.work, "a.txt"), "A\n");

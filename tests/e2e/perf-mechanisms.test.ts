@@ -1,0 +1,192 @@
+/**
+ * The mechanisms behind the figures of docs/performance.md, checked by
+ * counting — never by timing: tunnel handshakes (`--stdio` calls of the gh
+ * stand-in), API requests (the emulator's counts) and rsync invocations (a
+ * recording `rsync` first on PATH).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createHarness, type Harness } from "./harness.ts";
+
+let h: Harness;
+let lease: { leaseId: string; slug: string; codespace: { name: string } };
+let rsyncLog: string;
+
+interface RsyncCall {
+  version: boolean;
+  args: string;
+}
+
+/** Every rsync invocation since the start, in order. */
+function rsyncCalls(): RsyncCall[] {
+  if (!existsSync(rsyncLog)) return [];
+  return readFileSync(rsyncLog, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => ({ version: line === "version", args: line }));
+}
+
+function apiRequests(): number {
+  return Object.values(h.emu.control.counts()).reduce((a, b) => a + b, 0);
+}
+
+function claimPath(id: string): string {
+  return join(h.home, "claims", `${id}.json`);
+}
+
+function closeMaster(): void {
+  const claim = JSON.parse(readFileSync(claimPath(lease.leaseId), "utf8"));
+  Bun.spawnSync(["ssh", "-F", claim.sshConfigPath, "-O", "exit", claim.sshHost], { stdout: "ignore", stderr: "ignore" });
+}
+
+beforeAll(async () => {
+  h = await createHarness();
+  const wrapDir = join(h.tmp, "wrap");
+  rsyncLog = join(h.tmp, "rsync.log");
+  mkdirSync(wrapDir, { recursive: true });
+  // Records "version" for `rsync --version`, "transfer <args>" for anything else.
+  writeFileSync(
+    join(wrapDir, "rsync"),
+    `#!/bin/sh\nif [ "$1" = --version ]; then echo version >> '${rsyncLog}'; else echo "transfer $*" >> '${rsyncLog}'; fi\nexec /usr/bin/rsync "$@"\n`,
+  );
+  chmodSync(join(wrapDir, "rsync"), 0o755);
+  h.env.PATH = `${wrapDir}:${h.env.PATH}`;
+  const r = await h.run(["warmup", "--json", "--keep"]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  lease = r.json();
+});
+
+afterAll(async () => {
+  if (lease) await h.run(["stop", lease.leaseId, "--delete"]);
+  await h?.close();
+});
+
+describe("connection reuse", () => {
+  test("a warm run --id opens no new tunnel and makes at most one API request per run", async () => {
+    const first = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "true"]);
+    expect(first.code).toBe(0);
+    const tunnels = h.emu.control.stdioCount(lease.codespace.name);
+    h.emu.control.resetCounts();
+    for (let i = 0; i < 3; i++) {
+      const r = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "echo", `warm-${i}`]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`warm-${i}\n`);
+    }
+    expect(h.emu.control.stdioCount(lease.codespace.name)).toBe(tunnels);
+    expect(apiRequests()).toBeLessThanOrEqual(3);
+  });
+
+  test("a cold run --id (no live master) opens exactly one tunnel: probe and command share it", async () => {
+    closeMaster();
+    const before = h.emu.control.stdioCount(lease.codespace.name);
+    const r = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "echo", "cold"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("cold\n");
+    expect(h.emu.control.stdioCount(lease.codespace.name)).toBe(before + 1);
+    // …and the next run reuses it.
+    const again = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "true"]);
+    expect(again.code).toBe(0);
+    expect(h.emu.control.stdioCount(lease.codespace.name)).toBe(before + 1);
+  });
+});
+
+describe("sync skipping", () => {
+  test("an unchanged tree starts no rsync at all (not even rsync --version); a change starts one transfer", async () => {
+    writeFileSync(join(h.work, "perf.txt"), "one\n");
+    const first = await h.run(["run", "--id", lease.slug, "--json", "--", "true"]);
+    expect(first.code).toBe(0);
+    expect(first.json().sync.skipped).toBe(false);
+    const afterFirst = rsyncCalls();
+    expect(afterFirst.filter((c) => !c.version).length).toBeGreaterThanOrEqual(1);
+
+    const tunnels = h.emu.control.stdioCount(lease.codespace.name);
+    h.emu.control.resetCounts();
+    for (let i = 0; i < 2; i++) {
+      const same = await h.run(["run", "--id", lease.slug, "--json", "--", "true"]);
+      expect(same.code).toBe(0);
+      expect(same.json().sync.skipped).toBe(true);
+    }
+    expect(rsyncCalls()).toEqual(afterFirst);
+    expect(apiRequests()).toBeLessThanOrEqual(2);
+    expect(h.emu.control.stdioCount(lease.codespace.name)).toBe(tunnels);
+
+    // A different size, so rsync's own quick check (size + whole-second mtime) sees it too.
+    writeFileSync(join(h.work, "perf.txt"), "three\n");
+    const changed = await h.run(["run", "--id", lease.slug, "--json", "--", "cat", "perf.txt"]);
+    expect(changed.code).toBe(0);
+    expect(changed.json().sync.skipped).toBe(false);
+    expect(changed.stderr).toContain("three");
+    const added = rsyncCalls().slice(afterFirst.length);
+    expect(added.filter((c) => !c.version)).toHaveLength(1);
+    // The version check runs at most once per real sync (a candidate for caching: see docs/performance.md).
+    expect(added.filter((c) => c.version).length).toBeLessThanOrEqual(1);
+  });
+});
+
+describe("sync correctness of the skip", () => {
+  // KNOWN BUG (reported to the lead; see docs/performance.md): rsync's default quick
+  // check compares sizes and mtimes in whole seconds, so a same-size edit made in the
+  // same second as the file's previous sync is not sent, although our fingerprint saw
+  // it and ran rsync; the fingerprint is then recorded as synced and later runs skip
+  // rsync, so the remote copy stays stale. Fix: `--modify-window=-1` (compare
+  // nanoseconds) or `--ignore-times` on a list of known-changed files.
+  // Remove `.failing` once src/ssh/sync.ts has the fix.
+  test.failing("a same-size edit within the same second is sent", async () => {
+    const file = join(h.work, "same-second.txt");
+    writeFileSync(file, "aaaa\n");
+    const first = await h.run(["run", "--id", lease.slug, "--", "true"]);
+    expect(first.code).toBe(0);
+    const before = statSync(file).mtimeMs;
+    writeFileSync(file, "bbbb\n");
+    // Same whole second as the synced copy, a different sub-second part.
+    const sec = Math.floor(before / 1000);
+    const frac = (before / 1000 - sec) < 0.5 ? 0.75 : 0.25;
+    utimesSync(file, sec + frac, sec + frac);
+    const r = await h.run(["run", "--id", lease.slug, "--", "cat", "same-second.txt"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("bbbb\n");
+  });
+});
+
+describe("list at scale", () => {
+  test("list --json fetches the live state with one paginated listing, never one GET per lease", async () => {
+    const template = JSON.parse(readFileSync(claimPath(lease.leaseId), "utf8"));
+    const B32 = "abcdefghijklmnopqrstuvwxyz234567";
+    const extra = 149;
+    for (let i = 0; i < extra; i++) {
+      const cs = h.emu.control.seedCodespace({ repo: "octo-org/hello-world" }) as any;
+      const id = `cbx_${[...randomBytes(12)].map((b) => B32[b & 31]).join("")}`;
+      const claim = {
+        ...template,
+        leaseId: id,
+        slug: `perf-lease-${i}`,
+        codespace: {
+          id: cs.id,
+          name: cs.name,
+          environmentId: cs.environment_id ?? null,
+          ownerLogin: cs.owner.login,
+          ownerId: cs.owner.id,
+          repositoryId: cs.repository.id,
+          repository: cs.repository.full_name,
+        },
+        sshConfigPath: null,
+        sshHost: null,
+        lastSync: null,
+      };
+      writeFileSync(claimPath(id), JSON.stringify(claim), { mode: 0o600 });
+    }
+    h.emu.control.resetCounts();
+    const r = await h.run(["list", "--json"]);
+    expect(r.code).toBe(0);
+    const views = r.json<{ live?: unknown }[]>();
+    expect(views).toHaveLength(extra + 1);
+    expect(views.filter((v) => v.live).length).toBe(extra + 1);
+    const counts = h.emu.control.counts();
+    // 150 codespaces at 100 per page: two pages; nothing per lease.
+    expect(counts["GET /user/codespaces"]).toBe(2);
+    expect(apiRequests()).toBeLessThanOrEqual(3);
+    expect(Object.keys(counts).some((k) => k.startsWith("GET /user/codespaces/"))).toBe(false);
+  });
+});
