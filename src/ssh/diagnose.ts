@@ -100,3 +100,16 @@ export function readLogSince(path: string | undefined, mark: number): string {
     return "";
   }
 }
+
+/** rsync is missing in the codespace: how to add it, for this codespace and for every one. */
+export function remoteRsyncMissingError(why: string, details?: Record<string, unknown>): CrabboxError {
+  return new CrabboxError({
+    code: "remote_missing_rsync",
+    message: "rsync is not installed in the codespace",
+    why,
+    hint:
+      "Install it in the codespace: `sudo apt-get update && sudo apt-get install -y rsync`; or for every codespace, add a line to the devcontainer's Dockerfile (`RUN apt-get update && apt-get install -y rsync`) or a devcontainer feature that provides it.",
+    exit: Exit.sshUnusable,
+    details,
+  });
+}

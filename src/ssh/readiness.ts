@@ -7,7 +7,7 @@
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
 import { proxyLogPathFor } from "./config.ts";
-import { classifySshFailure, logMark, readLogSince, tail } from "./diagnose.ts";
+import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError, tail } from "./diagnose.ts";
 import { sshArgs } from "./exec.ts";
 import { quoteWorkRoot } from "./quote.ts";
 
@@ -117,15 +117,7 @@ export async function probe(runtime: Runtime, input: ProbeInput): Promise<ProbeR
 export function assertReady(result: ProbeResult, workRoot?: string): string[] {
   const root = workRoot ?? result.workRoot;
   if (!result.rsync) {
-    throw new CrabboxError({
-      code: "remote_missing_rsync",
-      message: "rsync is not installed in the codespace",
-      why: "crabbox-cs syncs the working tree with rsync over SSH",
-      hint:
-        "Install it in the codespace: `sudo apt-get update && sudo apt-get install -y rsync`; or for every codespace, add a line to the devcontainer's Dockerfile (`RUN apt-get update && apt-get install -y rsync`) or a devcontainer feature that provides it.",
-      exit: Exit.sshUnusable,
-      details: { user: result.user },
-    });
+    throw remoteRsyncMissingError("crabbox-cs syncs the working tree with rsync over SSH", { user: result.user });
   }
   if (!result.workRootWritable) {
     throw new CrabboxError({

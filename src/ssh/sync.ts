@@ -22,7 +22,7 @@ import { randomBytes } from "node:crypto";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
 import { proxyLogPathFor } from "./config.ts";
-import { classifySshFailure, logMark, readLogSince, tail } from "./diagnose.ts";
+import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError, tail } from "./diagnose.ts";
 import { listFiles } from "./files.ts";
 import { computeFingerprint, loadSyncCache, saveSyncCache } from "./fingerprint.ts";
 import { writePrivateFileAtomic } from "../fsutil.ts";
@@ -184,13 +184,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   if (r.code !== 0 && r.code !== 24) {
     const proxyOut = readLogSince(logPath, mark);
     if (/rsync: (command )?not found|rsync: No such file or directory/i.test(r.stderr)) {
-      throw new CrabboxError({
-        code: "remote_missing_rsync",
-        message: "rsync is not installed in the codespace",
-        why: tail(r.stderr) || undefined,
-        hint: "Install it in the codespace: `sudo apt-get update && sudo apt-get install -y rsync` (or add it to the devcontainer's Dockerfile)",
-        exit: Exit.sshUnusable,
-      });
+      throw remoteRsyncMissingError(tail(r.stderr) || "the remote side of rsync could not be started");
     }
     if (r.code === 255 || r.code === 12 || r.code === 10 || r.code === 5 || /connection (closed|refused|timed out)|kex_exchange|Permission denied \(/i.test(r.stderr)) {
       if (r.code === 255 || /ssh|connection|kex_exchange|Permission denied/i.test(r.stderr + proxyOut)) {
