@@ -8,7 +8,7 @@
  * Outside git: a directory walk that skips WALK_EXCLUDES.
  * `.git` is never listed. Symlinks are listed as themselves (never followed).
  */
-import { lstatSync, readdirSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
@@ -32,6 +32,10 @@ async function isGitWorkTree(runtime: Runtime, dir: string): Promise<boolean> {
   return r.code === 0 && r.stdout.trim() === "true";
 }
 
+/**
+ * git's list of files. Without submodules (no .gitmodules) nothing is stat'ed
+ * here: deleted-on-disk entries are dropped by the fingerprint's own lstat.
+ */
 async function gitFiles(runtime: Runtime, root: string, prefix: string, out: string[], depth: number): Promise<void> {
   const dir = prefix ? join(root, prefix) : root;
   const r = await runtime.exec(["git", "ls-files", "-c", "-o", "--exclude-standard", "-z"], { cwd: dir, timeoutMs: 120_000 });
@@ -44,10 +48,16 @@ async function gitFiles(runtime: Runtime, root: string, prefix: string, out: str
       exit: Exit.unexpected,
     });
   }
+  const submodules = existsSync(join(dir, ".gitmodules"));
   for (const rel of r.stdout.split("\0")) {
     if (rel === "") continue;
-    const path = prefix ? `${prefix}/${rel}` : rel;
+    const path = (prefix ? `${prefix}/${rel}` : rel).replace(/\/$/, "");
     if (isGitDir(path)) continue;
+    // A nested repository shows up as "dir/": only those (and submodules) need a look.
+    if (!submodules && !rel.endsWith("/")) {
+      out.push(path);
+      continue;
+    }
     let st;
     try {
       st = lstatSync(join(root, path));

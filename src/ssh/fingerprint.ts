@@ -15,21 +15,26 @@ import type { Runtime } from "../runtime.ts";
 import { writePrivateFileAtomic } from "../fsutil.ts";
 import { listFiles } from "./files.ts";
 
-/** [size, mtimeNs, ctimeNs, mode, ino, sha256 | null] — null: hash again next time. */
-type Entry = [number, string, string, number, string, string | null];
+/** [size, mtimeMs, ctimeMs, mode, ino, sha256 | null] — null: hash again next time. */
+type Entry = [number, number, number, number, number, string | null];
 
 export interface SyncCache {
-  version: 1;
+  version: 2;
   localRoot: string;
   entries: Record<string, Entry>;
-  /** The last successful sync: its fingerprint and the exact files it sent. */
-  lastSync: { fingerprint: string; files: string[] } | null;
+  /**
+   * The last successful sync: its fingerprint and, per file it left on the
+   * remote side, the signature (mode, size, content hash) it had then.
+   */
+  lastSync: { fingerprint: string; sent: Record<string, string> } | null;
 }
 
 export interface FingerprintResult {
   fingerprint: string;
   files: string[];
   totalBytes: number;
+  /** Per file: "mode:size:hash", to compare with what the last sync sent. */
+  signatures: Map<string, string>;
 }
 
 export interface FingerprintInput {
@@ -46,17 +51,17 @@ export function syncCachePath(runtime: Runtime, leaseId: string): string {
 }
 
 export function loadSyncCache(runtime: Runtime, leaseId: string, localRoot: string): SyncCache {
-  const empty: SyncCache = { version: 1, localRoot, entries: {}, lastSync: null };
+  const empty: SyncCache = { version: 2, localRoot, entries: {}, lastSync: null };
   try {
     const data = JSON.parse(readFileSync(syncCachePath(runtime, leaseId), "utf8")) as Partial<SyncCache>;
-    if (data.version !== 1 || typeof data.entries !== "object" || data.entries === null) return empty;
-    // Stat entries belong to one local root; the last-sync list belongs to the lease.
+    if (data.version !== 2 || typeof data.entries !== "object" || data.entries === null) return empty;
+    // Stat entries belong to one local root; the last-sync record belongs to the lease.
     const entries = data.localRoot === localRoot ? (data.entries as Record<string, Entry>) : {};
     const lastSync =
-      data.lastSync && typeof data.lastSync.fingerprint === "string" && Array.isArray(data.lastSync.files)
+      data.lastSync && typeof data.lastSync.fingerprint === "string" && typeof data.lastSync.sent === "object" && data.lastSync.sent
         ? data.lastSync
         : null;
-    return { version: 1, localRoot, entries, lastSync };
+    return { version: 2, localRoot, entries, lastSync };
   } catch {
     return empty;
   }
@@ -67,7 +72,7 @@ export async function saveSyncCache(runtime: Runtime, leaseId: string, cache: Sy
 }
 
 /** Files modified this recently may change again within the same mtime tick: do not trust their hash. */
-const RACY_WINDOW_NS = 2_000_000_000n;
+const RACY_WINDOW_MS = 2_000;
 
 function hashFile(abs: string, isLink: boolean): string {
   const h = new Bun.CryptoHasher("sha256");
@@ -85,29 +90,26 @@ export function computeFingerprint(
   cache: SyncCache,
   nowMs: number,
   salt = "",
-): FingerprintResult & { dirty: boolean; present: string[] } {
-  const digest = new Bun.CryptoHasher("sha256");
-  digest.update(`crabbox-sync-v1\0${localRoot}\0${salt}\0`);
+): FingerprintResult & { dirty: boolean } {
+  const parts: string[] = [`crabbox-sync-v2\0${localRoot}\0${salt}\0`];
   const next: Record<string, Entry> = {};
   const present: string[] = [];
+  const signatures = new Map<string, string>();
   let dirty = false;
   let totalBytes = 0;
-  const racyBefore = BigInt(nowMs) * 1_000_000n - RACY_WINDOW_NS;
+  const racyAfter = nowMs - RACY_WINDOW_MS;
+  const base = localRoot.endsWith("/") ? localRoot : `${localRoot}/`;
   for (const rel of files) {
-    const abs = join(localRoot, rel);
+    const abs = base + rel; // (path.join per file costs more than the lstat)
     let st;
     try {
-      st = lstatSync(abs, { bigint: true });
+      st = lstatSync(abs);
     } catch {
-      continue; // vanished since listing
+      continue; // vanished since listing (or tracked but deleted)
     }
     const isLink = st.isSymbolicLink();
     if (!isLink && !st.isFile()) continue;
-    const size = Number(st.size);
-    const mtime = st.mtimeNs.toString();
-    const ctime = st.ctimeNs.toString();
-    const mode = Number(st.mode);
-    const ino = st.ino.toString();
+    const { size, mtimeMs: mtime, ctimeMs: ctime, mode, ino } = st;
     const old = cache.entries[rel];
     let hash: string | null =
       old && old[0] === size && old[1] === mtime && old[2] === ctime && old[3] === mode && old[4] === ino ? old[5] : null;
@@ -119,15 +121,19 @@ export function computeFingerprint(
       }
       dirty = true;
     }
-    const racy = st.mtimeNs >= racyBefore;
+    const racy = mtime >= racyAfter;
     next[rel] = [size, mtime, ctime, mode, ino, racy ? null : hash];
     present.push(rel);
     totalBytes += size;
-    digest.update(`${rel}\0${mode.toString(8)}\0${size}\0${hash}\0`);
+    const sig = `${mode.toString(8)}:${size}:${hash}`;
+    signatures.set(rel, sig);
+    parts.push(`${rel}\0${sig}\0`);
   }
   if (!dirty && Object.keys(cache.entries).length !== present.length) dirty = true;
   cache.entries = next;
-  return { fingerprint: `sha256:${digest.digest("hex")}`, files: present, totalBytes, dirty, present };
+  const digest = new Bun.CryptoHasher("sha256");
+  digest.update(parts.join(""));
+  return { fingerprint: `sha256:${digest.digest("hex")}`, files: present, totalBytes, dirty, signatures };
 }
 
 /** List (unless given) and fingerprint the local tree, saving the stat cache when it changed. */
@@ -136,5 +142,5 @@ export async function fingerprintTree(runtime: Runtime, input: FingerprintInput)
   const cache = loadSyncCache(runtime, input.leaseId, input.localRoot);
   const r = computeFingerprint(input.localRoot, files, cache, runtime.now(), input.salt);
   if (r.dirty) await saveSyncCache(runtime, input.leaseId, cache);
-  return { fingerprint: r.fingerprint, files: r.files, totalBytes: r.totalBytes };
+  return { fingerprint: r.fingerprint, files: r.files, totalBytes: r.totalBytes, signatures: r.signatures };
 }

@@ -134,6 +134,9 @@ export function rsyncArgs(input: { listPath: string; configPath: string; alias: 
     "--no-owner",
     "--no-group",
     "--delete-missing-args",
+    // Compare mtimes to the nanosecond: an edit that keeps the size within the same second
+    // as the last sync must still be sent (needs rsync >= 3.1.3 remotely).
+    "--modify-window=-1",
     "--from0",
     `--files-from=${input.listPath}`,
     "--stats",
@@ -156,9 +159,12 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   await checkLocalRsync(runtime);
   await input.beforeTransfer?.();
 
-  const current = new Set(fp.files);
-  const gone = (cache.lastSync?.files ?? []).filter((f) => {
-    if (current.has(f)) return false;
+  // Only what changed since the last successful sync to this lease goes in the list (rsync's cost
+  // grows with the list, not with what changed); the first sync sends everything.
+  const sent = cache.lastSync?.sent ?? null;
+  const changed = sent ? fp.files.filter((f) => sent[f] !== fp.signatures.get(f)) : fp.files;
+  const gone = Object.keys(sent ?? {}).filter((f) => {
+    if (fp.signatures.has(f)) return false;
     try {
       lstatSync(join(input.localRoot, f));
       return false; // still on disk (now ignored, say): neither sent nor deleted
@@ -166,7 +172,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
       return true;
     }
   });
-  const list = [...fp.files, ...gone];
+  const list = [...changed, ...gone];
   const listPath = join(runtime.crabboxHome, "sync", `${input.leaseId}.files-${randomBytes(4).toString("hex")}`);
   await writePrivateFileAtomic(listPath, list.length ? `${list.join("\0")}\0` : "");
   const logPath = proxyLogPathFor(input.configPath);
@@ -200,7 +206,13 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
     });
   }
   const stats = parseRsyncStats(r.stdout);
-  cache.lastSync = { fingerprint: fp.fingerprint, files: fp.files };
+  // Remember what the remote side now holds: everything sent now, plus what earlier syncs left
+  // there that is still on disk locally but no longer listed (ignored files: neither sent nor deleted).
+  const remote: Record<string, string> = {};
+  const deleted = new Set(gone);
+  for (const [f, sig] of Object.entries(sent ?? {})) if (!deleted.has(f) && !fp.signatures.has(f)) remote[f] = sig;
+  for (const [f, sig] of fp.signatures) remote[f] = sig;
+  cache.lastSync = { fingerprint: fp.fingerprint, sent: remote };
   await saveSyncCache(runtime, input.leaseId, cache);
   return {
     skipped: false,

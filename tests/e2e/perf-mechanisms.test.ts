@@ -133,7 +133,7 @@ describe("sync correctness of the skip", () => {
   // rsync, so the remote copy stays stale. Fix: `--modify-window=-1` (compare
   // nanoseconds) or `--ignore-times` on a list of known-changed files.
   // Remove `.failing` once src/ssh/sync.ts has the fix.
-  test.failing("a same-size edit within the same second is sent", async () => {
+  test("a same-size edit within the same second is sent", async () => {
     const file = join(h.work, "same-second.txt");
     writeFileSync(file, "aaaa\n");
     const first = await h.run(["run", "--id", lease.slug, "--", "true"]);

@@ -3,7 +3,7 @@ import { statSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writ
 import { join } from "node:path";
 import { createRuntime } from "../../src/runtime.ts";
 import { listFiles, WALK_EXCLUDES } from "../../src/ssh/files.ts";
-import { fingerprintTree, loadSyncCache, syncCachePath } from "../../src/ssh/fingerprint.ts";
+import { computeFingerprint, fingerprintTree, loadSyncCache, syncCachePath } from "../../src/ssh/fingerprint.ts";
 
 let tmp: string;
 const rt = () => createRuntime({ crabboxHome: join(tmp, "home"), env: { ...process.env } });
@@ -18,7 +18,7 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe("listFiles", () => {
-  test("git: tracked + untracked, ignored and deleted-tracked skipped, .git never listed", async () => {
+  test("git: tracked + untracked, ignored skipped, .git never listed; a deleted tracked file never reaches the fingerprint", async () => {
     const d = join(tmp, "repo");
     mkdirSync(join(d, "a"), { recursive: true });
     writeFileSync(join(d, ".gitignore"), "*.log\nnode_modules/\n");
@@ -36,7 +36,11 @@ describe("listFiles", () => {
     symlinkSync("a/x.ts", join(d, "ln"));
     const r = await listFiles(rt(), d);
     expect(r.source).toBe("git");
-    expect(r.files).toEqual([".gitignore", "a/x.ts", "ln", "new.txt", "weird\nname.txt"].sort());
+    // listFiles does not stat (speed): git still lists the deleted tracked file...
+    expect(r.files).toEqual([".gitignore", "a/x.ts", "gone.txt", "ln", "new.txt", "weird\nname.txt"].sort());
+    // ...and the fingerprint, which stats every file anyway, drops it: it is never sent.
+    const fp = computeFingerprint(d, r.files, { version: 2, localRoot: d, entries: {}, lastSync: null }, Date.now());
+    expect(fp.files).toEqual([".gitignore", "a/x.ts", "ln", "new.txt", "weird\nname.txt"].sort());
   });
 
   test("git: a submodule's files are listed through its own git", async () => {
