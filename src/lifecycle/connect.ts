@@ -21,6 +21,8 @@ import { existsSync } from "node:fs";
 
 export interface BringUpOptions {
   timeoutMs: number;
+  /** Fetch the ssh config from gh again even if we have one (after a failed connection). */
+  refreshConfig?: boolean;
 }
 
 /** Wait for Available (starting a stopped codespace), refresh the ssh config, probe, mark ready. Caller holds the lease lock. */
@@ -51,7 +53,7 @@ export async function bringUp(svc: Services, claim: Claim, opts: BringUpOptions)
   let next = seen(claim, cs, runtime.now());
   // The config names the codespace, not an address: it stays valid while the codespace lives.
   // Fetch it when we have none, and again after a resume (as gh may rotate the tunnel setup).
-  if (started || !next.sshConfigPath || !existsSync(next.sshConfigPath)) next = await refreshSshConfig(svc, next);
+  if (started || opts.refreshConfig || !next.sshConfigPath || !existsSync(next.sshConfigPath)) next = await refreshSshConfig(svc, next);
   await probeLease(svc, next);
   next = { ...next, state: "ready", failure: null };
   await svc.store.write(next);
@@ -73,7 +75,7 @@ export async function refreshSshConfig(svc: Services, claim: Claim): Promise<Cla
 export async function probeLease(svc: Services, claim: Claim): Promise<void> {
   const t0 = svc.ctx.runtime.now();
   const result = await probe(svc.ctx.runtime, { configPath: claim.sshConfigPath!, alias: claim.sshHost!, workRoot: claim.workRoot });
-  assertReady(result);
+  for (const warning of assertReady(result)) svc.ctx.log.warn(warning);
   svc.ctx.log.debug(`readiness probe ok in ${svc.ctx.runtime.now() - t0}ms (git, rsync, tar, ${claim.workRoot} writable)`);
 }
 
@@ -116,7 +118,7 @@ export async function ensureMaster(svc: Services, claim: Claim, opts: BringUpOpt
   if (await checkMaster(runtime, cfg, alias)) return claim;
   if (await openMaster(runtime, cfg, alias)) return claim;
   log.info(`could not connect to ${claim.codespace?.name}: checking the codespace`);
-  return bringUpLocked(svc, claim, opts);
+  return bringUpLocked(svc, claim, { ...opts, refreshConfig: true });
 }
 
 /**
@@ -137,6 +139,6 @@ export async function runOnLease(
   const exit = await run(claim);
   if (exit.code !== 255 || (await checkMaster(runtime, claim.sshConfigPath!, claim.sshHost!))) return { claim, exit };
   log.info(`could not connect to ${claim.codespace?.name}: checking the codespace, then retrying (the command did not run)`);
-  const next = await bringUpLocked(svc, claim, opts);
+  const next = await bringUpLocked(svc, claim, { ...opts, refreshConfig: true });
   return { claim: next, exit: await run(next) };
 }
