@@ -75,7 +75,7 @@ export default defineCommand({
             claim = c;
           },
         });
-        log.info(`lease ${fresh.claim.leaseId} (${fresh.claim.slug}) ready`);
+        log.info(`lease ${fresh.claim.leaseId} (${fresh.claim.slug}) ready in ${elapsed(fresh.elapsedMs)}`);
         return fresh.claim;
       });
 
@@ -153,8 +153,9 @@ async function releaseOneShot(svc: Services, claim: Claim, keep: boolean, timeou
     return 0;
   }
   try {
+    const t0 = svc.ctx.runtime.now();
     const outcome = await release(svc, claim.leaseId, { timeoutMs: Math.max(timeoutMs, 60_000) });
-    log.info(`released lease ${claim.leaseId}: ${outcome.action} ${outcome.codespace ?? ""}`.trim());
+    log.info(`released lease ${claim.leaseId}: ${outcome.codespace ?? "no codespace"} ${outcome.action} in ${elapsed(svc.ctx.runtime.now() - t0)}`);
     return 0;
   } catch (e) {
     log.error(`releasing lease ${claim.leaseId} failed: ${(e as Error).message}`);

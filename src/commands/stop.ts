@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { createContext } from "../context.ts";
+import { elapsed } from "../output/format.ts";
 import { usageError } from "../errors.ts";
 import { release } from "../lifecycle/release.ts";
 import { reclaim } from "../lifecycle/reclaim.ts";
@@ -26,13 +27,14 @@ export default defineCommand({
     const svc = createServices(ctx);
     const override = args.keep ? false : args.delete || args.force ? true : undefined;
     const opts = { delete: override, timeoutMs: durationArg("timeout", args.timeout) };
+    const t0 = ctx.runtime.now();
     const outcome = args.reclaim
       ? await reclaim(svc, String(args.reclaim), opts)
       : await release(svc, (await resolveLease(svc.store, leaseRefArg(args, "stop"))).leaseId, opts);
     if (ctx.json) ctx.printJson(outcome);
     else {
       const what = { deleted: "deleted", stopped: "stopped (not deleted)", forgotten: "forgotten", "kept-dirty": "stopped; kept", "would-delete": "would delete", "would-stop": "would stop" }[outcome.action];
-      ctx.log.success(`lease ${outcome.leaseId} (${outcome.slug}): ${outcome.codespace ?? "no codespace"} ${what} — ${outcome.reason}`);
+      ctx.log.success(`lease ${outcome.leaseId} (${outcome.slug}): ${outcome.codespace ?? "no codespace"} ${what} in ${elapsed(ctx.runtime.now() - t0)} — ${outcome.reason}`);
     }
     return 0;
   },

@@ -276,6 +276,41 @@ describe("cleanup", () => {
   });
 });
 
+describe("status --wait", () => {
+  test("finishes a warmup that was killed while the codespace was provisioning", async () => {
+    h.emu.control.setDelays({ provisionMs: 2000 });
+    try {
+      const proc = h.spawn(["warmup"]);
+      const end = Date.now() + 20_000;
+      while (!claims().some((c) => c.codespace) && Date.now() < end) await Bun.sleep(20);
+      proc.kill("SIGKILL");
+      await proc.exited;
+    } finally {
+      h.emu.control.setDelays({ provisionMs: 150 });
+    }
+    const pending = claims()[0];
+    expect(pending.state).toBe("pending");
+    const r = await h.run(["status", "--wait", "--json", pending.leaseId]);
+    expect(r.code).toBe(0);
+    expect(r.json().state).toBe("ready");
+    expect(r.json().live.state).toBe("Available");
+    const run = await h.run(["run", "--id", pending.slug, "--no-sync", "--", "echo", "usable"]);
+    expect(run.stdout).toBe("usable\n");
+  });
+});
+
+describe("output discipline", () => {
+  test("--quiet prints nothing but the data; piped stderr carries no colour codes", async () => {
+    const q = await h.run(["warmup", "--quiet", "--json"]);
+    expect(q.code).toBe(0);
+    expect(q.stderr).toBe("");
+    expect(q.json().state).toBe("ready");
+    const s = await h.run(["stop", q.json().slug]);
+    expect(s.stderr).not.toContain("\u001b[");
+    expect(s.stderr.length).toBeGreaterThan(0);
+  });
+});
+
 describe("a killed warmup leaves a claim from which stop finishes the job", () => {
   async function waitFor(pred: () => boolean, ms = 20_000) {
     const end = Date.now() + ms;
