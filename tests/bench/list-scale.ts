@@ -7,11 +7,8 @@
  * gh's default --limit is 30 (one request); --limit 1000 makes it fetch all
  * 500 like we do, so both sides do the same work.
  */
-import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import * as v from "valibot";
-import { ClaimSchema } from "../../src/leases/claim.ts";
+import { existsSync } from "node:fs";
+import { seedLeases } from "../e2e/harness.ts";
 import { absoluteFigure, alternate, type BenchContext, type Figure, ratioFigure, runStandalone, timed } from "./lib.ts";
 
 export const LEASES = 500;
@@ -19,42 +16,11 @@ export const TARGET_REQUESTS = 6;
 export const TARGET_RATIO = 1.0;
 export const REAL_GH = "/usr/bin/gh";
 
-const B32 = "abcdefghijklmnopqrstuvwxyz234567";
-function leaseId(): string {
-  return `cbx_${[...randomBytes(12)].map((b) => B32[b & 31]).join("")}`;
-}
-
 /** Seed LEASES-1 more codespaces and write a valid claim binding each (the warmed lease is the first). */
 export async function seed(ctx: BenchContext): Promise<void> {
   const h = await ctx.h();
   const lease = await ctx.getLease();
-  const template = JSON.parse(readFileSync(join(h.home, "claims", `${lease.leaseId}.json`), "utf8"));
-  for (let i = 1; i < LEASES; i++) {
-    const cs = h.emu.control.seedCodespace({ repo: "octo-org/hello-world", state: i % 3 === 0 ? "Shutdown" : "Available" }) as any;
-    const id = leaseId();
-    const claim = {
-      ...template,
-      leaseId: id,
-      slug: `bench-lease-${i}`,
-      createdAt: new Date(Date.now() + i).toISOString(),
-      updatedAt: new Date().toISOString(),
-      recovery: { nonce: randomBytes(8).toString("hex"), displayName: cs.display_name ?? `crabbox ${id}` },
-      codespace: {
-        id: cs.id,
-        name: cs.name,
-        environmentId: cs.environment_id ?? null,
-        ownerLogin: cs.owner.login,
-        ownerId: cs.owner.id,
-        repositoryId: cs.repository.id,
-        repository: cs.repository.full_name,
-      },
-      sshConfigPath: null,
-      sshHost: null,
-      lastSync: null,
-    };
-    v.parse(ClaimSchema, claim);
-    writeFileSync(join(h.home, "claims", `${id}.json`), JSON.stringify(claim, null, 2), { mode: 0o600 });
-  }
+  seedLeases(h, lease.leaseId, LEASES - 1, (i) => ({ state: i % 3 === 0 ? "Shutdown" : "Available" }));
 }
 
 export default async function listScale(ctx: BenchContext): Promise<Figure[]> {

@@ -1,31 +1,22 @@
 /** The data plane end to end: real ssh, rsync and sshd through the gh stand-in's --stdio tunnel. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createHarness, type Harness } from "./harness.ts";
+import { createHarness, recordRsync, type Harness } from "./harness.ts";
 
 let h: Harness;
 let lease: any;
-let rsyncLog: string;
-let wrapDir: string;
+let rsync: ReturnType<typeof recordRsync>;
 
 /** Where the lease's work root is on this machine's disk. */
 function remote(...parts: string[]): string {
   return join(h.emu.control.codespaceDir(lease.codespace.name), ".crabbox", "hello-world", ...parts);
 }
-function rsyncRuns(): number {
-  return existsSync(rsyncLog) ? readFileSync(rsyncLog, "utf8").split("\n").filter(Boolean).length : 0;
-}
 
 beforeAll(async () => {
   h = await createHarness();
   // A recording rsync first on PATH, so tests can tell whether rsync ran at all.
-  wrapDir = join(h.tmp, "wrap");
-  rsyncLog = join(h.tmp, "rsync.log");
-  mkdirSync(wrapDir, { recursive: true });
-  writeFileSync(join(wrapDir, "rsync"), `#!/bin/sh\n[ "$1" = --version ] || echo "$$" >> '${rsyncLog}'\nexec /usr/bin/rsync "$@"\n`);
-  chmodSync(join(wrapDir, "rsync"), 0o755);
-  h.env.PATH = `${wrapDir}:${h.env.PATH}`;
+  rsync = recordRsync(h);
   const r = await h.run(["warmup", "--json", "--keep"]);
   if (r.code !== 0) throw new Error(r.stderr);
   lease = r.json();
@@ -125,16 +116,16 @@ describe("sync", () => {
     // Remote build output must survive later syncs.
     await h.run(["run", "--id", lease.slug, "--no-sync", "--", "sh", "-c", "mkdir -p build && echo x > build/out"]);
 
-    const before = rsyncRuns();
+    const before = rsync.transfers();
     const r2 = await h.run(["run", "--id", lease.slug, "--", "true"]);
     expect(r2.code).toBe(0);
     expect(r2.stderr).toContain("sync skipped");
-    expect(rsyncRuns()).toBe(before);
+    expect(rsync.transfers()).toBe(before);
 
     rmSync(join(h.work, "a.txt"));
     const r3 = await h.run(["run", "--id", lease.slug, "--", "true"]);
     expect(r3.code).toBe(0);
-    expect(rsyncRuns()).toBeGreaterThan(before);
+    expect(rsync.transfers()).toBeGreaterThan(before);
     expect(existsSync(remote("a.txt"))).toBe(false);
     expect(existsSync(remote("sub dir", "b.txt"))).toBe(true);
     expect(existsSync(remote("build", "out"))).toBe(true);

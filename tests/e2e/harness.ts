@@ -3,9 +3,14 @@
  * Codespaces emulator, with real ssh, rsync and sshd. Each test gets its own
  * CRABBOX_HOME, HOME and a git work tree whose origin is the emulated repo.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import * as v from "valibot";
+import type { Codespace } from "../../src/github/schemas.ts";
+import { ClaimSchema } from "../../src/leases/claim.ts";
+import { newLeaseId, newNonce } from "../../src/leases/ids.ts";
+import { bindCodespace } from "../../src/lifecycle/claims.ts";
 import { startEmulator, type Emulator, type EmulatorOptions } from "../emulator/index.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
@@ -127,4 +132,46 @@ export async function createHarness(opts: EmulatorOptions & { repo?: string } = 
       rmSync(tmp, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Put a recording `rsync` first on the harness's PATH. `calls()` lists every
+ * invocation: "version" for `rsync --version`, "transfer <args>" otherwise.
+ */
+export function recordRsync(h: Harness): { calls(): string[]; transfers(): number } {
+  const wrapDir = join(h.tmp, "wrap");
+  const log = join(h.tmp, "rsync.log");
+  mkdirSync(wrapDir, { recursive: true });
+  writeFileSync(
+    join(wrapDir, "rsync"),
+    `#!/bin/sh\nif [ "$1" = --version ]; then echo version >> '${log}'; else echo "transfer $*" >> '${log}'; fi\nexec /usr/bin/rsync "$@"\n`,
+    { mode: 0o755 },
+  );
+  h.env.PATH = `${wrapDir}:${h.env.PATH}`;
+  const calls = () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []);
+  return { calls, transfers: () => calls().filter((c) => c.startsWith("transfer ")).length };
+}
+
+/**
+ * Write `count` more valid claims, each bound (as warmup would bind it) to a
+ * freshly seeded emulated codespace, cloned from an existing lease's claim.
+ */
+export function seedLeases(h: Harness, templateLeaseId: string, count: number, seed: (i: number) => Record<string, unknown> = () => ({})): void {
+  const template = JSON.parse(readFileSync(join(h.home, "claims", `${templateLeaseId}.json`), "utf8"));
+  for (let i = 0; i < count; i++) {
+    const cs = h.emu.control.seedCodespace({ repo: "octo-org/hello-world", ...seed(i) }) as unknown as Codespace;
+    const leaseId = newLeaseId();
+    const claim = v.parse(ClaimSchema, {
+      ...template,
+      leaseId,
+      slug: `seeded-lease-${i}`,
+      createdAt: new Date(Date.now() + i).toISOString(),
+      codespace: bindCodespace(cs),
+      recovery: { nonce: newNonce(), displayName: cs.display_name ?? "" },
+      sshConfigPath: null,
+      sshHost: null,
+      lastSync: null,
+    });
+    writeFileSync(join(h.home, "claims", `${leaseId}.json`), JSON.stringify(claim), { mode: 0o600 });
+  }
 }

@@ -5,14 +5,13 @@
  * recording `rsync` first on PATH).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createHarness, type Harness } from "./harness.ts";
+import { createHarness, recordRsync, seedLeases, type Harness } from "./harness.ts";
 
 let h: Harness;
 let lease: { leaseId: string; slug: string; codespace: { name: string } };
-let rsyncLog: string;
+let rsync: ReturnType<typeof recordRsync>;
 
 interface RsyncCall {
   version: boolean;
@@ -21,11 +20,7 @@ interface RsyncCall {
 
 /** Every rsync invocation since the start, in order. */
 function rsyncCalls(): RsyncCall[] {
-  if (!existsSync(rsyncLog)) return [];
-  return readFileSync(rsyncLog, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => ({ version: line === "version", args: line }));
+  return rsync.calls().map((line) => ({ version: line === "version", args: line }));
 }
 
 function apiRequests(): number {
@@ -43,16 +38,7 @@ function closeMaster(): void {
 
 beforeAll(async () => {
   h = await createHarness();
-  const wrapDir = join(h.tmp, "wrap");
-  rsyncLog = join(h.tmp, "rsync.log");
-  mkdirSync(wrapDir, { recursive: true });
-  // Records "version" for `rsync --version`, "transfer <args>" for anything else.
-  writeFileSync(
-    join(wrapDir, "rsync"),
-    `#!/bin/sh\nif [ "$1" = --version ]; then echo version >> '${rsyncLog}'; else echo "transfer $*" >> '${rsyncLog}'; fi\nexec /usr/bin/rsync "$@"\n`,
-  );
-  chmodSync(join(wrapDir, "rsync"), 0o755);
-  h.env.PATH = `${wrapDir}:${h.env.PATH}`;
+  rsync = recordRsync(h);
   const r = await h.run(["warmup", "--json", "--keep"]);
   if (r.code !== 0) throw new Error(r.stderr);
   lease = r.json();
@@ -126,13 +112,10 @@ describe("sync skipping", () => {
 });
 
 describe("sync correctness of the skip", () => {
-  // KNOWN BUG (reported to the lead; see docs/performance.md): rsync's default quick
-  // check compares sizes and mtimes in whole seconds, so a same-size edit made in the
-  // same second as the file's previous sync is not sent, although our fingerprint saw
-  // it and ran rsync; the fingerprint is then recorded as synced and later runs skip
-  // rsync, so the remote copy stays stale. Fix: `--modify-window=-1` (compare
-  // nanoseconds) or `--ignore-times` on a list of known-changed files.
-  // Remove `.failing` once src/ssh/sync.ts has the fix.
+  // Regression test: rsync's default quick check compares sizes and whole-second mtimes, so
+  // a same-size edit in the same second as the previous sync used to be skipped by rsync
+  // while the fingerprint recorded it as synced (a stale remote copy). Fixed with
+  // --modify-window=-1 in src/ssh/sync.ts.
   test("a same-size edit within the same second is sent", async () => {
     const file = join(h.work, "same-second.txt");
     writeFileSync(file, "aaaa\n");
@@ -152,31 +135,8 @@ describe("sync correctness of the skip", () => {
 
 describe("list at scale", () => {
   test("list --json fetches the live state with one paginated listing, never one GET per lease", async () => {
-    const template = JSON.parse(readFileSync(claimPath(lease.leaseId), "utf8"));
-    const B32 = "abcdefghijklmnopqrstuvwxyz234567";
     const extra = 149;
-    for (let i = 0; i < extra; i++) {
-      const cs = h.emu.control.seedCodespace({ repo: "octo-org/hello-world" }) as any;
-      const id = `cbx_${[...randomBytes(12)].map((b) => B32[b & 31]).join("")}`;
-      const claim = {
-        ...template,
-        leaseId: id,
-        slug: `perf-lease-${i}`,
-        codespace: {
-          id: cs.id,
-          name: cs.name,
-          environmentId: cs.environment_id ?? null,
-          ownerLogin: cs.owner.login,
-          ownerId: cs.owner.id,
-          repositoryId: cs.repository.id,
-          repository: cs.repository.full_name,
-        },
-        sshConfigPath: null,
-        sshHost: null,
-        lastSync: null,
-      };
-      writeFileSync(claimPath(id), JSON.stringify(claim), { mode: 0o600 });
-    }
+    seedLeases(h, lease.leaseId, extra);
     h.emu.control.resetCounts();
     const r = await h.run(["list", "--json"]);
     expect(r.code).toBe(0);
