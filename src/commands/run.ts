@@ -10,6 +10,7 @@ import { ensureMaster, prepareLease, runOnLease } from "../lifecycle/connect.ts"
 import { release } from "../lifecycle/release.ts";
 import { createServices, type Services } from "../lifecycle/services.ts";
 import { syncLease, type SyncSummary } from "../lifecycle/sync.ts";
+import { touchLease } from "../lifecycle/touch.ts";
 import { elapsed } from "../output/format.ts";
 import { useColor } from "../output/log.ts";
 import { formatError } from "../output/report.ts";
@@ -64,7 +65,7 @@ export default defineCommand({
         if (args.id) {
           const named = await resolveLease(svc.store, String(args.id));
           unmark = await markInUse(svc.store, named.leaseId);
-          return prepareLease(svc, named, { timeoutMs });
+          return prepareLease(svc, await touchLease(svc, named), { timeoutMs });
         }
         const fresh = await acquire(svc, {
           keep: Boolean(args.keep),

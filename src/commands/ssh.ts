@@ -5,6 +5,7 @@ import { resolveLease } from "../leases/resolve.ts";
 import { markInUse } from "../leases/usage.ts";
 import { ensureMaster, prepareLease } from "../lifecycle/connect.ts";
 import { createServices } from "../lifecycle/services.ts";
+import { touchLease } from "../lifecycle/touch.ts";
 import { signalNumber, type Runtime } from "../runtime.ts";
 import { runRemote, sshArgs } from "../ssh/exec.ts";
 import { quoteWorkRoot, shQuote } from "../ssh/quote.ts";
@@ -33,7 +34,7 @@ export default defineCommand({
     const unmark = await markInUse(svc.store, claim.leaseId);
     try {
       const timeoutMs = durationArg("timeout", args.timeout);
-      claim = await ensureMaster(svc, await prepareLease(svc, claim, { timeoutMs }), { timeoutMs });
+      claim = await ensureMaster(svc, await prepareLease(svc, await touchLease(svc, claim), { timeoutMs }), { timeoutMs });
       return await session(ctx.runtime, claim, passthrough(rawArgs));
     } finally {
       await unmark();

@@ -37,6 +37,8 @@ export const ClaimSchema = v.object({
   createdAt: v.string(), // ISO 8601
   updatedAt: v.string(),
   expiresAt: v.string(),
+  /** The lease's time to live: using it (run --id, ssh) pushes expiresAt out again. */
+  ttlMs: v.optional(v.number()),
   keep: v.boolean(),
   apiUrl: v.string(),
   github: v.object({ login: v.string(), id: v.number() }),

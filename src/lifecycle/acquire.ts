@@ -127,6 +127,7 @@ export async function acquire(svc: Services, opts: AcquireOptions): Promise<Acqu
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + opts.ttlMs).toISOString(),
+    ttlMs: opts.ttlMs,
     keep: opts.keep,
     apiUrl: cfg.apiUrl,
     github: { login: me.login, id: me.id },
@@ -232,7 +233,7 @@ async function resume(svc: Services, claim: Claim, opts: AcquireOptions, t0: num
   log.info(`resuming kept lease ${claim.leaseId} (${claim.slug}), codespace ${claim.codespace!.name} (use --fresh for a new one)`);
   return svc.store.withLease(claim.leaseId, async (current) => {
     const expiresAt = new Date(runtime.now() + opts.ttlMs).toISOString();
-    const up = await bringUp(svc, { ...current, expiresAt }, { timeoutMs: opts.timeoutMs });
+    const up = await bringUp(svc, { ...current, expiresAt, ttlMs: opts.ttlMs }, { timeoutMs: opts.timeoutMs });
     return { claim: up.claim, codespace: up.codespace, elapsedMs: runtime.now() - t0 };
   });
 }

@@ -276,6 +276,24 @@ describe("cleanup", () => {
   });
 });
 
+describe("ttl", () => {
+  test("using a lease (run --id) pushes its expiry out once half its TTL is gone; cleanup then leaves it", async () => {
+    const lease = await warmup(["--ttl", "4s"]);
+    const before = Date.parse(claims()[0].expiresAt);
+    const quick = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "true"]);
+    expect(quick.code).toBe(0);
+    expect(Date.parse(claims()[0].expiresAt)).toBe(before); // more than half left: nothing written
+    await Bun.sleep(2600);
+    const r = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "true"]);
+    expect(r.code).toBe(0);
+    const after = Date.parse(claims()[0].expiresAt);
+    expect(after).toBeGreaterThan(before);
+    await Bun.sleep(Math.max(0, before - Date.now() + 200)); // past the original expiry
+    const c = await h.run(["cleanup", "--json"]);
+    expect(c.json().decisions.find((d: any) => d.leaseId === lease.leaseId).action).toBe("skip");
+  });
+});
+
 describe("status --wait", () => {
   test("finishes a warmup that was killed while the codespace was provisioning", async () => {
     h.emu.control.setDelays({ provisionMs: 2000 });
