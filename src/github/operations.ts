@@ -111,6 +111,26 @@ export interface ListOptions {
   maxPages?: number;
 }
 
+const PAGE_CONCURRENCY = 4;
+
+/** URLs of pages 2..last when `next` is page 2 and `last` names the final page number; else null. */
+export function pageUrls(next: string | undefined, last: string | undefined, maxPages: number): string[] | null {
+  if (!next || !last) return null;
+  try {
+    const n = new URL(next);
+    const l = new URL(last);
+    const lastPage = Number(l.searchParams.get("page"));
+    if (n.searchParams.get("page") !== "2" || !Number.isInteger(lastPage) || lastPage < 2 || lastPage > maxPages) return null;
+    return Array.from({ length: lastPage - 1 }, (_, i) => {
+      const u = new URL(n);
+      u.searchParams.set("page", String(i + 2));
+      return u.toString();
+    });
+  } catch {
+    return null;
+  }
+}
+
 async function listAll(
   client: GithubClient,
   first: { route: string; params?: Record<string, string | number>; query?: Record<string, string | number | undefined>; subject: string },
@@ -119,15 +139,38 @@ async function listAll(
   const all: Codespace[] = [];
   const seen = new Set<string>();
   const maxPages = opts.maxPages ?? 100;
-  let next: string | undefined;
-  for (let page = 1; page <= maxPages; page++) {
-    const res = await client.request({
+  const get = (url?: string) =>
+    client.request({
       method: "GET",
       route: first.route,
-      ...(next ? { url: next } : { params: first.params, query: { per_page: 100, ...first.query } }),
+      ...(url ? { url } : { params: first.params, query: { per_page: 100, ...first.query } }),
       schema: CodespaceList,
       subject: first.subject,
     });
+
+  // Page 1 tells how many pages there are (rel="last"): fetch the rest a few at a time, in order.
+  const head = await get();
+  all.push(...head.data.codespaces);
+  opts.onPage?.(head.data.codespaces, 1);
+  const links = parseLinkHeader(head.headers.get("link"));
+  const pages = pageUrls(links.next, links.last, maxPages);
+  if (pages) {
+    for (let i = 0; i < pages.length; i += PAGE_CONCURRENCY) {
+      const batch = await Promise.all(pages.slice(i, i + PAGE_CONCURRENCY).map((u) => get(u)));
+      batch.forEach((res, k) => {
+        all.push(...res.data.codespaces);
+        opts.onPage?.(res.data.codespaces, i + k + 2);
+      });
+    }
+    return all;
+  }
+
+  // No usable rel="last": follow rel="next" one page at a time.
+  let next: string | undefined = links.next;
+  if (!next) return all;
+  seen.add(next);
+  for (let page = 2; page <= maxPages; page++) {
+    const res = await get(next);
     all.push(...res.data.codespaces);
     opts.onPage?.(res.data.codespaces, page);
     next = parseLinkHeader(res.headers.get("link")).next;

@@ -10,6 +10,7 @@ import {
   getCodespaceOrNull,
   getRepository,
   listMyCodespaces,
+  pageUrls,
   listRepoCodespaces,
   startCodespace,
   stopCodespace,
@@ -479,15 +480,16 @@ describe("create is never retried on an unknown outcome", () => {
 });
 
 describe("pagination", () => {
-  function page(names: string[], next?: string) {
+  /** A page; `last` (default: `next`) is what GitHub sends as rel="last". */
+  function page(names: string[], next?: string, last = next) {
     const codespaces = names.map((name, i) => codespaceExample({ name, id: i + 1 }));
-    return json(200, { total_count: 5, codespaces }, next ? { link: `<${next}>; rel="next", <https://api.github.com/user/codespaces?page=3>; rel="last"` } : {});
+    return json(200, { total_count: 5, codespaces }, next ? { link: `<${next}>; rel="next", <${last}>; rel="last"` } : {});
   }
 
   test("follows Link rel=next across 3 pages", async () => {
     const pages: string[] = [];
     const { client, calls } = setup([
-      page(["a", "b"], "https://api.github.com/user/codespaces?per_page=100&repository_id=7&page=2"),
+      page(["a", "b"], "https://api.github.com/user/codespaces?per_page=100&repository_id=7&page=2", "https://api.github.com/user/codespaces?per_page=100&repository_id=7&page=3"),
       page(["c", "d"], "https://api.github.com/user/codespaces?per_page=100&repository_id=7&page=3"),
       page(["e"]),
     ]);
@@ -501,6 +503,28 @@ describe("pagination", () => {
     expect(calls[1]!.url.searchParams.get("page")).toBe("2");
     expect(calls[2]!.url.searchParams.get("page")).toBe("3");
     for (const c of calls) expect(c.headers.get("authorization")).toBe(`Bearer ${CANARY}`);
+  });
+
+  test("without rel=last, rel=next is followed one page at a time", async () => {
+    const link = (n: number) => ({ link: `<https://api.github.com/user/codespaces?page=${n}>; rel="next"` });
+    const { client, calls } = setup([
+      json(200, { total_count: 3, codespaces: [codespaceExample({ name: "a" })] }, link(2)),
+      json(200, { total_count: 3, codespaces: [codespaceExample({ name: "b" })] }, link(3)),
+      json(200, { total_count: 3, codespaces: [codespaceExample({ name: "c" })] }),
+    ]);
+    expect((await listMyCodespaces(client)).map((c) => c.name)).toEqual(["a", "b", "c"]);
+    expect(calls.map((c) => c.url.searchParams.get("page"))).toEqual([null, "2", "3"]);
+  });
+
+  test("pageUrls: pages 2..last from rel=next/last, or null when they do not describe numbered pages", () => {
+    expect(pageUrls("https://x/a?per_page=100&page=2", "https://x/a?per_page=100&page=4", 100)).toEqual([
+      "https://x/a?per_page=100&page=2",
+      "https://x/a?per_page=100&page=3",
+      "https://x/a?per_page=100&page=4",
+    ]);
+    expect(pageUrls("https://x/a?cursor=abc", "https://x/a?cursor=zzz", 100)).toBeNull();
+    expect(pageUrls("https://x/a?page=2", "https://x/a?page=500", 100)).toBeNull();
+    expect(pageUrls(undefined, undefined, 100)).toBeNull();
   });
 
   test("repo listing paginates too", async () => {
