@@ -1,4 +1,6 @@
 import { defineCommand } from "citty";
+import type * as v from "valibot";
+import type { DoctorCheck as DoctorCheckSchema } from "../output/schemas.ts";
 import { createContext } from "../context.ts";
 import { CrabboxError } from "../errors.ts";
 import { ghVersion } from "../gh/gh.ts";
@@ -9,14 +11,8 @@ import { installHint, missingTools } from "../lifecycle/tools.ts";
 import { createServices } from "../lifecycle/services.ts";
 import { commonArgs } from "./shared.ts";
 
-export interface DoctorCheck {
-  check: string;
-  ok: boolean;
-  detail: string;
-  hint: string | null;
-  /** The error code when the check failed ("skipped" when an earlier failure made it moot). */
-  code: string | null;
-}
+/** One row of `doctor --json` (shape: src/output/schemas.ts). */
+export type DoctorCheck = v.InferOutput<typeof DoctorCheckSchema>;
 
 export default defineCommand({
   meta: { name: "doctor", description: "Check gh, auth, repository, Codespaces access and local state (changes nothing)" },
@@ -28,7 +24,7 @@ export default defineCommand({
     const checks: DoctorCheck[] = [];
     let firstExit = 0;
 
-    async function check(name: string, fn: () => Promise<string>): Promise<boolean> {
+    async function check(name: DoctorCheck["check"], fn: () => Promise<string>): Promise<boolean> {
       try {
         checks.push({ check: name, ok: true, detail: await fn(), hint: null, code: null });
         return true;
@@ -39,7 +35,7 @@ export default defineCommand({
         return false;
       }
     }
-    const skip = (name: string, why: string) => checks.push({ check: name, ok: false, detail: `skipped: ${why}`, hint: null, code: "skipped" });
+    const skip = (name: DoctorCheck["check"], why: string) => checks.push({ check: name, ok: false, detail: `skipped: ${why}`, hint: null, code: "skipped" });
 
     await check("tools", async () => {
       const missing = missingTools(ctx.runtime, ["ssh", "rsync", "git"]);
@@ -63,7 +59,7 @@ export default defineCommand({
       return `${r.full_name} (${r.private ? "private" : "public"}, default branch ${r.default_branch})`;
     }));
     if (!authOk) skip("repository", "no authentication");
-    if (!repoOk) for (const name of ["codespaces", "machines", "permissions"]) skip(name, authOk ? "no usable repository" : "no authentication");
+    if (!repoOk) for (const name of ["codespaces", "machines", "permissions"] as const) skip(name, authOk ? "no usable repository" : "no authentication");
     let ref = cfg.ref;
     let devcontainerPath = cfg.devcontainerPath;
     if (repoOk) {

@@ -14,6 +14,8 @@ import { touchLease } from "../lifecycle/touch.ts";
 import { elapsed } from "../output/format.ts";
 import { useColor } from "../output/log.ts";
 import { formatError } from "../output/report.ts";
+import type { RunSummary } from "../output/schemas.ts";
+import type * as v from "valibot";
 import { signalNumber } from "../runtime.ts";
 import { ENV_NAME_RE } from "../ssh/quote.ts";
 import { trapInterrupts } from "./interrupts.ts";
@@ -125,7 +127,8 @@ export default defineCommand({
       await unmark?.();
     }
 
-    if (ctx.json) ctx.printJson({ leaseId: claim?.leaseId ?? null, slug: claim?.slug ?? null, exitCode, sync, durations });
+    const summary: v.InferOutput<typeof RunSummary> = { leaseId: claim?.leaseId ?? null, slug: claim?.slug ?? null, exitCode, sync, durations };
+    if (ctx.json) ctx.printJson(summary);
     else log.debug(`timings: acquire ${elapsed(durations.acquire)}, sync ${elapsed(durations.sync)}, command ${elapsed(durations.command)}, release ${elapsed(durations.release)}`);
     return exitCode;
   },

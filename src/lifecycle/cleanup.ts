@@ -2,6 +2,8 @@
  * cleanup: release what our claims prove is ours and has expired; report —
  * never touch — codespaces that look like ours but no claim holds.
  */
+import type * as v from "valibot";
+import type { CleanupResult as CleanupResultSchema } from "../output/schemas.ts";
 import { CrabboxError } from "../errors.ts";
 import { listMyCodespaces } from "../github/operations.ts";
 import type { Claim } from "../leases/claim.ts";
@@ -11,20 +13,9 @@ import { usersOf } from "../leases/usage.ts";
 import { release, type ReleaseOutcome } from "./release.ts";
 import type { Services } from "./services.ts";
 
-export interface CleanupDecision {
-  leaseId: string | null;
-  slug: string | null;
-  codespace: string | null;
-  action: string; // deleted | stopped | forgotten | kept-dirty | skip | candidate | would-* | error
-  reason: string;
-  error?: { code: string; message: string; exitCode: number };
-}
-
-export interface CleanupResult {
-  dryRun: boolean;
-  decisions: CleanupDecision[];
-  corrupt: { path: string; error: string }[];
-}
+/** The `cleanup --json` document (shape: src/output/schemas.ts). */
+export type CleanupResult = v.InferOutput<typeof CleanupResultSchema>;
+export type CleanupDecision = CleanupResult["decisions"][number];
 
 /** Why a claim is due for release now, or null if it is not. `busy`: a live process holds its lock. */
 export function dueReason(claim: Claim, now: number, busy = false): string | null {

@@ -4,6 +4,8 @@
  * says so and git_status shows no uncommitted or unpushed work. Delete is
  * done when GET answers 404; until then the claim stays ("releasing").
  */
+import type * as v from "valibot";
+import type { ReleaseOutcome as ReleaseOutcomeSchema } from "../output/schemas.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import { deleteCodespace, getCodespaceOrNull, stopCodespace } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
@@ -24,15 +26,9 @@ export interface ReleaseOptions {
   dryRun?: boolean;
 }
 
-export type ReleaseAction = "deleted" | "stopped" | "kept-dirty" | "forgotten" | "would-delete" | "would-stop";
-
-export interface ReleaseOutcome {
-  leaseId: string;
-  slug: string;
-  codespace: string | null;
-  action: ReleaseAction;
-  reason: string;
-}
+/** The `stop --json` document (shape: src/output/schemas.ts). */
+export type ReleaseOutcome = v.InferOutput<typeof ReleaseOutcomeSchema>;
+export type ReleaseAction = ReleaseOutcome["action"];
 
 export function wantsDelete(claim: Claim, override?: boolean): boolean {
   if (override !== undefined) return override;

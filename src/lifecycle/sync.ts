@@ -1,17 +1,14 @@
 /** Sync the local working tree to a lease and remember what was sent. */
+import type * as v from "valibot";
+import type { SyncSummary as SyncSummarySchema } from "../output/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import { bytes, elapsed } from "../output/format.ts";
 import type { Runtime } from "../runtime.ts";
 import { syncTree } from "../ssh/sync.ts";
 import type { Services } from "./services.ts";
 
-export interface SyncSummary {
-  skipped: boolean;
-  files: number;
-  bytes: number;
-  sentBytes: number | null;
-  ms: number;
-}
+/** The `sync` part of `run --json` (shape: src/output/schemas.ts). */
+export type SyncSummary = v.InferOutput<typeof SyncSummarySchema>;
 
 /** The local root to sync: the git top level of the current directory, else the directory itself. */
 export async function localRoot(runtime: Runtime): Promise<string> {

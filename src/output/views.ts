@@ -4,35 +4,11 @@
  */
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
+import type * as v from "valibot";
+import type { LeaseView as LeaseViewSchema, LiveView as LiveViewSchema } from "./schemas.ts";
 
-export interface LiveView {
-  state: string;
-  lastUsedAt: string | null;
-  machine: string | null;
-  webUrl: string | null;
-  gitStatus: { ahead: number; behind: number; hasUncommittedChanges: boolean; hasUnpushedChanges: boolean; ref: string | null };
-}
-
-export interface LeaseView {
-  leaseId: string;
-  slug: string;
-  provider: string;
-  state: string;
-  repo: string;
-  ref: string;
-  machine: string;
-  keep: boolean;
-  deleteOnRelease: boolean;
-  createdAt: string;
-  expiresAt: string;
-  workRoot: string;
-  codespace: { name: string; id: number; environmentId: string | null; owner: string } | null;
-  /** Live state from GitHub; null when the codespace no longer exists (or the lease has none). */
-  live: LiveView | null;
-  ssh: { configPath: string; host: string } | null;
-  lastSync: { fingerprint: string; at: string } | null;
-  failure: string | null;
-}
+export type LiveView = v.InferOutput<typeof LiveViewSchema>;
+export type LeaseView = v.InferOutput<typeof LeaseViewSchema>;
 
 export function liveView(cs: Codespace): LiveView {
   const g = cs.git_status ?? {};
