@@ -30,7 +30,7 @@ export default defineCommand({
         throw new CrabboxError({ code: "lease_not_usable", message: `lease ${claim.slug} is ${claim.state}: it will not become ready`, hint: `crabbox-cs stop ${claim.slug}`, exit: Exit.refused });
       }
       const timeoutMs = durationArg("timeout", args.timeout);
-      const up = await svc.store.withLease(claim.leaseId, (c) => bringUp(svc, c ?? claim, { timeoutMs }));
+      const up = await svc.store.withLease(claim.leaseId, (c) => bringUp(svc, c, { timeoutMs }));
       claim = up.claim;
       live = up.codespace;
     }
@@ -38,7 +38,7 @@ export default defineCommand({
       // Remember what we saw (labels only; nothing on GitHub changes).
       const seenAt = new Date(ctx.runtime.now()).toISOString();
       await svc.store.withLease(claim.leaseId, async (c) => {
-        if (c) await svc.store.write({ ...c, lastSeen: { state: live!.state, at: seenAt } });
+        await svc.store.write({ ...c, lastSeen: { state: live!.state, at: seenAt } });
       }).catch(() => undefined);
     }
     const view = leaseView(claim, live);

@@ -36,12 +36,8 @@ export function wantsDelete(claim: Claim, override?: boolean): boolean {
 }
 
 export async function release(svc: Services, leaseId: string, opts: ReleaseOptions): Promise<ReleaseOutcome> {
-  return svc.store.withLease(leaseId, async (claim) => {
-    if (!claim) {
-      throw new CrabboxError({ code: "lease_not_found", message: `lease ${leaseId} no longer exists`, why: "another process released it", exit: Exit.notFound });
-    }
-    return releaseClaim(svc, claim, opts);
-  });
+  // withLease re-reads the claim under the lock (lease_not_found, exit 4, if another process released it).
+  return svc.store.withLease(leaseId, (claim) => releaseClaim(svc, claim, opts));
 }
 
 /** Release a claim whose lease lock the caller already holds. */

@@ -47,8 +47,7 @@ export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOpti
   );
   const at = new Date(runtime.now()).toISOString();
   const next = await svc.store.withLease(claim.leaseId, async (current) => {
-    const base = current ?? claim;
-    const updated = { ...base, lastSync: { fingerprint: r.fingerprint, at } };
+    const updated = { ...current, lastSync: { fingerprint: r.fingerprint, at } };
     await svc.store.write(updated);
     return updated;
   });
