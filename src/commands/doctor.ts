@@ -4,8 +4,9 @@ import type { DoctorCheck as DoctorCheckSchema } from "../output/schemas.ts";
 import { createContext } from "../context.ts";
 import { CrabboxError } from "../errors.ts";
 import { ghVersion } from "../gh/gh.ts";
-import { resolveToken } from "../github/auth.ts";
-import { checkPermissions, getRepoDefaults, getRepository, listRepoMachines } from "../github/operations.ts";
+import { getRepoDefaults, getRepository, listRepoMachines } from "../github/operations.ts";
+import type { Repository } from "../github/schemas.ts";
+import { assertPermissionsAccepted, chooseMachine } from "../lifecycle/preflight.ts";
 import { resolveRepo } from "../lifecycle/repo.ts";
 import { installHint, missingTools } from "../lifecycle/tools.ts";
 import { createServices } from "../lifecycle/services.ts";
@@ -48,39 +49,37 @@ export default defineCommand({
       return v;
     });
     const authOk = await check("auth", async () => {
-      const { source } = await resolveToken(ctx.runtime, { ghPath: cfg.ghPath });
+      const { source } = await svc.token();
       const me = await svc.me();
       return `authenticated as ${me.login} (token from ${source}) at ${cfg.apiUrl}`;
     });
     let repo = "";
+    let repository: Repository | undefined;
     const repoOk = authOk && (await check("repository", async () => {
       repo = await resolveRepo(ctx.runtime, cfg.repo);
-      const r = await getRepository(await svc.github(), repo);
+      const r = (repository = await getRepository(await svc.github(), repo));
       return `${r.full_name} (${r.private ? "private" : "public"}, default branch ${r.default_branch})`;
     }));
     if (!authOk) skip("repository", "no authentication");
     if (!repoOk) for (const name of ["codespaces", "machines", "permissions"] as const) skip(name, authOk ? "no usable repository" : "no authentication");
-    let ref = cfg.ref;
     let devcontainerPath = cfg.devcontainerPath;
-    if (repoOk) {
+    if (repoOk && repository) {
       const client = await svc.github();
+      // The same ref warmup would use.
+      const ref = cfg.ref || repository.default_branch;
       await check("codespaces", async () => {
-        const d = await getRepoDefaults(client, repo, ref ? { ref } : {});
+        const d = await getRepoDefaults(client, repo, { ref });
         devcontainerPath ||= d.defaults.devcontainer_path ?? "";
         return `available; billed to ${d.billable_owner.login}; default location ${d.defaults.location}${devcontainerPath ? `; devcontainer ${devcontainerPath}` : ""}`;
       });
       await check("machines", async () => {
-        const m = (await listRepoMachines(client, repo, ref ? { ref } : {})).machines;
-        if (cfg.machine && !m.some((x) => x.name === cfg.machine)) {
-          throw new CrabboxError({ code: "machine_not_offered", message: `${cfg.machine} is not offered`, why: `offered: ${m.map((x) => x.name).join(", ")}`, hint: "pick one of the offered machine types", exit: 2 });
-        }
-        return m.length ? m.map((x) => `${x.name} (${x.cpus} cores)`).join(", ") : "none offered";
+        const m = (await listRepoMachines(client, repo, { ref })).machines;
+        const { machine, picked } = chooseMachine(repo, ref, m, cfg.machine);
+        return `${m.map((x) => `${x.name} (${x.cpus} cores)`).join(", ")}; warmup would use ${machine.name}${picked ? " (the smallest)" : ""}`;
       });
-      if (!ref) ref = (await getRepository(client, repo)).default_branch;
       if (devcontainerPath) {
         await check("permissions", async () => {
-          const p = await checkPermissions(client, repo, { ref, devcontainerPath });
-          if (!p.accepted) throw new CrabboxError({ code: "permissions_not_accepted", message: `devcontainer permissions for ${devcontainerPath} not accepted`, hint: `accept them once at https://github.com/codespaces/new?repo=${repo}`, exit: 3 });
+          await assertPermissionsAccepted(client, repository!, ref, devcontainerPath);
           return `accepted for ${devcontainerPath}@${ref}`;
         });
       } else skip("permissions", "no devcontainer path configured or defaulted");

@@ -7,14 +7,13 @@
  */
 import { CrabboxError, Exit } from "../errors.ts";
 import {
-  checkPermissions,
   createCodespace,
   createPullRequestCodespace,
   getRepoDefaults,
   getRepository,
   listRepoMachines,
 } from "../github/operations.ts";
-import type { Codespace, Machine } from "../github/schemas.ts";
+import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import { PROVIDER } from "../leases/claim.ts";
 import { displayNameFor, newLeaseId, newNonce, newSlug } from "../leases/ids.ts";
@@ -24,6 +23,7 @@ import { releaseClaim } from "./release.ts";
 import { findByRecoveryName } from "./recover.ts";
 import { defaultWorkRoot, resolveRepo } from "./repo.ts";
 import { assertLocalTools } from "./tools.ts";
+import { assertPermissionsAccepted, chooseMachine } from "./preflight.ts";
 import type { Services } from "./services.ts";
 
 export interface AcquireOptions {
@@ -41,13 +41,6 @@ export interface AcquireResult {
   claim: Claim;
   codespace: Codespace;
   elapsedMs: number;
-}
-
-/** The smallest machine offered (fewest cpus, then memory, then storage). */
-export function smallestMachine(machines: Machine[]): Machine | undefined {
-  return [...machines].sort(
-    (a, b) => a.cpus - b.cpus || a.memory_in_bytes - b.memory_in_bytes || a.storage_in_bytes - b.storage_in_bytes,
-  )[0];
 }
 
 export async function acquire(svc: Services, opts: AcquireOptions): Promise<AcquireResult> {
@@ -71,45 +64,11 @@ export async function acquire(svc: Services, opts: AcquireOptions): Promise<Acqu
   // 2. Preflight: fail before any claim or codespace exists.
   const defaults = await getRepoDefaults(client, repo, ref ? { ref } : {});
   const devcontainerPath = cfg.devcontainerPath || defaults.defaults.devcontainer_path || "";
-  if (devcontainerPath && ref) {
-    const perm = await checkPermissions(client, repo, { ref, devcontainerPath });
-    if (!perm.accepted) {
-      throw new CrabboxError({
-        code: "permissions_not_accepted",
-        message: `the devcontainer ${devcontainerPath} of ${repo}@${ref} asks for permissions you have not accepted`,
-        why: "GitHub requires a one-time approval in the browser before creating such a codespace",
-        hint: `open https://github.com/codespaces/new?repo=${repository.id}&ref=${encodeURIComponent(ref)} , accept the permissions, then re-run`,
-        exit: Exit.auth,
-      });
-    }
-  }
-  const machines = (await listRepoMachines(client, repo, ref ? { ref } : {})).machines;
-  let machine: string;
-  if (cfg.machine) {
-    if (!machines.some((m) => m.name === cfg.machine)) {
-      throw new CrabboxError({
-        code: "machine_not_offered",
-        message: `machine type ${cfg.machine} is not offered for ${repo}${ref ? `@${ref}` : ""}`,
-        why: machines.length ? `offered: ${machines.map((m) => m.name).join(", ")}` : "GitHub offers no machine type for it",
-        hint: machines.length ? `--github-codespaces-machine ${smallestMachine(machines)!.name}` : "check the repository's Codespaces policy",
-        exit: Exit.usage,
-      });
-    }
-    machine = cfg.machine;
-  } else {
-    const smallest = smallestMachine(machines);
-    if (!smallest) {
-      throw new CrabboxError({
-        code: "no_machines",
-        message: `GitHub offers no machine type for ${repo}`,
-        why: "Codespaces may be disabled for this repository, or an organization policy restricts machine types",
-        hint: "check the repository's Codespaces settings, or pass --github-codespaces-machine",
-        exit: Exit.refused,
-      });
-    }
-    machine = smallest.name;
-    log.info(`no machine type given: using the smallest offered, ${machine} (${smallest.cpus} cores)`);
-  }
+  if (devcontainerPath && ref) await assertPermissionsAccepted(client, repository, ref, devcontainerPath);
+  const offered = (await listRepoMachines(client, repo, ref ? { ref } : {})).machines;
+  const chosen = chooseMachine(repo, ref, offered, cfg.machine);
+  const machine = chosen.machine.name;
+  if (chosen.picked) log.info(`no machine type given: using the smallest offered, ${machine} (${chosen.machine.cpus} cores)`);
 
   // 3. The claim, before the codespace.
   const { claims } = await store.list();

@@ -4,7 +4,7 @@
  * authenticated user (fetched at most once).
  */
 import type { Context } from "../context.ts";
-import { resolveToken } from "../github/auth.ts";
+import { resolveToken, type ResolvedToken } from "../github/auth.ts";
 import { createGithubClient, type GithubClient } from "../github/client.ts";
 import { getAuthenticatedUser } from "../github/operations.ts";
 import { createClaimStore, type ClaimStore } from "../leases/store.ts";
@@ -18,18 +18,25 @@ export interface GithubUser {
 export interface Services {
   ctx: Context;
   store: ClaimStore;
+  /** The token and where it came from (resolved once). */
+  token(): Promise<ResolvedToken>;
   github(): Promise<GithubClient>;
   me(): Promise<GithubUser>;
 }
 
 export function createServices(ctx: Context): Services {
+  let token: Promise<ResolvedToken> | undefined;
   let client: Promise<GithubClient> | undefined;
   let user: Promise<GithubUser> | undefined;
   const svc: Services = {
     ctx,
     store: createClaimStore(ctx.runtime),
+    token() {
+      token ??= resolveToken(ctx.runtime, { ghPath: ctx.config.githubCodespaces.ghPath });
+      return token;
+    },
     github() {
-      client ??= resolveToken(ctx.runtime, { ghPath: ctx.config.githubCodespaces.ghPath }).then(({ token }) =>
+      client ??= svc.token().then(({ token }) =>
         createGithubClient({ runtime: ctx.runtime, apiUrl: ctx.config.githubCodespaces.apiUrl, token, version: VERSION }),
       );
       return client;

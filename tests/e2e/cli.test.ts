@@ -85,6 +85,17 @@ describe("doctor", () => {
     expect(r.stdout + r.stderr).not.toContain("ghp_thisisnotavalidtokenatall1234567890");
   });
 
+  test("an unoffered machine fails the machines check as warmup would; the repository is read once", async () => {
+    h.emu.control.resetCounts();
+    const r = await h.run(["doctor", "--json", "--github-codespaces-machine", "gigantic"]);
+    expect(r.code).toBe(2);
+    const machines = r.json<any[]>().find((c) => c.check === "machines");
+    expect(machines.ok).toBe(false);
+    expect(machines.code).toBe("machine_not_offered");
+    const repoReads = Object.entries(h.emu.control.counts()).filter(([k]) => /^GET \/repos\/[^/]+\/[^/]+$/.test(k) || k === "GET /repos/:owner/:repo");
+    expect(repoReads.reduce((a, [, n]) => a + n, 0)).toBe(1);
+  });
+
   test("doctor mutates nothing", async () => {
     h.emu.control.resetCounts();
     await h.run(["doctor", "--json"]);
