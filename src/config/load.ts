@@ -3,6 +3,7 @@
  * keys dropped) < user config file < CRABBOX_* environment < flags.
  * Files are read with c12 (YAML only: we never execute a config file).
  */
+import { checkApiUrl } from "../github/api-url.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { loadConfig as c12LoadConfig } from "c12";
@@ -234,37 +235,16 @@ export function validateRepo(repo: string, from: string): string {
   return r;
 }
 
-function isLoopback(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
 /** https (or http on a loopback host only), no credentials/query/fragment; trailing slash removed. */
 export function normalizeApiUrl(raw: string, from: string): string {
-  const hint = "use https://api.github.com, https://<host>/api/v3 (GitHub Enterprise Server) or http://127.0.0.1:<port> for a local emulator";
-  let u: URL;
-  try {
-    u = new URL(raw.trim());
-  } catch {
-    throw usage("bad_api_url", `apiUrl ${JSON.stringify(raw)} (from ${from}) is not a URL`, hint);
-  }
-  if (u.username || u.password) {
-    throw usage("bad_api_url", `apiUrl (from ${from}) must not contain a user name or password`, "remove the credentials; crabbox-cs gets its token from gh auth or GH_TOKEN");
-  }
-  if (u.search || u.hash) throw usage("bad_api_url", `apiUrl ${JSON.stringify(raw)} (from ${from}) must not have a query or fragment`, hint);
-  if (u.protocol === "http:") {
-    if (!isLoopback(u.hostname)) {
-      throw usage(
-        "bad_api_url",
-        `apiUrl ${JSON.stringify(raw)} (from ${from}) uses plain http`,
-        hint,
-        "your token would cross the network unencrypted; http is allowed only for loopback hosts (localhost, 127.0.0.0/8, ::1)",
-      );
-    }
-  } else if (u.protocol !== "https:") {
-    throw usage("bad_api_url", `apiUrl ${JSON.stringify(raw)} (from ${from}) must use https`, hint);
-  }
-  return `${u.origin}${u.pathname}`.replace(/\/+$/, "");
+  const r = checkApiUrl(raw);
+  if ("url" in r) return r.url;
+  throw usage(
+    "bad_api_url",
+    `apiUrl ${JSON.stringify(redact(raw))} (from ${from}) is not usable`,
+    "use https://api.github.com, https://<host>/api/v3 (GitHub Enterprise Server) or http://127.0.0.1:<port> for a local emulator",
+    r.problem,
+  );
 }
 
 const TOP_KEYS = ["provider", "target", "class"] as const;

@@ -19,6 +19,7 @@
  *   (GET, start, stop, PATCH, DELETE). A create is never retried on these: it
  *   raises `create_outcome_unknown` (the codespace may exist) for recovery.
  */
+import { checkApiUrl } from "./api-url.ts";
 import { FetchError, ofetch, type FetchContext } from "ofetch";
 import * as v from "valibot";
 import { CrabboxError, Exit } from "../errors.ts";
@@ -98,36 +99,17 @@ export interface GithubClient {
 const RETRY_STATUS = [403, 429, 500, 502, 503, 504];
 const SERVER_RETRY = new Set([500, 502, 503, 504]);
 
-function isLoopback(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (h === "localhost" || h === "::1") return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
 /** Validate and normalise the API base URL (no trailing slash). Exit 2 when unusable. */
 export function normalizeApiUrl(apiUrl: string): string {
-  const bad = (why: string) =>
-    new CrabboxError({
-      code: "config_api_url",
-      exit: Exit.usage,
-      message: `Invalid GitHub API URL ${JSON.stringify(redact(apiUrl))}`,
-      why,
-      hint: `Use ${DEFAULT_API_URL} (or https://api.<subdomain>.ghe.com); plain http is only allowed for localhost.`,
-    });
-  let u: URL;
-  try {
-    u = new URL(apiUrl);
-  } catch {
-    throw bad("it is not a URL");
-  }
-  if (u.username || u.password) throw bad("it must not contain credentials");
-  if (u.search || u.hash) throw bad("it must not contain a query or fragment");
-  if (u.protocol === "http:") {
-    if (!isLoopback(u.hostname)) throw bad("http is only allowed for loopback hosts (127.0.0.0/8, localhost, ::1)");
-  } else if (u.protocol !== "https:") {
-    throw bad(`unsupported scheme ${u.protocol}`);
-  }
-  return `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
+  const r = checkApiUrl(apiUrl);
+  if ("url" in r) return r.url;
+  throw new CrabboxError({
+    code: "config_api_url",
+    exit: Exit.usage,
+    message: `Invalid GitHub API URL ${JSON.stringify(redact(apiUrl))}`,
+    why: r.problem,
+    hint: `Use ${DEFAULT_API_URL} (or https://api.<subdomain>.ghe.com); plain http is only allowed for localhost.`,
+  });
 }
 
 function webHostFor(apiUrl: string): string {

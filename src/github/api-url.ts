@@ -1,0 +1,32 @@
+/**
+ * The one rule for a GitHub REST base URL, used when config is loaded and
+ * again when a client is made: https (plain http only for loopback hosts, so
+ * a token never crosses a network unencrypted), no credentials, no query or
+ * fragment; canonical form without a trailing slash.
+ */
+
+export function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+export type ApiUrlCheck = { url: string } | { problem: string };
+
+export function checkApiUrl(raw: string): ApiUrlCheck {
+  let u: URL;
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    return { problem: "it is not a URL" };
+  }
+  if (u.username || u.password) return { problem: "it must not contain a user name or password (the token comes from gh auth or GH_TOKEN)" };
+  if (u.search || u.hash) return { problem: "it must not have a query or fragment" };
+  if (u.protocol === "http:") {
+    if (!isLoopback(u.hostname)) {
+      return { problem: "plain http is allowed only for loopback hosts (localhost, 127.0.0.0/8, ::1): the token would cross the network unencrypted" };
+    }
+  } else if (u.protocol !== "https:") {
+    return { problem: `it must use https, not ${u.protocol.replace(/:$/, "")}` };
+  }
+  return { url: `${u.origin}${u.pathname}`.replace(/\/+$/, "") };
+}
