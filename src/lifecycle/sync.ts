@@ -11,9 +11,10 @@ import type { Services } from "./services.ts";
 export type SyncSummary = v.InferOutput<typeof SyncSummarySchema>;
 
 /** The local root to sync: the git top level of the current directory, else the directory itself. */
-export async function localRoot(runtime: Runtime): Promise<string> {
+export async function localRoot(runtime: Runtime): Promise<{ root: string; isGit: boolean }> {
   const r = await runtime.exec(["git", "rev-parse", "--show-toplevel"]);
-  return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : runtime.cwd;
+  const top = r.code === 0 ? r.stdout.trim() : "";
+  return top ? { root: top, isGit: true } : { root: runtime.cwd, isGit: false };
 }
 
 export interface SyncLeaseOptions {
@@ -23,7 +24,7 @@ export interface SyncLeaseOptions {
 
 export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOptions = {}): Promise<{ claim: Claim; summary: SyncSummary }> {
   const { runtime, log } = svc.ctx;
-  const root = await localRoot(runtime);
+  const { root, isGit } = await localRoot(runtime);
   const r = await syncTree(runtime, {
     beforeTransfer: opts.connect
       ? async () => {
@@ -34,6 +35,7 @@ export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOpti
     configPath: claim.sshConfigPath!,
     alias: claim.sshHost!,
     localRoot: root,
+    isGit,
     workRoot: claim.workRoot,
     lastFingerprint: claim.lastSync?.fingerprint ?? null,
   });

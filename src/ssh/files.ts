@@ -83,10 +83,11 @@ function walk(root: string, prefix: string, out: string[]): void {
   }
 }
 
-export async function listFiles(runtime: Runtime, localRoot: string): Promise<FileList> {
+/** `isGit`: the caller already knows whether localRoot is a git work tree (saves a git spawn). */
+export async function listFiles(runtime: Runtime, localRoot: string, isGit?: boolean): Promise<FileList> {
   let files: string[] = [];
   let source: FileList["source"];
-  if (await isGitWorkTree(runtime, localRoot)) {
+  if (isGit ?? (await isGitWorkTree(runtime, localRoot))) {
     await gitFiles(runtime, localRoot, "", files, 0);
     source = "git";
   } else {

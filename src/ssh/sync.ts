@@ -35,6 +35,8 @@ export interface SyncInput {
   workRoot: string;
   /** The fingerprint of the last successful sync to this lease (from the claim), if any. */
   lastFingerprint: string | null;
+  /** Whether localRoot is a git work tree, when the caller already knows. */
+  isGit?: boolean;
   /** Called once rsync is known to be needed, before it starts (e.g. to make sure the connection is up). */
   beforeTransfer?: () => Promise<void>;
 }
@@ -149,7 +151,7 @@ export function rsyncArgs(input: { listPath: string; configPath: string; alias: 
 
 export async function syncTree(runtime: Runtime, input: SyncInput): Promise<SyncResult> {
   const started = runtime.now();
-  const { files } = await listFiles(runtime, input.localRoot);
+  const { files } = await listFiles(runtime, input.localRoot, input.isGit);
   const cache = loadSyncCache(runtime, input.leaseId, input.localRoot);
   const fp = computeFingerprint(input.localRoot, files, cache, runtime.now(), `${input.alias}\0${input.workRoot}`);
   if (input.lastFingerprint !== null && fp.fingerprint === input.lastFingerprint) {
