@@ -20,9 +20,8 @@ export default defineCommand({
     if (claims.some((c) => c.codespace)) {
       for (const cs of await listMyCodespaces(await svc.github())) live.set(cs.name, cs);
     }
-    const views = claims
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
-      .map((c) => leaseView(c, c.codespace ? (live.get(c.codespace.name) ?? null) : undefined));
+    // store.list() returns claims oldest first.
+    const views = claims.map((c) => leaseView(c, c.codespace ? (live.get(c.codespace.name) ?? null) : undefined));
     if (ctx.json) {
       ctx.printJson(views);
       return 0;

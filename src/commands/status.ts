@@ -23,8 +23,8 @@ export default defineCommand({
     const ctx = await createContext(args);
     const svc = createServices(ctx);
     let claim = await resolveLease(svc.store, leaseRefArg(args, "status"));
-    const client = await svc.github();
-    let live = claim.codespace ? await getCodespaceOrNull(client, claim.codespace.name) : undefined;
+    // No codespace bound: nothing to ask GitHub (and no token needed).
+    let live = claim.codespace ? await getCodespaceOrNull(await svc.github(), claim.codespace.name) : undefined;
     if (args.wait && claim.codespace && live && (claim.state !== "ready" || live.state !== "Available")) {
       if (claim.state === "failed" || claim.state === "releasing") {
         throw new CrabboxError({ code: "lease_not_usable", message: `lease ${claim.slug} is ${claim.state}: it will not become ready`, hint: `crabbox-cs stop ${claim.slug}`, exit: Exit.refused });

@@ -52,8 +52,9 @@ export async function acquire(svc: Services, opts: AcquireOptions): Promise<Acqu
   // 1. What and where.
   const repo = await resolveRepo(runtime, cfg.repo);
   assertLocalTools(runtime, cfg.ghPath);
+  const { claims } = await store.list();
   if (opts.reuse && !opts.pr) {
-    const kept = await findReusable(svc, repo);
+    const kept = findReusable(svc, claims, repo);
     if (kept) return resume(svc, kept, opts, t0);
   }
   const client = await svc.github();
@@ -71,7 +72,6 @@ export async function acquire(svc: Services, opts: AcquireOptions): Promise<Acqu
   if (chosen.picked) log.info(`no machine type given: using the smallest offered, ${machine} (${chosen.machine.cpus} cores)`);
 
   // 3. The claim, before the codespace.
-  const { claims } = await store.list();
   const taken = new Set(claims.filter((c) => c.state !== "failed").map((c) => c.slug));
   const leaseId = newLeaseId();
   const slug = newSlug(taken);
@@ -172,9 +172,8 @@ export async function acquire(svc: Services, opts: AcquireOptions): Promise<Acqu
 }
 
 /** A kept lease for this repository (and the configured ref/machine) that can be resumed. */
-async function findReusable(svc: Services, repo: string): Promise<Claim | undefined> {
+function findReusable(svc: Services, claims: Claim[], repo: string): Claim | undefined {
   const cfg = svc.ctx.config.githubCodespaces;
-  const { claims } = await svc.store.list();
   return claims.find(
     (c) =>
       c.keep &&
