@@ -13,6 +13,7 @@ import { deleteCodespace, getCodespaceOrNull, stopCodespace } from "../github/op
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import { closeMaster } from "../ssh/exec.ts";
+import { forgetLease } from "./leftovers.ts";
 import { findByRecoveryName } from "./recover.ts";
 import { bindCodespace, gitVerdict, leaseRef, seen } from "./claims.ts";
 import { assertIdentity, assertSameAccount } from "./identity.ts";
@@ -56,7 +57,7 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
   if (!claim.codespace) {
     const found = claim.state === "failed" ? null : await findByRecoveryName(svc, claim);
     if (!found) {
-      if (!opts.dryRun) await store.remove(claim.leaseId);
+      if (!opts.dryRun) await forgetLease(svc, claim.leaseId);
       return { ...base, codespace: null, action: "forgotten", reason: `no codespace was ever bound to this ${claim.state} lease` };
     }
     log.info(`lease ${claim.leaseId} had lost track of ${found.name}; adopting it by its recovery name`);
@@ -67,7 +68,7 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
   const name = claim.codespace!.name;
   let live = await getCodespaceOrNull(client, name);
   if (!live) {
-    if (!opts.dryRun) await store.remove(claim.leaseId);
+    if (!opts.dryRun) await forgetLease(svc, claim.leaseId);
     return { ...base, codespace: name, action: "forgotten", reason: "the codespace no longer exists on GitHub" };
   }
   assertIdentity(claim, live, me, apiUrl);
@@ -127,7 +128,7 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
       exit: Exit.timeout,
     });
   }
-  await store.remove(claim.leaseId);
+  await forgetLease(svc, claim.leaseId);
   return { ...base, codespace: name, action: "deleted", reason: "stopped clean, deleted, confirmed gone" };
 }
 
