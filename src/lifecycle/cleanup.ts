@@ -50,47 +50,47 @@ export function cleanupVerdict(claim: Claim, now: number, users: readonly LeaseU
   return { release: false, reason: claim.keep ? "kept lease" : `not expired (expires ${claim.expiresAt})` };
 }
 
-export async function cleanup(svc: Services, opts: { dryRun: boolean; timeoutMs: number }): Promise<CleanupResult> {
+/**
+ * One claim: a first look without the lock (a live lock holder or marker: skip
+ * at once, never wait), then, if it looks due, the decision again under the
+ * lease lock on the re-read claim, immediately before any stop or delete.
+ */
+export async function cleanupLease(svc: Services, claim: Claim, opts: { dryRun: boolean; timeoutMs: number }): Promise<CleanupDecision> {
   const { store, ctx } = svc;
+  const base = { leaseId: claim.leaseId, slug: claim.slug, codespace: claim.codespace?.name ?? null };
+  const holder = await lockHolder(store.lockPath(claim.leaseId));
+  const holderLive = holder && (holder.host !== localProbe.host || localProbe.alive(holder.pid));
+  const first = cleanupVerdict(claim, ctx.runtime.now(), [
+    ...(await usersOf(store, claim.leaseId)),
+    ...(holderLive ? [{ pid: holder.pid, host: holder.host }] : []),
+  ]);
+  if (!first.release) return { ...base, action: "skip", reason: first.reason };
+  try {
+    const r = await store.withLease(claim.leaseId, async (current): Promise<{ skip: string } | { due: string; outcome: ReleaseOutcome }> => {
+      const again = cleanupVerdict(current, ctx.runtime.now(), await usersOf(store, current.leaseId));
+      if (!again.release) return { skip: again.reason.startsWith("in use") ? `now ${again.reason}` : `no longer due: ${again.reason}` };
+      return { due: again.reason, outcome: await releaseClaim(svc, current, { dryRun: opts.dryRun, timeoutMs: opts.timeoutMs }) };
+    });
+    if ("skip" in r) return { ...base, action: "skip", reason: r.skip };
+    return { ...base, codespace: r.outcome.codespace, action: r.outcome.action, reason: `${r.due}; ${r.outcome.reason}` };
+  } catch (e) {
+    if (!(e instanceof CrabboxError)) throw e;
+    if (e.code === "lease_not_found") return { ...base, action: "skip", reason: "released meanwhile by another process" };
+    return {
+      ...base,
+      action: e.code === "codespace_dirty" || e.code === "git_status_unknown" ? "kept-dirty" : "error",
+      reason: `${first.reason}; ${e.message}`,
+      error: { code: e.code, message: e.message, exitCode: e.exit },
+    };
+  }
+}
+
+export async function cleanup(svc: Services, opts: { dryRun: boolean; timeoutMs: number }): Promise<CleanupResult> {
+  const { store } = svc;
   const { claims, corrupt } = await store.list();
   const decisions: CleanupDecision[] = [];
 
-  for (const claim of claims) {
-    const base = { leaseId: claim.leaseId, slug: claim.slug, codespace: claim.codespace?.name ?? null };
-    // First look, without the lock: a live lock holder means busy (do not wait for it).
-    const holder = await lockHolder(store.lockPath(claim.leaseId));
-    const holderLive = holder && (holder.host !== localProbe.host || localProbe.alive(holder.pid));
-    const first = cleanupVerdict(claim, ctx.runtime.now(), [
-      ...(await usersOf(store, claim.leaseId)),
-      ...(holderLive ? [{ pid: holder.pid, host: holder.host }] : []),
-    ]);
-    if (!first.release) {
-      decisions.push({ ...base, action: "skip", reason: first.reason });
-      continue;
-    }
-    try {
-      // Decide again under the lock, on the re-read claim, right before stopping or deleting.
-      const r = await store.withLease(claim.leaseId, async (current): Promise<{ skip: string } | { due: string; outcome: ReleaseOutcome }> => {
-        const again = cleanupVerdict(current, ctx.runtime.now(), await usersOf(store, current.leaseId));
-        if (!again.release) return { skip: again.reason.startsWith("in use") ? `now ${again.reason}` : `no longer due: ${again.reason}` };
-        return { due: again.reason, outcome: await releaseClaim(svc, current, { dryRun: opts.dryRun, timeoutMs: opts.timeoutMs }) };
-      });
-      if ("skip" in r) decisions.push({ ...base, action: "skip", reason: r.skip });
-      else decisions.push({ ...base, codespace: r.outcome.codespace, action: r.outcome.action, reason: `${r.due}; ${r.outcome.reason}` });
-    } catch (e) {
-      if (!(e instanceof CrabboxError)) throw e;
-      if (e.code === "lease_not_found") {
-        decisions.push({ ...base, action: "skip", reason: "released meanwhile by another process" });
-        continue;
-      }
-      decisions.push({
-        ...base,
-        action: e.code === "codespace_dirty" || e.code === "git_status_unknown" ? "kept-dirty" : "error",
-        reason: `${first.reason}; ${e.message}`,
-        error: { code: e.code, message: e.message, exitCode: e.exit },
-      });
-    }
-  }
+  for (const claim of claims) decisions.push(await cleanupLease(svc, claim, opts));
 
   // Local files of leases that no claim holds any more (ssh config, proxy log, control socket, sync cache, markers).
   const leftovers = await sweepLeftovers(svc, { dryRun: opts.dryRun });

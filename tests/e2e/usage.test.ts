@@ -98,7 +98,7 @@ describe("unknown git status is not clean", () => {
     const res = await fetch(`${h.env.GITHUB_API_URL}/user/codespaces/${cs.name}`, {
       headers: { Authorization: `Bearer ${h.env.GH_TOKEN}` },
     });
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(Object.keys(body.git_status).sort()).toEqual(["behind", "has_unpushed_changes", "ref"]);
     expect(body.git_status.has_unpushed_changes).toBe(true); // still recomputed
   });
