@@ -13,7 +13,8 @@
  *   - another host sharing the home: live until expiresAt (createdAt + 12 h).
  * Stale markers are swept when seen.
  */
-import { readdir, readFile, rm } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ensurePrivateDir, writeFileAtomic } from "../fsutil.ts";
 import { randomBase32 } from "./ids.ts";
@@ -86,6 +87,25 @@ export function markerLeaseId(name: string): string | null {
   return MARKER_NAME_RE.exec(name)?.[1] ?? null;
 }
 
+/** A marker's text, never following a link or blocking on a FIFO; null when it is not a small regular file, undefined when gone. */
+async function readSmallFile(path: string): Promise<string | null | undefined> {
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT" ? undefined : null;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > 4096) return null;
+    return await fh.readFile("utf8");
+  } catch {
+    return null;
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
 export interface MarkerFile {
   path: string;
   leaseId: string;
@@ -102,9 +122,9 @@ export async function readMarkers(store: ClaimStore, leaseId?: string, probe: Pr
     const id = markerLeaseId(name);
     if (!id || (leaseId !== undefined && id !== leaseId)) continue;
     const path = join(store.claimsDir, name);
-    const text = await readFile(path, "utf8").catch(() => null);
-    if (text === null) continue; // removed meanwhile
-    const marker = parseMarker(text, name, probe.host);
+    const text = await readSmallFile(path);
+    if (text === undefined) continue; // removed meanwhile
+    const marker = text === null ? null : parseMarker(text, name, probe.host);
     out.push({ path, leaseId: id, marker, verdict: judgeMarker(marker, probe, now) });
   }
   return out;

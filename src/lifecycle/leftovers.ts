@@ -28,6 +28,7 @@ export interface Leftover {
 /** The Host alias of a config file we wrote (first Host line). */
 function aliasOf(configPath: string): string | null {
   try {
+    if (!lstatSync(configPath).isFile()) return null;
     return /^Host\s+(\S+)/m.exec(readFileSync(configPath, "utf8"))?.[1] ?? null;
   } catch {
     return null;

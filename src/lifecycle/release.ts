@@ -151,7 +151,7 @@ export function dirtyError(claim: Claim, live: Codespace): CrabboxError {
       code: "git_status_unknown",
       message: `not deleting codespace ${live.name}: ${git.reason}`,
       why: "GitHub's git_status lacks has_uncommitted_changes, has_unpushed_changes or a usable ahead count, so it cannot prove there is no unsaved work; the codespace is stopped and the lease kept",
-      hint: `inspect it: gh codespace ssh -c ${live.name} -- git -C ${claim.workRoot} status  (or ${live.web_url}); if nothing needs saving, delete it: gh codespace delete -c ${live.name}, then: crabbox-cs stop ${leaseRef(claim)}`,
+      hint: `inspect it: gh codespace ssh -c ${live.name} -- git -C /workspaces/${claim.repo.split("/").pop()} status  (or ${live.web_url}); if nothing needs saving, delete it: gh codespace delete -c ${live.name}, then: crabbox-cs stop ${leaseRef(claim)}`,
       exit: Exit.refused,
       // As GitHub sent it: the missing keys stay missing.
       details: { codespace: live.name, gitStatus: live.git_status ?? null },
