@@ -168,6 +168,10 @@ describe("cleanup never releases a lease in use", () => {
     const proc = h.spawn(["run", "--ttl", "2s", "--no-sync", "--", "sh", "-c", cmd]);
     const stdout = new Response(proc.stdout).text();
     const stderr = new Response(proc.stderr).text();
+    // The marker is written before the claim: whenever the claim can be seen, so can the marker.
+    const first = await waitFor("the run's claim", () => claimFiles()[0]);
+    const id = first.slice(0, -".json".length);
+    expect(readdirSync(claimsDir()).some((f) => f.startsWith(`${id}.inuse.`))).toBe(true);
     const claim = await waitFor("the run's claim with a codespace", () => claims().find((c) => c.codespace));
     const dir = h.emu.control.codespaceDir(claim.codespace.name);
     await waitFor("the remote command to start", () => existsSync(join(dir, "started")));
