@@ -3,7 +3,7 @@ import { createContext, type Context } from "../context.ts";
 import { CrabboxError, Exit, usageError } from "../errors.ts";
 import type { Claim } from "../leases/claim.ts";
 import { resolveLease } from "../leases/resolve.ts";
-import { markInUse } from "../leases/usage.ts";
+import { createLeaseUse } from "../leases/usage.ts";
 import { acquire } from "../lifecycle/acquire.ts";
 import { leaseRef } from "../lifecycle/claims.ts";
 import { ensureMaster, prepareLease, runOnLease } from "../lifecycle/connect.ts";
@@ -55,7 +55,8 @@ export default defineCommand({
     let claim: Claim | undefined;
     let exitCode = 0;
     let sync: SyncSummary | null = null;
-    let unmark: (() => Promise<void>) | undefined;
+    // In-use markers (cleanup leaves the lease alone): from the claim's creation, or from --id, until after the release.
+    const use = createLeaseUse(svc.store);
     const interrupts = trapInterrupts(log, {
       releasing: oneShot && !args.keep,
       leftover: () => (claim ? `lease ${claim.leaseId} claimed; release it with: crabbox-cs stop ${leaseRef(claim)}` : null),
@@ -66,7 +67,7 @@ export default defineCommand({
       claim = await timed("acquire", async () => {
         if (args.id) {
           const named = await resolveLease(svc.store, String(args.id));
-          unmark = await markInUse(svc.store, named.leaseId);
+          await use.mark(named.leaseId);
           return prepareLease(svc, await touchLease(svc, named), { timeoutMs });
         }
         const fresh = await acquire(svc, {
@@ -74,6 +75,7 @@ export default defineCommand({
           ttlMs: durationArg("ttl", args.ttl),
           timeoutMs,
           pr: prArg(args.pr),
+          use,
           onClaim: (c) => {
             claim = c;
           },
@@ -124,7 +126,7 @@ export default defineCommand({
         if (exitCode === 0) exitCode = code;
       }
       interrupts.dispose();
-      await unmark?.();
+      await use.done();
     }
 
     const summary: v.InferOutput<typeof RunSummary> = { leaseId: claim?.leaseId ?? null, slug: claim?.slug ?? null, exitCode, sync, durations };

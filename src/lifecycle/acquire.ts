@@ -17,8 +17,10 @@ import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import { PROVIDER } from "../leases/claim.ts";
 import { displayNameFor, newLeaseId, newNonce, newSlug } from "../leases/ids.ts";
+import { createLeaseUse, type LeaseUse } from "../leases/usage.ts";
 import { bindCodespace, seen } from "./claims.ts";
 import { bringUp } from "./connect.ts";
+import { forgetLease } from "./leftovers.ts";
 import { releaseClaim } from "./release.ts";
 import { findByRecoveryName } from "./recover.ts";
 import { defaultWorkRoot, resolveRepo } from "./repo.ts";
@@ -35,6 +37,12 @@ export interface AcquireOptions {
   reuse?: boolean;
   /** Called as soon as the lease's claim exists (so that a caller can release it on failure). */
   onClaim?: (claim: Claim) => void;
+  /**
+   * The caller's in-use markers: the lease is marked before its claim is
+   * written, and stays marked until the caller's `done()` (after its release,
+   * for a one-shot run). Without it, acquire marks the lease itself until it returns.
+   */
+  use?: LeaseUse;
 }
 
 export interface AcquireResult {
@@ -44,6 +52,16 @@ export interface AcquireResult {
 }
 
 export async function acquire(svc: Services, opts: AcquireOptions): Promise<AcquireResult> {
+  if (opts.use) return acquireMarked(svc, opts, opts.use);
+  const use = createLeaseUse(svc.store);
+  try {
+    return await acquireMarked(svc, opts, use);
+  } finally {
+    await use.done();
+  }
+}
+
+async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse): Promise<AcquireResult> {
   const { ctx, store } = svc;
   const { runtime, log } = ctx;
   const cfg = ctx.config.githubCodespaces;
@@ -55,7 +73,10 @@ export async function acquire(svc: Services, opts: AcquireOptions): Promise<Acqu
   const { claims } = await store.list();
   if (opts.reuse && !opts.pr) {
     const kept = findReusable(svc, claims, repo);
-    if (kept) return resume(svc, kept, opts, t0);
+    if (kept) {
+      await use.mark(kept.leaseId);
+      return resume(svc, kept, opts, t0);
+    }
   }
   const client = await svc.github();
   const me = await svc.me();
@@ -106,6 +127,8 @@ export async function acquire(svc: Services, opts: AcquireOptions): Promise<Acqu
     lastSync: null,
     failure: null,
   };
+  // In use from the moment the claim exists: the marker comes first, so cleanup never sees the claim unmarked.
+  await use.mark(leaseId);
   await store.create(claim);
   opts.onClaim?.(claim);
   log.info(`lease ${leaseId} (${slug}): creating a codespace for ${repo}${ref ? `@${ref}` : ` PR #${opts.pr}`} on ${machine}`);
@@ -146,7 +169,7 @@ export async function acquire(svc: Services, opts: AcquireOptions): Promise<Acqu
         cs = found;
       } else {
         // A definite refusal: nothing exists, so nothing to remember.
-        await store.remove(leaseId);
+        await forgetLease(svc, leaseId);
         throw e;
       }
     }

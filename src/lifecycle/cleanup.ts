@@ -8,18 +8,19 @@ import { CrabboxError } from "../errors.ts";
 import { listMyCodespaces } from "../github/operations.ts";
 import type { Claim } from "../leases/claim.ts";
 import { parseDisplayName } from "../leases/ids.ts";
-import { lockHolder, pidAlive } from "../leases/lock.ts";
-import { usersOf } from "../leases/usage.ts";
-import { release, type ReleaseOutcome } from "./release.ts";
+import { lockHolder } from "../leases/lock.ts";
+import { localProbe } from "../leases/proc.ts";
+import { describeUser, usersOf } from "../leases/usage.ts";
+import { sweepLeftovers } from "./leftovers.ts";
+import { releaseClaim, type ReleaseOutcome } from "./release.ts";
 import type { Services } from "./services.ts";
 
 /** The `cleanup --json` document (shape: src/output/schemas.ts). */
 export type CleanupResult = v.InferOutput<typeof CleanupResultSchema>;
 export type CleanupDecision = CleanupResult["decisions"][number];
 
-/** Why a claim is due for release now, or null if it is not. `busy`: a live process holds its lock. */
-export function dueReason(claim: Claim, now: number, busy = false): string | null {
-  if (busy) return null;
+/** Why a claim is due for release now, or null if it is not (whether it is in use is asked separately). */
+export function dueReason(claim: Claim, now: number): string | null {
   if (claim.state === "failed") return "failed lease: nothing usable was created";
   if (claim.state === "pending") return "interrupted warmup: the process that started it is gone";
   if (claim.state === "releasing") return "interrupted release";
@@ -28,40 +29,71 @@ export function dueReason(claim: Claim, now: number, busy = false): string | nul
   return null;
 }
 
-export async function cleanup(svc: Services, opts: { dryRun: boolean; timeoutMs: number }): Promise<CleanupResult> {
+/** Someone working on the lease: a live in-use marker, or a live holder of its lock. */
+export interface LeaseUser {
+  pid: number;
+  host: string;
+}
+
+export type CleanupVerdict = { release: true; reason: string } | { release: false; reason: string };
+
+/**
+ * The cleanup rule, pure: a lease in use is never released (whatever its
+ * state or expiry); otherwise it is released when due. Made once before the
+ * lock (to skip without waiting) and again on the re-read claim under the
+ * lease lock, immediately before any stop or delete.
+ */
+export function cleanupVerdict(claim: Claim, now: number, users: readonly LeaseUser[]): CleanupVerdict {
+  if (users.length > 0) return { release: false, reason: `in use by ${users.map(describeUser).join(", ")}` };
+  const due = dueReason(claim, now);
+  if (due) return { release: true, reason: due };
+  return { release: false, reason: claim.keep ? "kept lease" : `not expired (expires ${claim.expiresAt})` };
+}
+
+/**
+ * One claim: a first look without the lock (a live lock holder or marker: skip
+ * at once, never wait), then, if it looks due, the decision again under the
+ * lease lock on the re-read claim, immediately before any stop or delete.
+ */
+export async function cleanupLease(svc: Services, claim: Claim, opts: { dryRun: boolean; timeoutMs: number }): Promise<CleanupDecision> {
   const { store, ctx } = svc;
-  const now = ctx.runtime.now();
+  const base = { leaseId: claim.leaseId, slug: claim.slug, codespace: claim.codespace?.name ?? null };
+  const holder = await lockHolder(store.lockPath(claim.leaseId));
+  const holderLive = holder && (holder.host !== localProbe.host || localProbe.alive(holder.pid));
+  const first = cleanupVerdict(claim, ctx.runtime.now(), [
+    ...(await usersOf(store, claim.leaseId)),
+    ...(holderLive ? [{ pid: holder.pid, host: holder.host }] : []),
+  ]);
+  if (!first.release) return { ...base, action: "skip", reason: first.reason };
+  try {
+    const r = await store.withLease(claim.leaseId, async (current): Promise<{ skip: string } | { due: string; outcome: ReleaseOutcome }> => {
+      const again = cleanupVerdict(current, ctx.runtime.now(), await usersOf(store, current.leaseId));
+      if (!again.release) return { skip: again.reason.startsWith("in use") ? `now ${again.reason}` : `no longer due: ${again.reason}` };
+      return { due: again.reason, outcome: await releaseClaim(svc, current, { dryRun: opts.dryRun, timeoutMs: opts.timeoutMs }) };
+    });
+    if ("skip" in r) return { ...base, action: "skip", reason: r.skip };
+    return { ...base, codespace: r.outcome.codespace, action: r.outcome.action, reason: `${r.due}; ${r.outcome.reason}` };
+  } catch (e) {
+    if (!(e instanceof CrabboxError)) throw e;
+    if (e.code === "lease_not_found") return { ...base, action: "skip", reason: "released meanwhile by another process" };
+    return {
+      ...base,
+      action: e.code === "codespace_dirty" || e.code === "git_status_unknown" ? "kept-dirty" : "error",
+      reason: `${first.reason}; ${e.message}`,
+      error: { code: e.code, message: e.message, exitCode: e.exit },
+    };
+  }
+}
+
+export async function cleanup(svc: Services, opts: { dryRun: boolean; timeoutMs: number }): Promise<CleanupResult> {
+  const { store } = svc;
   const { claims, corrupt } = await store.list();
   const decisions: CleanupDecision[] = [];
 
-  for (const claim of claims) {
-    const base = { leaseId: claim.leaseId, slug: claim.slug, codespace: claim.codespace?.name ?? null };
-    const holder = await lockHolder(store.lockPath(claim.leaseId));
-    const users = await usersOf(store, claim.leaseId);
-    const busyPid = holder && pidAlive(holder.pid) ? holder.pid : users[0];
-    const busy = busyPid !== undefined;
-    const due = dueReason(claim, now, busy);
-    if (!due) {
-      decisions.push({
-        ...base,
-        action: "skip",
-        reason: busy ? `in use by process ${busyPid}` : claim.keep ? "kept lease" : `not expired (expires ${claim.expiresAt})`,
-      });
-      continue;
-    }
-    try {
-      const outcome: ReleaseOutcome = await release(svc, claim.leaseId, { dryRun: opts.dryRun, timeoutMs: opts.timeoutMs });
-      decisions.push({ ...base, codespace: outcome.codespace, action: outcome.action, reason: `${due}; ${outcome.reason}` });
-    } catch (e) {
-      if (!(e instanceof CrabboxError)) throw e;
-      decisions.push({
-        ...base,
-        action: e.code === "codespace_dirty" ? "kept-dirty" : "error",
-        reason: `${due}; ${e.message}`,
-        error: { code: e.code, message: e.message, exitCode: e.exit },
-      });
-    }
-  }
+  for (const claim of claims) decisions.push(await cleanupLease(svc, claim, opts));
+
+  // Local files of leases that no claim holds any more (ssh config, proxy log, control socket, sync cache, markers).
+  const leftovers = await sweepLeftovers(svc, { dryRun: opts.dryRun });
 
   // Look-alikes: our display-name format, but no claim holds them. Reported only.
   const client = await svc.github();
@@ -80,5 +112,5 @@ export async function cleanup(svc: Services, opts: { dryRun: boolean; timeoutMs:
       reason: `named like a crabbox lease ("${cs.display_name}") but no local claim holds it: not touched`,
     });
   }
-  return { dryRun: opts.dryRun, decisions, corrupt };
+  return { dryRun: opts.dryRun, decisions, corrupt, leftovers };
 }

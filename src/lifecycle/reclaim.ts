@@ -9,6 +9,7 @@ import { getCodespaceOrNull } from "../github/operations.ts";
 import type { Claim } from "../leases/claim.ts";
 import { PROVIDER } from "../leases/claim.ts";
 import { newLeaseId, parseDisplayName } from "../leases/ids.ts";
+import { createLeaseUse } from "../leases/usage.ts";
 import { bindCodespace, seen } from "./claims.ts";
 import { releaseClaim, type ReleaseOptions, type ReleaseOutcome } from "./release.ts";
 import { defaultWorkRoot } from "./repo.ts";
@@ -76,7 +77,14 @@ export async function reclaim(svc: Services, name: string, opts: ReleaseOptions)
     cs,
     ctx.runtime.now(),
   );
-  await store.create(claim);
-  ctx.log.info(`reclaimed ${name} as lease ${claim.leaseId} (${claim.slug})`);
-  return store.withLease(claim.leaseId, (c) => releaseClaim(svc, c, opts));
+  // In use from the claim's creation until the release ends (cleanup leaves it alone).
+  const use = createLeaseUse(store);
+  try {
+    await use.mark(claim.leaseId);
+    await store.create(claim);
+    ctx.log.info(`reclaimed ${name} as lease ${claim.leaseId} (${claim.slug})`);
+    return await store.withLease(claim.leaseId, (c) => releaseClaim(svc, c, opts));
+  } finally {
+    await use.done();
+  }
 }

@@ -1,8 +1,10 @@
 /**
  * stop / release: under the lease lock, prove the live codespace is the one
  * the claim bound, stop it, re-read it, and delete it only when the policy
- * says so and git_status shows no uncommitted or unpushed work. Delete is
- * done when GET answers 404; until then the claim stays ("releasing").
+ * says so and git_status proves there is no uncommitted or unpushed work
+ * (gitVerdict: a missing field is "git status unknown", never "clean").
+ * Delete is done when GET answers 404; until then the claim stays
+ * ("releasing"). A forgotten or deleted lease takes its local files with it.
  */
 import type * as v from "valibot";
 import type { ReleaseOutcome as ReleaseOutcomeSchema } from "../output/schemas.ts";
@@ -11,8 +13,9 @@ import { deleteCodespace, getCodespaceOrNull, stopCodespace } from "../github/op
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import { closeMaster } from "../ssh/exec.ts";
+import { forgetLease } from "./leftovers.ts";
 import { findByRecoveryName } from "./recover.ts";
-import { bindCodespace, dirtyReason, isDirty, leaseRef, seen } from "./claims.ts";
+import { bindCodespace, gitVerdict, leaseRef, seen } from "./claims.ts";
 import { assertIdentity, assertSameAccount } from "./identity.ts";
 import type { Services } from "./services.ts";
 import { liveView } from "../output/views.ts";
@@ -54,7 +57,7 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
   if (!claim.codespace) {
     const found = claim.state === "failed" ? null : await findByRecoveryName(svc, claim);
     if (!found) {
-      if (!opts.dryRun) await store.remove(claim.leaseId);
+      if (!opts.dryRun) await forgetLease(svc, claim.leaseId);
       return { ...base, codespace: null, action: "forgotten", reason: `no codespace was ever bound to this ${claim.state} lease` };
     }
     log.info(`lease ${claim.leaseId} had lost track of ${found.name}; adopting it by its recovery name`);
@@ -65,19 +68,21 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
   const name = claim.codespace!.name;
   let live = await getCodespaceOrNull(client, name);
   if (!live) {
-    if (!opts.dryRun) await store.remove(claim.leaseId);
+    if (!opts.dryRun) await forgetLease(svc, claim.leaseId);
     return { ...base, codespace: name, action: "forgotten", reason: "the codespace no longer exists on GitHub" };
   }
   assertIdentity(claim, live, me, apiUrl);
 
   const del = wantsDelete(claim, opts.delete);
   if (opts.dryRun) {
-    const dirty = isDirty(live);
+    // Before the stop, git_status may still change: the real decision is made after it.
+    const git = gitVerdict(live.git_status);
+    const notDeleting = git.unknown ? `${git.reason}: would stop, not delete` : `has ${git.reason}: would stop, not delete`;
     return {
       ...base,
       codespace: name,
-      action: del && !dirty ? "would-delete" : "would-stop",
-      reason: del ? (dirty ? `has ${dirtyReason(live)}: would stop, not delete` : "policy: delete on release") : claim.keep ? "kept lease: stop only" : "policy: stop on release",
+      action: del && git.deletable ? "would-delete" : "would-stop",
+      reason: del ? (git.deletable ? "policy: delete on release" : notDeleting) : claim.keep ? "kept lease: stop only" : "policy: stop on release",
     };
   }
 
@@ -104,8 +109,9 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
     await store.write({ ...claim, state: "released" });
     return { ...base, codespace: name, action: "stopped", reason: claim.keep ? "kept lease: stopped, not deleted" : "policy: stop on release" };
   }
-  if (isDirty(live)) {
-    await store.write({ ...claim, state: "released", failure: `not deleted: ${dirtyReason(live)}` });
+  const git = gitVerdict(live.git_status);
+  if (!git.deletable) {
+    await store.write({ ...claim, state: "released", failure: `not deleted: ${git.reason}` });
     throw dirtyError(claim, live);
   }
 
@@ -122,7 +128,7 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
       exit: Exit.timeout,
     });
   }
-  await store.remove(claim.leaseId);
+  await forgetLease(svc, claim.leaseId);
   return { ...base, codespace: name, action: "deleted", reason: "stopped clean, deleted, confirmed gone" };
 }
 
@@ -137,10 +143,23 @@ async function waitUntilGone(svc: Services, name: string, timeoutMs: number): Pr
   }
 }
 
+/** Why a stopped codespace was not deleted: unsaved work (codespace_dirty) or a git_status that cannot prove it clean (git_status_unknown). Both exit 5. */
 export function dirtyError(claim: Claim, live: Codespace): CrabboxError {
+  const git = gitVerdict(live.git_status);
+  if (git.unknown) {
+    return new CrabboxError({
+      code: "git_status_unknown",
+      message: `not deleting codespace ${live.name}: ${git.reason}`,
+      why: "GitHub's git_status lacks has_uncommitted_changes, has_unpushed_changes or a usable ahead count, so it cannot prove there is no unsaved work; the codespace is stopped and the lease kept",
+      hint: `inspect it: gh codespace ssh -c ${live.name} -- git -C /workspaces/${claim.repo.split("/").pop()} status  (or ${live.web_url}); if nothing needs saving, delete it: gh codespace delete -c ${live.name}, then: crabbox-cs stop ${leaseRef(claim)}`,
+      exit: Exit.refused,
+      // As GitHub sent it: the missing keys stay missing.
+      details: { codespace: live.name, gitStatus: live.git_status ?? null },
+    });
+  }
   return new CrabboxError({
     code: "codespace_dirty",
-    message: `not deleting codespace ${live.name}: it has ${dirtyReason(live)}`,
+    message: `not deleting codespace ${live.name}: it has ${git.reason}`,
     why: "deleting would lose that work; the codespace is stopped and the lease kept",
     hint: `inspect it: gh codespace ssh -c ${live.name}  (or ${live.web_url}); push or discard the work, then: crabbox-cs stop ${leaseRef(claim)}`,
     exit: Exit.refused,

@@ -97,6 +97,8 @@ export const CleanupResult = v.strictObject({
   dryRun: v.boolean(),
   decisions: v.array(CleanupDecision),
   corrupt: v.array(v.strictObject({ path: v.string(), error: v.string() })),
+  /** Local files of leases that no claim holds: removed (with dryRun: would be). */
+  leftovers: v.array(v.strictObject({ leaseId: v.string(), paths: v.array(v.string()) })),
 });
 
 export const DoctorCheck = v.strictObject({

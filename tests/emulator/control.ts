@@ -22,6 +22,12 @@ export interface EmulatorControl {
   /** New codespaces (of that repo, or all with `true`) stay in Provisioning; `false` clears. */
   stickProvisioning(repo: string | boolean): void;
   setDirty(name: string, dirty: { uncommitted?: boolean; unpushed?: boolean }): void;
+  /**
+   * Serve git_status without these keys (recomputed otherwise, so setDirty still applies):
+   * for one codespace, or with `true` for every codespace that has no setting of its own
+   * (also ones created later). `[]` serves all keys again.
+   */
+  omitGitStatus(name: string | true, keys: string[]): void;
   seedCodespace(opts: SeedOptions): Record<string, unknown>;
   mutateCodespace(name: string, patch: Record<string, unknown>): Record<string, unknown>;
   deleteBehindBack(name: string): void;
@@ -46,6 +52,7 @@ export const CONTROL_METHODS = [
   "dropNextCreate",
   "stickProvisioning",
   "setDirty",
+  "omitGitStatus",
   "seedCodespace",
   "mutateCodespace",
   "deleteBehindBack",
@@ -184,6 +191,10 @@ export function createControl(store: Store, faults: Faults, tunnels: Tunnels, ba
     },
     seedCodespace(opts) {
       return store.render(store.seed(opts), base());
+    },
+    omitGitStatus(name, keys) {
+      if (name === true) store.gitStatusOmitAll = [...keys];
+      else need(name).gitStatusOmit = [...keys];
     },
     mutateCodespace(name, patch) {
       return store.render(store.mutate(name, patch), base());

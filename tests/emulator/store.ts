@@ -98,6 +98,8 @@ export interface CodespaceRecord {
   stoppedAt: number | null;
   deleteAt: number | null;
   dirty: { uncommitted: boolean; unpushed: boolean };
+  /** git_status keys left out when rendering (null: the store-wide default, omitGitStatusAll). */
+  gitStatusOmit: string[] | null;
   /** Raw JSON fields overwritten by mutateCodespace, applied when rendering. */
   overrides: Record<string, unknown>;
   /** Insertion sequence, for a stable newest-first order. */
@@ -152,6 +154,8 @@ export class Store {
   delays: Delays;
   /** true: every new codespace sticks in Provisioning; a Set: only those repos (lowercase). */
   stickAll = false;
+  /** git_status keys left out for every codespace without its own setting (omitGitStatus(true, keys)). */
+  gitStatusOmitAll: string[] = [];
   readonly stickRepos = new Set<string>();
   deleteNeverAll = false;
   readonly deleteNever = new Set<string>();
@@ -385,6 +389,7 @@ export class Store {
       stoppedAt: null,
       deleteAt: null,
       dirty: { uncommitted: false, unpushed: false },
+      gitStatusOmit: null,
       overrides: {},
       seq: this.seq++,
     };
@@ -480,13 +485,16 @@ export class Store {
       last_used_at: iso(cs.lastUsedAt),
       state,
       url: u,
-      git_status: {
-        ahead,
-        behind: 0,
-        has_unpushed_changes: cs.dirty.unpushed,
-        has_uncommitted_changes: cs.dirty.uncommitted,
-        ref: cs.ref,
-      },
+      git_status: omitKeys(
+        {
+          ahead,
+          behind: 0,
+          has_unpushed_changes: cs.dirty.unpushed,
+          has_uncommitted_changes: cs.dirty.uncommitted,
+          ref: cs.ref,
+        },
+        cs.gitStatusOmit ?? this.gitStatusOmitAll,
+      ),
       location: cs.location,
       idle_timeout_minutes: cs.idleTimeoutMinutes,
       web_url: `https://${cs.name}.github.dev`,
@@ -532,4 +540,11 @@ export class Store {
   machinesFor(repo: Repo): Record<string, unknown>[] {
     return repo.machines.map((m) => machineJson(machineSpec(m)!));
   }
+}
+
+/** A copy of `o` without `keys` (the served JSON then really lacks them). */
+function omitKeys(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (!keys.includes(k)) out[k] = v;
+  return out;
 }
