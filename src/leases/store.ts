@@ -53,6 +53,8 @@ export interface ClaimStoreOptions {
 /** Only "<leaseId>.json" names are claims; temp files, locks and anything else are ignored. */
 const CLAIM_FILE_RE = /^cbx_[a-z2-7]{12}\.json$/;
 const LIST_CONCURRENCY = 64;
+/** Directories under CRABBOX_HOME besides claims/ (see src/ssh/config.ts, src/ssh/fingerprint.ts). */
+const STATE_SUBDIRS = ["ssh", "ssh/cm", "sync"];
 const SYMLINK_PROBLEM = "is a symbolic link; refusing to follow it";
 
 export function assertLeaseId(leaseId: string): void {
@@ -112,9 +114,37 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
   const warn = opts.warn ?? ((m: string) => void process.stderr.write(`warning: ${m}\n`));
   let dirsReady: Promise<void> | undefined;
 
+  /**
+   * CRABBOX_HOME's other directories (ssh configs, control sockets, sync
+   * caches), when they exist, are checked here too: a link among them is
+   * refused before any command reads or writes through it.
+   */
+  const checkStateDirs = async (): Promise<void> => {
+    for (const sub of STATE_SUBDIRS) {
+      const dir = join(root, sub);
+      if (lexists(dir)) await ensurePrivateDir(dir, { root });
+    }
+  };
+
+  /** Check (and tighten) what exists of CRABBOX_HOME without creating anything; once per store. */
+  let homeChecked: Promise<void> | undefined;
+  const checkHome = (): Promise<void> => {
+    homeChecked ??= (async () => {
+      if (!lexists(root)) return;
+      await ensurePrivateDir(root);
+      if (lexists(claimsDir)) await ensurePrivateDir(claimsDir, { root });
+      await checkStateDirs();
+    })().catch((e) => {
+      homeChecked = undefined;
+      throw e;
+    });
+    return homeChecked;
+  };
+
   const ensureDirs = (): Promise<void> => {
     dirsReady ??= (async () => {
       await ensurePrivateDir(claimsDir, { root });
+      await checkStateDirs();
     })().catch((e) => {
       dirsReady = undefined;
       throw e;
@@ -153,6 +183,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
 
   const read = async (leaseId: string): Promise<Claim | null> => {
     const path = claimPath(leaseId);
+    await checkHome();
     const r = await load(path, leaseId);
     if (r === SYMLINK_PROBLEM) throw symlinkRefused(path, "file");
     if (typeof r === "string") {
@@ -220,8 +251,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
     async list() {
       let names: string[];
       // Existing state directories are checked (ours?) and tightened even on reads.
-      if (lexists(root)) await ensurePrivateDir(root);
-      if (lexists(claimsDir)) await ensurePrivateDir(claimsDir, { root });
+      await checkHome();
       try {
         names = await fsp.readdir(claimsDir);
       } catch (e) {
