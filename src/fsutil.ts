@@ -2,8 +2,9 @@
  * Private directories and crash-safe file writes for our state under ~/.crabbox
  * (claims, ssh configs, sync caches).
  */
+import { constants as fsConstants, lstatSync } from "node:fs";
 import * as fsp from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { CrabboxError, Exit } from "./errors.ts";
 import { randomBase32 } from "./leases/ids.ts";
 
@@ -12,22 +13,78 @@ function reason(e: unknown): string {
   return err?.code ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? e);
 }
 
+/** Roots of our private state (CRABBOX_HOME): every directory from one down to a path we make is checked. */
+const privateRoots = new Set<string>();
+
+/** Declare `root` (CRABBOX_HOME) so that ensurePrivateDir checks every level below it, not just the last. */
+export function registerPrivateRoot(root: string): void {
+  privateRoots.add(resolve(root));
+}
+
+/** The directories to check for `path`: from its registered root (or `root`) down to it. */
+function privateChain(path: string, root?: string): string[] {
+  const target = resolve(path);
+  const roots = root ? [resolve(root)] : [...privateRoots];
+  const base = roots.filter((r) => target === r || target.startsWith(r.endsWith(sep) ? r : r + sep)).sort((a, b) => a.length - b.length)[0];
+  if (!base) return [target];
+  const chain = [base];
+  for (const part of relative(base, target).split(sep).filter(Boolean)) chain.push(join(chain[chain.length - 1]!, part));
+  return chain;
+}
+
+/** The error for a symbolic link where our state must be a real directory or file (exit 5). */
+export function symlinkRefused(path: string, kind: "directory" | "file" = "directory"): CrabboxError {
+  return new CrabboxError({
+    code: "state_symlink",
+    message: `${path} is a symbolic link; refusing to follow it`,
+    why: "crabbox-cs keeps claims, locks, ssh configs and sync caches only in real directories and files it controls: a link could send them (and their chmod) somewhere else",
+    hint:
+      kind === "directory"
+        ? `replace the link with a real directory (rm '${path}' && mkdir -m 700 '${path}'), or set CRABBOX_HOME to a real directory you own`
+        : `remove the link (rm '${path}'); crabbox-cs never reads or writes its state through one`,
+    exit: Exit.refused,
+    details: { path },
+  });
+}
+
 /**
- * mkdir -p `path` with mode 0700. An existing directory with group/other bits
- * is tightened to 0700. A directory owned by another user is refused (exit 5):
- * we never keep claims where someone else controls them.
+ * mkdir -p `path` with mode 0700. Every level from its private root (see
+ * registerPrivateRoot; else just `path`) down to `path` is checked without
+ * following links: a symbolic link is refused (exit 5), never followed or
+ * chmodded; a directory with group/other bits is tightened to 0700 through an
+ * O_NOFOLLOW descriptor; one owned by another user is refused (exit 5): we
+ * never keep claims where someone else controls them.
  */
-export async function ensurePrivateDir(path: string): Promise<void> {
+export async function ensurePrivateDir(path: string, opts: { root?: string } = {}): Promise<void> {
+  const chain = privateChain(path, opts.root);
+  for (const [i, dir] of chain.entries()) {
+    const missing = await fsp.lstat(dir).then(
+      (st) => {
+        if (st.isSymbolicLink()) throw symlinkRefused(dir);
+        return false;
+      },
+      (e: NodeJS.ErrnoException) => {
+        if (e.code === "ENOENT" || e.code === "ENOTDIR") return true; // makeDir explains ENOTDIR
+        throw e;
+      },
+    );
+    if (missing) await makeDir(dir, i === 0);
+    await checkPrivateDir(dir);
+  }
+}
+
+async function makeDir(path: string, recursive: boolean): Promise<void> {
   try {
-    await fsp.mkdir(path, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(path, { recursive, mode: 0o700 });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return; // made meanwhile (or a file: checkPrivateDir says so)
     throw new CrabboxError({
       code: "state_dir_unusable",
       message: `cannot create directory ${path}`,
       why: reason(e),
       hint:
-        code === "EEXIST" || code === "ENOTDIR"
+        code === "ENOTDIR"
           ? `a path component of ${path} is a file: move it aside, or set CRABBOX_HOME to another directory`
           : `check the permissions of ${dirname(path)}, or set CRABBOX_HOME to a directory you own`,
       exit: Exit.usage,
@@ -35,28 +92,43 @@ export async function ensurePrivateDir(path: string): Promise<void> {
       cause: e,
     });
   }
-  const st = await fsp.stat(path);
-  if (!st.isDirectory()) {
+}
+
+/** Open `path` without following a link, then check (and tighten) the directory it is. */
+async function checkPrivateDir(path: string): Promise<void> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw symlinkRefused(path);
     throw new CrabboxError({
       code: "state_dir_unusable",
-      message: `${path} is not a directory`,
-      hint: `move it aside, or set CRABBOX_HOME to another directory`,
+      message: code === "ENOTDIR" ? `${path} is not a directory` : `cannot open directory ${path}`,
+      why: reason(e),
+      hint: code === "ENOTDIR" ? "move it aside, or set CRABBOX_HOME to another directory" : `check the permissions of ${path}, or set CRABBOX_HOME to a directory you own`,
       exit: Exit.usage,
       details: { path },
+      cause: e,
     });
   }
-  const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid) {
-    throw new CrabboxError({
-      code: "state_dir_not_owned",
-      message: `${path} is owned by uid ${st.uid}, not by the current user (uid ${uid})`,
-      why: "crabbox-cs keeps lease claims only in a directory that you alone control",
-      hint: `fix the owner (sudo chown -R ${uid} ${path}) or set CRABBOX_HOME to a directory you own`,
-      exit: Exit.refused,
-      details: { path, ownerUid: st.uid, uid },
-    });
+  try {
+    const st = await fh.stat();
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) {
+      throw new CrabboxError({
+        code: "state_dir_not_owned",
+        message: `${path} is owned by uid ${st.uid}, not by the current user (uid ${uid})`,
+        why: "crabbox-cs keeps lease claims only in a directory that you alone control",
+        hint: `fix the owner (sudo chown -R ${uid} ${path}) or set CRABBOX_HOME to a directory you own`,
+        exit: Exit.refused,
+        details: { path, ownerUid: st.uid, uid },
+      });
+    }
+    if ((st.mode & 0o077) !== 0) await fh.chmod(0o700);
+  } finally {
+    await fh.close();
   }
-  if ((st.mode & 0o077) !== 0) await fsp.chmod(path, 0o700);
 }
 
 /** The filesystem calls writeFileAtomic makes; tests inject failures here. */
@@ -131,4 +203,73 @@ async function fsyncDir(dir: string): Promise<void> {
 export async function writePrivateFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await ensurePrivateDir(dirname(path));
   await writeFileAtomic(path, data, 0o600);
+}
+
+/** What `readFileNoFollow` found at a path. */
+export type NoFollowRead =
+  | { kind: "missing" }
+  | { kind: "symlink" }
+  | { kind: "not-file"; what: string }
+  | { kind: "file"; text: string; mode: number; uid: number; tightenedFrom?: number };
+
+function fileType(st: import("node:fs").Stats): string {
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a named pipe";
+  if (st.isSocket()) return "a socket";
+  if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
+  if (st.isSymbolicLink()) return "a symbolic link";
+  return "not a regular file";
+}
+
+/**
+ * Read a file we keep or trust only as data, without following a symbolic
+ * link at its last component: lstat first (a link or anything but a regular
+ * file is reported, never opened), then open with O_NOFOLLOW|O_NONBLOCK (a
+ * link swapped in after the lstat fails with ELOOP; a FIFO cannot block us)
+ * and check the opened file with fstat. `tighten`: a file readable or
+ * writable by group/other is chmodded to 0600 through the open descriptor
+ * (`tightenedFrom` then holds its old mode).
+ */
+export async function readFileNoFollow(path: string, opts: { tighten?: boolean } = {}): Promise<NoFollowRead> {
+  let st: import("node:fs").Stats;
+  try {
+    st = await fsp.lstat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { kind: "missing" };
+    throw e;
+  }
+  if (st.isSymbolicLink()) return { kind: "symlink" };
+  if (!st.isFile()) return { kind: "not-file", what: fileType(st) };
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { kind: "missing" };
+    if (code === "ELOOP") return { kind: "symlink" };
+    throw e;
+  }
+  try {
+    const fst = await fh.stat();
+    if (!fst.isFile()) return { kind: "not-file", what: fileType(fst) };
+    let tightenedFrom: number | undefined;
+    if (opts.tighten && (fst.mode & 0o077) !== 0) {
+      tightenedFrom = fst.mode & 0o777;
+      await fh.chmod(0o600);
+    }
+    const text = await fh.readFile("utf8");
+    return { kind: "file", text, mode: tightenedFrom === undefined ? fst.mode & 0o777 : 0o600, uid: fst.uid, ...(tightenedFrom !== undefined ? { tightenedFrom } : {}) };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** lstat-based existence: a dangling or hostile symbolic link "exists" (so it can be refused). */
+export function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -9,6 +9,33 @@ import { oneLine } from "../output/sanitize.ts";
 import { leaseView } from "../output/views.ts";
 import { commonArgs, durationArg, idArg, leaseRefArg } from "./shared.ts";
 import { CrabboxError, Exit } from "../errors.ts";
+import { ghHostFor } from "../github/api-url.ts";
+import type { Claim } from "../leases/claim.ts";
+import { accountMismatches } from "../lifecycle/identity.ts";
+import type { GithubUser } from "../lifecycle/services.ts";
+
+/** The lease was made by another GitHub user or through another API: its codespace cannot be seen from here. */
+function assertStatusAccount(claim: Claim, me: GithubUser, apiUrl: string): void {
+  const m = accountMismatches(claim, me, apiUrl)[0];
+  if (!m) return;
+  const sameApi = m.field !== "apiUrl";
+  const owner = claim.github.login;
+  const host = ghHostFor(claim.apiUrl);
+  throw new CrabboxError({
+    code: "identity_mismatch",
+    message: sameApi
+      ? `lease ${claim.slug} belongs to GitHub user ${owner}, but you are logged in as ${me.login}${me.login === owner ? ` (a different account id: ${claim.github.id} vs ${me.id})` : ""}`
+      : `lease ${claim.slug} was made through ${claim.apiUrl}, but this command uses ${apiUrl}`,
+    why: sameApi
+      ? `GitHub shows a codespace only to its owner, so as ${me.login} its state cannot be read (it is not gone); nothing was changed`
+      : "the codespace lives on the API the lease was made with; nothing was changed",
+    hint: sameApi
+      ? `log in as ${owner} (gh auth switch -h ${host} -u ${owner}, or set GH_TOKEN to a token of ${owner}), then run crabbox-cs status ${claim.slug} again`
+      : `crabbox-cs status ${claim.slug} --github-codespaces-api-url ${claim.apiUrl}`,
+    exit: Exit.refused,
+    details: { leaseId: claim.leaseId, owner, ownerId: claim.github.id, you: me.login, youId: me.id, apiUrl: claim.apiUrl },
+  });
+}
 
 export default defineCommand({
   meta: { name: "status", description: "Show one lease and its codespace" },
@@ -23,6 +50,8 @@ export default defineCommand({
     const ctx = await createContext(args);
     const svc = createServices(ctx);
     let claim = await resolveLease(svc.store, leaseRefArg(args, "status"));
+    // Another account (or API) would see the codespace as 404: say whose lease it is instead of "gone".
+    if (claim.codespace) assertStatusAccount(claim, await svc.me(), ctx.config.githubCodespaces.apiUrl);
     // No codespace bound: nothing to ask GitHub (and no token needed).
     let live = claim.codespace ? await getCodespaceOrNull(await svc.github(), claim.codespace.name) : undefined;
     if (args.wait && claim.codespace && live && (claim.state !== "ready" || live.state !== "Available")) {

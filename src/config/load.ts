@@ -1,12 +1,14 @@
 /**
  * Resolve the configuration: defaults < repository .crabbox.yaml (untrusted
  * keys dropped) < user config file < CRABBOX_* environment < flags.
- * Files are read with c12 (YAML only: we never execute a config file).
+ * Files are read as YAML data only (see readYamlFile): we never execute a
+ * config file, follow a link to one, or let one pull in another.
  */
 import { checkApiUrl } from "../github/api-url.ts";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, extname, isAbsolute, join, resolve } from "node:path";
-import { loadConfig as c12LoadConfig } from "c12";
+import { existsSync } from "node:fs";
+import { basename, dirname, extname, isAbsolute, join, resolve } from "node:path";
+import { parseYAML } from "confbox/yaml";
+import { lexists, type NoFollowRead, readFileNoFollow } from "../fsutil.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import { redact, redactValue } from "../redact.ts";
 import type { Env, Runtime } from "../runtime.ts";
@@ -93,7 +95,8 @@ export function findRepoRoot(cwd: string): string | null {
 /** The repository-local config file, if present (.crabbox.yaml wins over .crabbox.yml). */
 export function repoConfigPath(runtime: Pick<Runtime, "cwd">): { path: string | null; warnings: string[] } {
   const root = findRepoRoot(runtime.cwd) ?? resolve(runtime.cwd);
-  const found = REPO_CONFIG_NAMES.map((n) => join(root, n)).filter((p) => existsSync(p));
+  // lexists: a link named .crabbox.yaml is found (and then refused), even a dangling one.
+  const found = REPO_CONFIG_NAMES.map((n) => join(root, n)).filter((p) => lexists(p));
   const warnings: string[] = [];
   if (found.length > 1) warnings.push(`both ${found[0]} and ${found[1]} exist; using ${found[0]} and ignoring ${found[1]}`);
   return { path: found[0] ?? null, warnings };
@@ -110,16 +113,23 @@ export function userConfigPath(runtime: Pick<Runtime, "env" | "cwd" | "homeDir">
   const base = xdg && isAbsolute(xdg) ? join(xdg, "crabbox") : join(runtime.homeDir, ".config", "crabbox");
   const yaml = join(base, "config.yaml");
   const yml = join(base, "config.yml");
-  return { path: !existsSync(yaml) && existsSync(yml) ? yml : yaml, explicit: false };
+  return { path: !lexists(yaml) && lexists(yml) ? yml : yaml, explicit: false };
 }
 
 // ---------------------------------------------------------------- reading
 
 /**
- * Read one YAML file with c12. Returns undefined when the file does not exist
- * or holds no document (empty or comments only).
+ * Read one config file as YAML data, never as code. The file is checked with
+ * lstat before anything opens it: a symbolic link (even one named .yaml) or
+ * anything but a regular file is refused (exit 2); it is then opened with
+ * O_NOFOLLOW and parsed by confbox's YAML parser (the one c12 uses for YAML),
+ * which has no tags that construct code. c12's loader is not used: it
+ * resolves a path through module resolution (following links and trying
+ * .js/.ts extensions) and imports anything that is not JSON/YAML/TOML with
+ * jiti, and `extends:` in a file could fetch or import more.
+ * Returns undefined when the file does not exist or holds no document.
  */
-export async function readYamlFile(path: string): Promise<unknown> {
+export async function readYamlFile(path: string, role: "repo" | "user" = "user"): Promise<unknown> {
   const ext = extname(path).toLowerCase();
   if (ext !== ".yaml" && ext !== ".yml") {
     throw usage(
@@ -128,43 +138,35 @@ export async function readYamlFile(path: string): Promise<unknown> {
       "rename it to end in .yaml (crabbox-cs only reads YAML; it never executes a config file)",
     );
   }
-  if (!existsSync(path)) return undefined;
-  if (!statSync(path).isFile()) throw usage("config_unreadable", `config path ${path} is not a file`);
+  let found: NoFollowRead;
   try {
-    const r = await c12LoadConfig({
-      cwd: dirname(path),
-      configFile: path,
-      rcFile: false,
-      globalRc: false,
-      dotenv: false,
-      packageJson: false,
-      envName: false,
-      extend: false,
-      giget: false,
-    });
-    if (!r._configFile) return undefined;
-    if (resolve(r._configFile) !== resolve(path)) {
-      // Never let module resolution pick another file (e.g. a .js next to the .yaml).
-      throw usage("config_unreadable", `config file ${path} resolved to ${r._configFile}; refusing to read it`);
-    }
-    return r.layers?.find((l) => l.configFile === path)?.config;
+    found = await readFileNoFollow(path);
   } catch (e) {
-    if (e instanceof CrabboxError) throw e;
-    // c12 trips over a file with no YAML document in it; that is an empty config.
-    let text = "";
-    try {
-      text = readFileSync(path, "utf8");
-    } catch (readError) {
-      throw usage("config_unreadable", `cannot read config file ${path}: ${(readError as Error).message}`);
-    }
-    const meaningful = text.split(/\r?\n/).filter((line) => {
-      const t = line.trim();
-      return t !== "" && !t.startsWith("#") && t !== "---" && t !== "...";
-    });
-    if (meaningful.length === 0) return undefined;
+    throw usage("config_unreadable", `cannot read config file ${path}: ${(e as Error).message}`, `check the permissions of ${path}`);
+  }
+  if (found.kind === "missing") return undefined;
+  if (found.kind === "symlink") {
+    throw usage(
+      "config_symlink",
+      `config file ${path} is a symbolic link; refusing to read it`,
+      role === "repo"
+        ? `a repository's ${basename(path)} must be a regular file inside the repository: replace the link with the file itself (or delete it)`
+        : `replace the link with the file itself, or point CRABBOX_CONFIG at the real file`,
+      "crabbox-cs reads config files only as plain YAML files, never through links (a link could point at code or at a file outside the repository)",
+      { file: path },
+    );
+  }
+  if (found.kind === "not-file") {
+    throw usage("config_unreadable", `config path ${path} is ${found.what}, not a regular file`, `replace ${path} with a YAML file, or remove it`, undefined, { file: path });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYAML(found.text);
+  } catch (e) {
     const why = (e as Error)?.message?.split("\n")[0] ?? String(e);
     throw usage("config_parse", `cannot parse config file ${path}`, `fix the YAML syntax in ${path}`, redact(why), { file: path });
   }
+  return doc === null ? undefined : doc;
 }
 
 // ---------------------------------------------------------------- environment
@@ -413,7 +415,7 @@ export async function loadConfig(runtime: Runtime, flagArgs: Record<string, unkn
   const userHint = user.path;
 
   if (repoFile.path) {
-    const raw = await readYamlFile(repoFile.path);
+    const raw = await readYamlFile(repoFile.path, "repo");
     const parsed = parseFileConfig(raw, repoFile.path);
     warnings.push(...parsed.warnings);
     const rawGc = raw && typeof raw === "object" ? (raw as Record<string, unknown>).githubCodespaces : undefined;
@@ -424,7 +426,7 @@ export async function loadConfig(runtime: Runtime, flagArgs: Record<string, unkn
     layers.push({ source: "repo", layer: trusted.layer, label: () => path });
   }
 
-  if (user.explicit && !existsSync(user.path)) {
+  if (user.explicit && !lexists(user.path)) {
     warnings.push(`CRABBOX_CONFIG names ${user.path}, which does not exist; no user config file was read`);
   } else {
     const raw = await readYamlFile(user.path);
@@ -449,7 +451,7 @@ export async function loadConfig(runtime: Runtime, flagArgs: Record<string, unkn
   });
 
   const config = resolveLayers(layers, warnings);
-  config.files = { repo: repoFile.path, user: existsSync(user.path) ? user.path : null };
+  config.files = { repo: repoFile.path, user: lexists(user.path) ? user.path : null };
   return config;
 }
 

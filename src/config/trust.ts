@@ -1,10 +1,12 @@
 /**
  * The trust rule. A repository's own `.crabbox.yaml` comes with the code you
  * cloned: anyone who can push to the repository wrote it. It may describe the
- * workspace (ref, machine, devcontainer, work root) but must not choose which
+ * workspace (ref, devcontainer, work root) but must not choose which
  * repository we create codespaces in, which API host receives our token, which
- * program we execute locally, or how long a codespace (billed to you) lives and
- * whether it is deleted. Those keys are ignored with a warning.
+ * program we execute locally, which machine type you pay for, or how long a
+ * codespace (billed to you) lives and whether it is deleted. Those keys are
+ * ignored with a warning. (The file itself is read as YAML data only, never
+ * through a link: see readYamlFile in load.ts.)
  */
 import type { ConfigLayer, FileGithubCodespaces } from "./schema.ts";
 
@@ -13,6 +15,7 @@ export const UNTRUSTED_REPO_KEYS: readonly (keyof FileGithubCodespaces)[] = [
   "repo",
   "apiUrl",
   "ghPath",
+  "machine",
   "idleTimeout",
   "retentionPeriod",
   "deleteOnRelease",
@@ -22,6 +25,7 @@ const WHERE_INSTEAD: Record<string, string> = {
   repo: "CRABBOX_GITHUB_CODESPACES_REPO or --github-codespaces-repo",
   apiUrl: "CRABBOX_GITHUB_CODESPACES_API_URL or --github-codespaces-api-url",
   ghPath: "CRABBOX_GITHUB_CODESPACES_GH_PATH or --github-codespaces-gh-path",
+  machine: "CRABBOX_GITHUB_CODESPACES_MACHINE, --github-codespaces-machine or --type",
   idleTimeout: "CRABBOX_GITHUB_CODESPACES_IDLE_TIMEOUT or --github-codespaces-idle-timeout",
   retentionPeriod: "CRABBOX_GITHUB_CODESPACES_RETENTION_PERIOD or --github-codespaces-retention-period",
   deleteOnRelease: "CRABBOX_GITHUB_CODESPACES_DELETE_ON_RELEASE or --[no-]github-codespaces-delete-on-release",

@@ -30,3 +30,18 @@ export function checkApiUrl(raw: string): ApiUrlCheck {
   }
   return { url: `${u.origin}${u.pathname}`.replace(/\/+$/, "") };
 }
+
+/**
+ * The host gh knows this API by (`gh auth token -h HOST`, `gh auth refresh -h HOST`):
+ * github.com for https://api.github.com, <sub>.ghe.com for https://api.<sub>.ghe.com,
+ * and the server's own host (with a non-default port) for GitHub Enterprise Server
+ * (https://HOST/api/v3) or a local emulator.
+ */
+export function ghHostFor(apiUrl: string): string {
+  const u = new URL(apiUrl);
+  const host = u.hostname.toLowerCase();
+  if (host === "api.github.com") return "github.com";
+  const ghe = /^api\.([a-z0-9-]+\.ghe\.com)$/.exec(host);
+  if (ghe) return ghe[1]!;
+  return u.host.toLowerCase();
+}

@@ -6,6 +6,7 @@
 import { CrabboxError, Exit } from "../errors.ts";
 import { ghNotFoundError } from "../gh/gh.ts";
 import { addSecret, redact } from "../redact.ts";
+import { ghHostFor } from "./api-url.ts";
 import type { Runtime } from "../runtime.ts";
 
 export type TokenSource = "GH_TOKEN" | "GITHUB_TOKEN" | "gh";
@@ -20,6 +21,8 @@ export interface ResolveTokenOptions {
   ghPath?: string;
   /** GitHub host for `gh auth token -h HOST` (omit for gh's default host). */
   host?: string;
+  /** The configured API URL: gh is asked for this API's host (wins over `host`). */
+  apiUrl?: string;
   /** Give up on gh after this long. Default 15 s. */
   timeoutMs?: number;
 }
@@ -36,14 +39,17 @@ export async function resolveToken(runtime: Runtime, opts: ResolveTokenOptions =
   }
 
   const gh = opts.ghPath ?? "gh";
-  const argv = [gh, "auth", "token", ...(opts.host ? ["-h", opts.host] : [])];
+  // Ask gh for the token of the host we will talk to, never its default host:
+  // a github.com token must not be sent to an Enterprise server, nor the reverse.
+  const host = opts.apiUrl ? ghHostFor(opts.apiUrl) : opts.host;
+  const argv = [gh, "auth", "token", ...(host ? ["-h", host] : [])];
   const fail = (why: string) =>
     new CrabboxError({
       code: "auth_missing",
       exit: Exit.auth,
-      message: "No GitHub token: GH_TOKEN and GITHUB_TOKEN are unset and `gh auth token` gave none",
+      message: `No GitHub token: GH_TOKEN and GITHUB_TOKEN are unset and \`gh auth token${host ? ` -h ${host}` : ""}\` gave none`,
       why: redact(why),
-      hint: LOGIN_HINT,
+      hint: host && host !== "github.com" ? `Run \`gh auth login -h ${host} -s codespace\`, or set GH_TOKEN to a token for ${host} with the \`codespace\` scope.` : LOGIN_HINT,
     });
 
   const res = await runtime.exec(argv, { timeoutMs: opts.timeoutMs ?? 15_000 });

@@ -19,12 +19,13 @@
  *   (GET, start, stop, PATCH, DELETE). A create is never retried on these: it
  *   raises `create_outcome_unknown` (the codespace may exist) for recovery.
  */
-import { checkApiUrl } from "./api-url.ts";
+import { checkApiUrl, ghHostFor } from "./api-url.ts";
 import { FetchError, ofetch, type FetchContext } from "ofetch";
 import * as v from "valibot";
 import { CrabboxError, Exit } from "../errors.ts";
 import { addSecret, redact } from "../redact.ts";
 import type { Runtime } from "../runtime.ts";
+import { formatDuration, parseDuration } from "../config/duration.ts";
 import { createOutcomeUnknown, httpError, isRateLimited, networkError, serverWaitMs, shapeError } from "./errors.ts";
 
 export const API_VERSION = "2022-11-28";
@@ -87,7 +88,7 @@ type Output<S> = S extends AnySchema ? v.InferOutput<S> : undefined;
 
 export interface GithubClient {
   readonly apiUrl: string;
-  /** github.com, or <sub>.ghe.com for data residency: the host for `gh auth ... -h`. */
+  /** github.com, <sub>.ghe.com (data residency) or the GHES host: the host for `gh auth ... -h`. */
   readonly webHost: string;
   /** Number of HTTP attempts made (retries included). */
   readonly requests: number;
@@ -97,6 +98,11 @@ export interface GithubClient {
 }
 
 const RETRY_STATUS = [403, 429, 500, 502, 503, 504];
+/** Redirect statuses we judge ourselves (same-origin ones under apiUrl are followed). */
+const REDIRECT = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+/** Environment knob: the per-attempt request timeout (Go duration; default 30s). */
+export const API_TIMEOUT_ENV = "CRABBOX_API_TIMEOUT";
 const SERVER_RETRY = new Set([500, 502, 503, 504]);
 
 /** Validate and normalise the API base URL (no trailing slash). Exit 2 when unusable. */
@@ -112,10 +118,23 @@ export function normalizeApiUrl(apiUrl: string): string {
   });
 }
 
-function webHostFor(apiUrl: string): string {
-  const host = new URL(apiUrl).hostname;
-  const m = /^api\.(.+\.ghe\.com)$/.exec(host);
-  return m?.[1] ?? "github.com";
+
+/** CRABBOX_API_TIMEOUT as milliseconds (unset or empty: undefined); exit 2 when it is not a positive duration. */
+function timeoutFromEnv(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === "") return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(raw);
+  } catch (e) {
+    if (e instanceof CrabboxError) {
+      throw new CrabboxError({ code: "bad_duration", exit: Exit.usage, message: `${e.message} for ${API_TIMEOUT_ENV}`, why: e.why, hint: e.hint });
+    }
+    throw e;
+  }
+  if (ms <= 0) {
+    throw new CrabboxError({ code: "bad_duration", exit: Exit.usage, message: `${API_TIMEOUT_ENV} must be longer than 0s`, hint: `export ${API_TIMEOUT_ENV}=30s (or unset it)` });
+  }
+  return ms;
 }
 
 function expandRoute(route: string, params: Record<string, string | number> = {}): string {
@@ -130,14 +149,14 @@ export function createGithubClient(opts: GithubClientOptions): GithubClient {
   const apiUrl = normalizeApiUrl(opts.apiUrl);
   // Whatever the token's origin, nothing we print may contain it.
   addSecret(opts.token);
-  const webHost = webHostFor(apiUrl);
+  const webHost = ghHostFor(apiUrl);
   const { runtime } = opts;
   const retries = opts.retry?.retries ?? 4;
   const baseDelayMs = opts.retry?.baseDelayMs ?? 1000;
   const maxDelayMs = opts.retry?.maxDelayMs ?? 30_000;
   const maxWaitMs = opts.retry?.maxWaitMs ?? 60_000;
   const sleep = opts.retry?.sleep ?? ((ms: number) => runtime.sleep(ms));
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const timeoutMs = opts.timeoutMs ?? timeoutFromEnv(runtime.env[API_TIMEOUT_ENV]) ?? 30_000;
 
   let requests = 0;
   const byRoute = new Map<string, number>();
@@ -157,6 +176,36 @@ export function createGithubClient(opts: GithubClientOptions): GithubClient {
     { fetch: runtime.fetch },
   );
 
+  const base = new URL(apiUrl);
+  const basePath = base.pathname.replace(/\/?$/, "/");
+  /** Same origin as apiUrl and under its path: the only place the token may go. */
+  function underApi(u: URL): boolean {
+    return u.origin === base.origin && (u.pathname + "/").startsWith(basePath);
+  }
+
+  /** Where a 3xx answer sends us: a URL under apiUrl (followed), else exit 8 without following. */
+  function redirectTarget(spec: RequestSpec<AnySchema | undefined>, status: number, location: string | null, from: string, hop: number): string {
+    const refuse = (problem: string, extra: Record<string, unknown> = {}) =>
+      new CrabboxError({
+        code: "api_redirect_refused",
+        exit: Exit.api,
+        message: `GitHub's answer to ${spec.method} ${spec.route} is a redirect (HTTP ${status}) ${problem}`,
+        why: "crabbox-cs sends the token only to the configured API (apiUrl); a redirect elsewhere is not followed",
+        hint: `Check apiUrl (${apiUrl}): if the API really moved, set --github-codespaces-api-url (or CRABBOX_GITHUB_CODESPACES_API_URL) to the new address.`,
+        details: { status, method: spec.method, route: spec.route, ...extra },
+      });
+    if (hop >= MAX_REDIRECTS) throw refuse(`after ${MAX_REDIRECTS} redirects; refusing to follow more`);
+    if (!location) throw refuse("without a Location header");
+    let u: URL;
+    try {
+      u = new URL(location, from);
+    } catch {
+      throw refuse("to something that is not a URL");
+    }
+    if (!underApi(u)) throw refuse(`to another origin (${redact(u.origin)}); refusing to follow it`, { location: redact(u.origin) });
+    return u.toString();
+  }
+
   function backoff(attempt: number): number {
     return Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1));
   }
@@ -167,15 +216,19 @@ export function createGithubClient(opts: GithubClientOptions): GithubClient {
     let attempt = 0;
     let target: string;
     if (spec.url) {
-      const u = new URL(spec.url);
-      const base = new URL(apiUrl);
-      if (u.origin !== base.origin || !(u.pathname + "/").startsWith(base.pathname.replace(/\/?$/, "/"))) {
+      let u: URL;
+      try {
+        u = new URL(spec.url);
+      } catch {
+        throw shapeError({ method: spec.method, route: spec.route, status: 200, path: "Link", problem: "the pagination link is not a URL" });
+      }
+      if (!underApi(u)) {
         throw shapeError({
           method: spec.method,
           route: spec.route,
           status: 200,
           path: "Link",
-          problem: `pagination link points outside ${apiUrl}; refusing to send the token there`,
+          problem: `pagination link points outside ${apiUrl} (to ${u.origin}); refusing to send the token there`,
         });
       }
       target = u.toString();
@@ -207,25 +260,32 @@ export function createGithubClient(opts: GithubClientOptions): GithubClient {
       if (wait > 0) await sleep(wait);
     }
 
+    const started = runtime.now();
     let response;
-    try {
-      response = await $fetch.raw(target, {
-        method: spec.method,
-        ...(spec.query ? { query: Object.fromEntries(Object.entries(spec.query).filter(([, val]) => val !== undefined)) } : {}),
-        ...(spec.body ? { body: spec.body } : {}),
-        retry: retries,
-        onRequest(ctx) {
-          attempt++;
-          requests++;
-          byRoute.set(key, (byRoute.get(key) ?? 0) + 1);
-          // A fresh deadline per attempt (ofetch's `timeout` would reuse an aborted signal on retry).
-          ctx.options.signal = AbortSignal.timeout(timeoutMs);
-        },
-        onRequestError: planRetry,
-        onResponseError: planRetry,
-      });
-    } catch (e) {
-      throw toCrabboxError(e, spec, idempotent);
+    for (let hop = 0; ; hop++) {
+      try {
+        response = await $fetch.raw(target, {
+          method: spec.method,
+          ...(spec.query && hop === 0 ? { query: Object.fromEntries(Object.entries(spec.query).filter(([, val]) => val !== undefined)) } : {}),
+          ...(spec.body ? { body: spec.body } : {}),
+          retry: retries,
+          // Redirects are ours to judge: fetch would follow one to any origin.
+          redirect: "manual",
+          onRequest(ctx) {
+            attempt++;
+            requests++;
+            byRoute.set(key, (byRoute.get(key) ?? 0) + 1);
+            // A fresh deadline per attempt (ofetch's `timeout` would reuse an aborted signal on retry).
+            ctx.options.signal = AbortSignal.timeout(timeoutMs);
+          },
+          onRequestError: planRetry,
+          onResponseError: planRetry,
+        });
+      } catch (e) {
+        throw toCrabboxError(e, spec, idempotent, { attempts: attempt, elapsedMs: runtime.now() - started });
+      }
+      if (!REDIRECT.has(response.status)) break;
+      target = redirectTarget(spec, response.status, response.headers.get("location"), target, hop);
     }
 
     const status = response.status;
@@ -252,7 +312,12 @@ export function createGithubClient(opts: GithubClientOptions): GithubClient {
     return { status, headers: response.headers, data: parsed.output as Output<S> };
   }
 
-  function toCrabboxError(e: unknown, spec: RequestSpec<AnySchema | undefined>, idempotent: boolean): CrabboxError {
+  function toCrabboxError(
+    e: unknown,
+    spec: RequestSpec<AnySchema | undefined>,
+    idempotent: boolean,
+    tried: { attempts: number; elapsedMs: number },
+  ): CrabboxError {
     if (e instanceof CrabboxError) return e;
     const res = e instanceof FetchError ? e.response : undefined;
     if (res) {
@@ -283,7 +348,7 @@ export function createGithubClient(opts: GithubClientOptions): GithubClient {
     const name = (cause as { name?: string } | null)?.name ?? "";
     const timedOut = name === "TimeoutError";
     const reason = timedOut
-      ? `no answer within ${Math.round(timeoutMs / 1000)}s`
+      ? `no answer within ${formatDuration(timeoutMs)} on ${tried.attempts === 1 ? "the only attempt" : `each of ${tried.attempts} attempts`} (per-attempt timeout: ${API_TIMEOUT_ENV}, default 30s)`
       : ((cause as { message?: string } | null)?.message ?? String(cause));
     if (!idempotent) {
       return createOutcomeUnknown({
@@ -292,7 +357,7 @@ export function createGithubClient(opts: GithubClientOptions): GithubClient {
         reason: `${timedOut ? "the request timed out" : "the connection failed"} (${reason}); a codespace may have been created anyway`,
       });
     }
-    return networkError({ method: spec.method, route: spec.route, reason, timedOut, apiUrl });
+    return networkError({ method: spec.method, route: spec.route, reason, timedOut, apiUrl, attempts: tried.attempts, elapsedMs: tried.elapsedMs });
   }
 
   return {

@@ -318,15 +318,25 @@ export function httpError(f: HttpFailure, opts: { maxWaitMs?: number } = {}): Cr
 }
 
 /** The request never got an answer (connection refused/reset, DNS, timeout). */
-export function networkError(f: { method: string; route: string; reason: string; timedOut: boolean; apiUrl: string }): CrabboxError {
+export function networkError(f: {
+  method: string;
+  route: string;
+  reason: string;
+  timedOut: boolean;
+  apiUrl: string;
+  attempts?: number;
+  elapsedMs?: number;
+}): CrabboxError {
+  const waited = f.elapsedMs !== undefined ? formatDuration(f.elapsedMs) : undefined;
   return make(f, {
     code: f.timedOut ? "api_timeout" : "network",
     exit: Exit.api,
     message: f.timedOut
-      ? `GitHub did not answer ${f.method} ${f.route} in time`
-      : `Could not reach GitHub for ${f.method} ${f.route}`,
+      ? `GitHub did not answer ${f.method} ${f.route}${waited ? ` (waited ${waited} in total, ${f.attempts} attempt${f.attempts === 1 ? "" : "s"})` : " in time"}`
+      : `Could not reach GitHub for ${f.method} ${f.route}${waited ? ` (tried ${f.attempts} time${f.attempts === 1 ? "" : "s"} over ${waited})` : ""}`,
     why: f.reason,
     hint: `Check the network connection and the API URL (${f.apiUrl}), then run the command again.`,
+    extra: { ...(f.attempts !== undefined ? { attempts: f.attempts } : {}), ...(f.elapsedMs !== undefined ? { elapsedMs: Math.round(f.elapsedMs) } : {}) },
   });
 }
 

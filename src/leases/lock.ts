@@ -19,10 +19,12 @@
  * process simply wait like other processes do.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { constants as fsConstants } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, resolve } from "node:path";
 import { CrabboxError, Exit } from "../errors.ts";
+import { symlinkRefused } from "../fsutil.ts";
 import { randomBase32 } from "./ids.ts";
 
 export interface LockHolder {
@@ -94,17 +96,27 @@ function parseHolder(raw: string): LockHolder | null {
   return null;
 }
 
-/** Read the lock file, or null when there is none. */
+/** Read the lock file, or null when there is none. A symbolic link is refused (exit 5), never followed. */
 async function readLock(path: string): Promise<Seen | null> {
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(path, "r");
+    fh = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   } catch (e) {
     if (errno(e) === "ENOENT") return null;
+    if (errno(e) === "ELOOP") throw symlinkRefused(path, "file");
     throw e;
   }
   try {
     const st = await fh.stat();
+    if (!st.isFile()) {
+      throw new CrabboxError({
+        code: "lock_unusable",
+        message: `lock path ${path} is not a regular file`,
+        hint: `move it aside (mv '${path}' '${path}.bad') and retry`,
+        exit: Exit.refused,
+        details: { lockPath: path },
+      });
+    }
     const raw = await fh.readFile("utf8");
     return { holder: parseHolder(raw), raw, ino: st.ino, mtimeMs: st.mtimeMs };
   } finally {

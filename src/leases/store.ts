@@ -6,14 +6,13 @@
  * `write` and `remove` do not lock: call them inside `withLease` (or `create`,
  * which locks itself) so that every mutation is serialised per lease.
  */
-import { existsSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
 import { type Claim, ClaimSchema, LEASE_ID_RE } from "./claim.ts";
-import { ensurePrivateDir, writeFileAtomic } from "../fsutil.ts";
+import { ensurePrivateDir, lexists, readFileNoFollow, registerPrivateRoot, symlinkRefused, writeFileAtomic } from "../fsutil.ts";
 import { type LockOptions, withLock } from "./lock.ts";
 
 export interface CorruptClaim {
@@ -47,11 +46,16 @@ export interface ClaimStore {
 export interface ClaimStoreOptions {
   /** Passed to withLock (timeoutMs, staleMs). */
   lock?: Pick<LockOptions, "timeoutMs" | "staleMs">;
+  /** Where warnings go (a claim file found readable by others and tightened). Default: stderr. */
+  warn?: (message: string) => void;
 }
 
 /** Only "<leaseId>.json" names are claims; temp files, locks and anything else are ignored. */
 const CLAIM_FILE_RE = /^cbx_[a-z2-7]{12}\.json$/;
 const LIST_CONCURRENCY = 64;
+/** Directories under CRABBOX_HOME besides claims/ (see src/ssh/config.ts, src/ssh/fingerprint.ts). */
+const STATE_SUBDIRS = ["ssh", "ssh/cm", "sync"];
+const SYMLINK_PROBLEM = "is a symbolic link; refusing to follow it";
 
 export function assertLeaseId(leaseId: string): void {
   if (typeof leaseId !== "string" || !LEASE_ID_RE.test(leaseId)) {
@@ -105,12 +109,42 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
 export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {}): ClaimStore {
   const root = runtime.crabboxHome;
   const claimsDir = join(root, "claims");
+  // Every directory we make below CRABBOX_HOME (claims, ssh, sync) is checked level by level.
+  registerPrivateRoot(root);
+  const warn = opts.warn ?? ((m: string) => void process.stderr.write(`warning: ${m}\n`));
   let dirsReady: Promise<void> | undefined;
+
+  /**
+   * CRABBOX_HOME's other directories (ssh configs, control sockets, sync
+   * caches), when they exist, are checked here too: a link among them is
+   * refused before any command reads or writes through it.
+   */
+  const checkStateDirs = async (): Promise<void> => {
+    for (const sub of STATE_SUBDIRS) {
+      const dir = join(root, sub);
+      if (lexists(dir)) await ensurePrivateDir(dir, { root });
+    }
+  };
+
+  /** Check (and tighten) what exists of CRABBOX_HOME without creating anything; once per store. */
+  let homeChecked: Promise<void> | undefined;
+  const checkHome = (): Promise<void> => {
+    homeChecked ??= (async () => {
+      if (!lexists(root)) return;
+      await ensurePrivateDir(root);
+      if (lexists(claimsDir)) await ensurePrivateDir(claimsDir, { root });
+      await checkStateDirs();
+    })().catch((e) => {
+      homeChecked = undefined;
+      throw e;
+    });
+    return homeChecked;
+  };
 
   const ensureDirs = (): Promise<void> => {
     dirsReady ??= (async () => {
-      await ensurePrivateDir(root);
-      await ensurePrivateDir(claimsDir);
+      await ensurePrivateDir(claimsDir, { root });
+      await checkStateDirs();
     })().catch((e) => {
       dirsReady = undefined;
       throw e;
@@ -127,21 +161,31 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
     return join(claimsDir, `${leaseId}.lock`);
   };
 
-  /** The claim at `path`, null when absent, or a string describing why it is unusable. */
+  /**
+   * The claim at `path`, null when absent, or a string describing why it is
+   * unusable. Never follows a link; a claim readable by others is tightened to 0600.
+   */
   const load = async (path: string, leaseId: string): Promise<Claim | string | null> => {
-    let text: string;
+    let r: Awaited<ReturnType<typeof readFileNoFollow>>;
     try {
-      text = await fsp.readFile(path, "utf8");
+      r = await readFileNoFollow(path, { tighten: true });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
       return `cannot read: ${describe(e)}`;
     }
-    return parseClaim(text, leaseId);
+    if (r.kind === "missing") return null;
+    if (r.kind === "symlink") return SYMLINK_PROBLEM;
+    if (r.kind === "not-file") return `is ${r.what}, not a claim file`;
+    if (r.tightenedFrom !== undefined) {
+      warn(`claim file ${path} was readable by others (mode ${r.tightenedFrom.toString(8).padStart(4, "0")}); tightened it to 0600`);
+    }
+    return parseClaim(r.text, leaseId);
   };
 
   const read = async (leaseId: string): Promise<Claim | null> => {
     const path = claimPath(leaseId);
+    await checkHome();
     const r = await load(path, leaseId);
+    if (r === SYMLINK_PROBLEM) throw symlinkRefused(path, "file");
     if (typeof r === "string") {
       throw new CrabboxError({
         code: "claim_corrupt",
@@ -207,8 +251,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
     async list() {
       let names: string[];
       // Existing state directories are checked (ours?) and tightened even on reads.
-      if (existsSync(root)) await ensurePrivateDir(root);
-      if (existsSync(claimsDir)) await ensurePrivateDir(claimsDir);
+      await checkHome();
       try {
         names = await fsp.readdir(claimsDir);
       } catch (e) {
@@ -259,7 +302,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
     create(claim) {
       return locked(claim?.leaseId, async () => {
         const path = claimPath(claim.leaseId);
-        const exists = await fsp.stat(path).then(
+        const exists = await fsp.lstat(path).then(
           () => true,
           (e: NodeJS.ErrnoException) => {
             if (e.code === "ENOENT") return false;

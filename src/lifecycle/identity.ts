@@ -41,11 +41,16 @@ export function identityMismatches(claim: Claim, live: Codespace, me: GithubUser
  * Before looking anything up: are we the same account on the same API? A
  * different user would see the codespace as 404 and we would wrongly forget it.
  */
-export function assertSameAccount(claim: Claim, me: GithubUser, apiUrl: string): void {
+export function accountMismatches(claim: Claim, me: GithubUser, apiUrl: string): Mismatch[] {
   const fields: Mismatch[] = [];
   if (claim.apiUrl !== apiUrl) fields.push({ field: "apiUrl", claim: claim.apiUrl, live: apiUrl });
   if (claim.github.login !== me.login) fields.push({ field: "github.login (authenticated user)", claim: claim.github.login, live: me.login });
   else if (claim.github.id !== me.id) fields.push({ field: "github.id (authenticated user)", claim: claim.github.id, live: me.id });
+  return fields;
+}
+
+export function assertSameAccount(claim: Claim, me: GithubUser, apiUrl: string): void {
+  const fields = accountMismatches(claim, me, apiUrl);
   if (fields.length === 0) return;
   const f = fields[0]!;
   throw new CrabboxError({

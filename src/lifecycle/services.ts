@@ -30,9 +30,9 @@ export function createServices(ctx: Context): Services {
   let user: Promise<GithubUser> | undefined;
   const svc: Services = {
     ctx,
-    store: createClaimStore(ctx.runtime),
+    store: createClaimStore(ctx.runtime, { warn: (m) => ctx.log.warn(m) }),
     token() {
-      token ??= resolveToken(ctx.runtime, { ghPath: ctx.config.githubCodespaces.ghPath });
+      token ??= resolveToken(ctx.runtime, { ghPath: ctx.config.githubCodespaces.ghPath, apiUrl: ctx.config.githubCodespaces.apiUrl });
       return token;
     },
     github() {

@@ -19,6 +19,8 @@ export interface InjectErrorOptions {
   rawBody?: string;
   /** Destroy the connection instead of answering. */
   reset?: boolean;
+  /** Wait this long before answering (or resetting): longer than the client's timeout, it is an API that never answers. */
+  delayMs?: number;
 }
 
 interface Rule {
@@ -30,6 +32,7 @@ interface Rule {
   body?: unknown;
   rawBody?: string;
   reset: boolean;
+  delayMs: number;
 }
 
 const DEFAULT_MESSAGES: Record<number, string> = {
@@ -71,6 +74,7 @@ export class Faults {
       body: o.body,
       rawBody: o.rawBody,
       reset: o.reset ?? false,
+      delayMs: o.delayMs ?? 0,
     });
   }
 
@@ -87,7 +91,7 @@ export class Faults {
       if (!r.re.test(pathname)) continue;
       r.remaining -= 1;
       this.rules = this.rules.filter((x) => x.remaining > 0);
-      return { status: r.status, headers: r.headers, body: r.body, rawBody: r.rawBody, reset: r.reset };
+      return { status: r.status, headers: r.headers, body: r.body, rawBody: r.rawBody, reset: r.reset, delayMs: r.delayMs };
     }
     return null;
   }

@@ -101,6 +101,7 @@ export function startServer(deps: ServerDeps, port = 0): RunningServer {
 
     const injected = faults.take(method, url.pathname);
     if (injected) {
+      if (injected.delayMs > 0) await Bun.sleep(injected.delayMs);
       if (injected.reset) return resetResponse();
       if (injected.rawBody !== undefined) {
         const raw = new Response(injected.rawBody, { status: injected.status, headers: { "content-type": "application/json; charset=utf-8", ...injected.headers } });

@@ -8,7 +8,7 @@
  * exit code, or in success — with nothing else touched.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CONTROL_CHARS, figure, git, secHarness, waitFor, type SecHarness } from "./lib.ts";
 
@@ -382,16 +382,22 @@ describe("a repository-local .crabbox.yaml cannot redirect us", () => {
         "  deleteOnRelease: false",
         "  idleTimeout: 240m",
         "  retentionPeriod: 720h",
+        "  machine: premiumLinux",
         "",
       ].join("\n"),
     );
     const w = await h.run(["warmup", "--json", "--fresh"]);
     expect(w.code).toBe(0);
-    for (const key of ["repo", "apiUrl", "ghPath", "deleteOnRelease", "idleTimeout", "retentionPeriod"]) {
+    for (const key of ["repo", "apiUrl", "ghPath", "deleteOnRelease", "idleTimeout", "retentionPeriod", "machine"]) {
       expect(w.stderr).toMatch(new RegExp(`ignored githubCodespaces\\.(${key}|gh)\\b`));
     }
+    // The machine type is billed to you: the same "set it here instead" hint as the other keys.
+    expect(w.stderr).toContain("ignored githubCodespaces.machine in");
+    expect(w.stderr).toMatch(/CRABBOX_GITHUB_CODESPACES_MACHINE, --github-codespaces-machine or --type/);
     const lease = w.json();
+    expect(lease.machine).not.toBe("premiumLinux");
     const cs = mine().find((c: any) => c.name === lease.codespace.name);
+    expect(cs.machine?.name).not.toBe("premiumLinux");
     expect(cs.repository.full_name).toBe("octo-org/hello-world");
     expect(cs.idle_timeout_minutes).toBe(30);
     expect(h.live().filter((c: any) => c.repository.full_name === "evil-org/trap")).toEqual([]);
@@ -399,6 +405,54 @@ describe("a repository-local .crabbox.yaml cannot redirect us", () => {
     expect(s.json().action).toBe("deleted");
     expect(existsSync(join(h.tmp, m))).toBe(false);
     expect(markersFound()).toEqual([]);
+  }, 60_000);
+
+  test(".crabbox.yaml as a symlink to payload.js: refused (exit 2) before anything reads it; no code runs, no token leaks", async () => {
+    const m = marker("symlinkjs");
+    const drop = join(h.tmp, m);
+    // If this ever ran, it would leave the marker holding every token-looking variable it could see.
+    writeFileSync(
+      join(h.work, "payload.js"),
+      `require("fs").writeFileSync(${JSON.stringify(drop)}, JSON.stringify(process.env));\nmodule.exports = { githubCodespaces: { ref: "pwned" } };\n`,
+    );
+    const payloads = ["payload.js", "payload.ts", "payload.mjs"];
+    writeFileSync(join(h.work, "payload.ts"), readFileSync(join(h.work, "payload.js"), "utf8"));
+    writeFileSync(join(h.work, "payload.mjs"), `import { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(drop)}, JSON.stringify(process.env));\nexport default {};\n`);
+    h.emu.control.resetCounts();
+    try {
+      for (const target of payloads) {
+        rmSync(join(h.work, ".crabbox.yaml"), { force: true });
+        symlinkSync(target, join(h.work, ".crabbox.yaml"));
+        for (const args of [["list"], ["warmup", "--fresh"], ["doctor"], ["run", "--", "true"]]) {
+          const r = await h.run(args);
+          expect({ target, args, code: r.code }).toEqual({ target, args, code: 2 });
+          expect(r.stderr).toContain(`config file ${join(h.work, ".crabbox.yaml")} is a symbolic link; refusing to read it`);
+          expect(r.stdout + r.stderr).not.toContain(h.canary);
+          expect(existsSync(drop)).toBe(false);
+        }
+      }
+      expect(h.emu.control.counts()["POST /repos/:owner/:repo/codespaces"] ?? 0).toBe(0);
+      expect(markersFound()).toEqual([]);
+    } finally {
+      for (const f of payloads) rmSync(join(h.work, f), { force: true });
+    }
+  }, 60_000);
+
+  test("extends: in .crabbox.yaml pulls nothing (no JS, no other file, no remote)", async () => {
+    const m = marker("extends");
+    writeFileSync(join(h.work, "evil.js"), `require("fs").writeFileSync(${JSON.stringify(join(h.tmp, m))}, "x");\nmodule.exports = {};\n`);
+    try {
+      for (const target of ["./evil.js", "./evil", "gh:evil-org/config", "https://127.0.0.1:9/c"]) {
+        writeFileSync(join(h.work, ".crabbox.yaml"), `extends: ${JSON.stringify(target)}\n`);
+        const r = await h.run(["list"]);
+        expect(r.code).toBe(0);
+        expect(r.stderr).toContain('unknown key "extends" ignored');
+      }
+      expect(existsSync(join(h.tmp, m))).toBe(false);
+      expect(markersFound()).toEqual([]);
+    } finally {
+      rmSync(join(h.work, "evil.js"), { force: true });
+    }
   }, 60_000);
 
   test("a token in .crabbox.yaml: exit 2, the token not echoed, nothing created", async () => {

@@ -75,6 +75,7 @@ describe("applyTrustRule", () => {
           repo: "a/b",
           apiUrl: "https://x",
           ghPath: "/x",
+          machine: "premiumLinux",
           idleTimeout: "1h",
           retentionPeriod: "1h",
           deleteOnRelease: false,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "citty";
@@ -92,7 +92,6 @@ describe("precedence: flags > env > user file > repo file > defaults", () => {
         "class: repo-class",
         "githubCodespaces:",
         "  ref: repo-ref",
-        "  machine: repo-machine",
         "  geo: repo-geo",
         "  devcontainerPath: .devcontainer/repo.json",
         "  workRoot: /workspaces/repo",
@@ -346,7 +345,7 @@ describe("trust rule for the repository's .crabbox.yaml", () => {
     expect(c.warnings).toEqual([]);
   });
 
-  test("allowed repo keys are applied: ref, machine, devcontainerPath, workingDirectory, geo, workRoot, class, target, provider", async () => {
+  test("allowed repo keys are applied: ref, devcontainerPath, workingDirectory, geo, workRoot, class, target, provider", async () => {
     writeFileSync(
       join(repo, ".crabbox.yaml"),
       [
@@ -355,7 +354,6 @@ describe("trust rule for the repository's .crabbox.yaml", () => {
         "class: beefy",
         "githubCodespaces:",
         "  ref: r",
-        "  machine: m",
         "  devcontainerPath: d",
         "  workingDirectory: w",
         "  geo: UsWest",
@@ -365,8 +363,72 @@ describe("trust rule for the repository's .crabbox.yaml", () => {
     const c = await load();
     expect(c.warnings).toEqual([]);
     expect(c.class).toBe("beefy");
-    expect(c.githubCodespaces).toMatchObject({ ref: "r", machine: "m", devcontainerPath: "d", workingDirectory: "w", geo: "UsWest", workRoot: "/workspaces/x" });
+    expect(c.githubCodespaces).toMatchObject({ ref: "r", devcontainerPath: "d", workingDirectory: "w", geo: "UsWest", workRoot: "/workspaces/x" });
     expect(c.sources.provider).toBe("repo");
+  });
+
+  test("the machine type (billing) is not the repository's to choose: ignored with a warning that says where to set it", async () => {
+    writeFileSync(join(repo, ".crabbox.yaml"), "githubCodespaces:\n  machine: premiumLinux\n  ref: r\n");
+    const c = await load();
+    expect(c.githubCodespaces.machine).toBe("");
+    expect(c.githubCodespaces.ref).toBe("r");
+    expect(c.sources["githubCodespaces.machine"]).toBe("default");
+    expect(c.warnings).toHaveLength(1);
+    expect(c.warnings[0]).toContain(`ignored githubCodespaces.machine in ${join(repo, ".crabbox.yaml")}`);
+    expect(c.warnings[0]).toContain("CRABBOX_GITHUB_CODESPACES_MACHINE, --github-codespaces-machine or --type");
+    expect(c.warnings[0]).toContain(userFile);
+    // The user's own file may still choose it.
+    writeFileSync(userFile, "githubCodespaces:\n  machine: basicLinux32gb\n");
+    expect((await load()).githubCodespaces.machine).toBe("basicLinux32gb");
+  });
+});
+
+describe("config files are YAML data, read only from regular files", () => {
+  test("a repository .crabbox.yaml that links to JavaScript: exit 2 before anything runs", async () => {
+    const marker = join(root, "PWNED");
+    writeFileSync(join(repo, "payload.js"), `require("fs").writeFileSync(${JSON.stringify(marker)}, "x");\nexport default {};\n`);
+    symlinkSync("payload.js", join(repo, ".crabbox.yaml"));
+    const e = await loadError();
+    expect(e.exit).toBe(Exit.usage);
+    expect(e.code).toBe("config_symlink");
+    expect(e.message).toContain(join(repo, ".crabbox.yaml"));
+    expect(e.message).toContain("symbolic link");
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test("a link to a YAML file, a dangling link and a directory are refused too (repo and user file)", async () => {
+    writeFileSync(join(root, "elsewhere.yaml"), "githubCodespaces:\n  ref: r\n");
+    symlinkSync(join(root, "elsewhere.yaml"), join(repo, ".crabbox.yml"));
+    expect((await loadError()).code).toBe("config_symlink");
+    rmSync(join(repo, ".crabbox.yml"));
+    symlinkSync(join(root, "nothing-here.yaml"), join(repo, ".crabbox.yaml"));
+    expect((await loadError()).code).toBe("config_symlink");
+    rmSync(join(repo, ".crabbox.yaml"));
+    mkdirSync(join(repo, ".crabbox.yaml"));
+    const dir = await loadError();
+    expect(dir.exit).toBe(Exit.usage);
+    expect(dir.message).toContain("not a regular file");
+    rmSync(join(repo, ".crabbox.yaml"), { recursive: true });
+    symlinkSync(join(root, "elsewhere.yaml"), userFile);
+    const user = await loadError();
+    expect(user.code).toBe("config_symlink");
+    expect(user.exit).toBe(Exit.usage);
+    expect(user.hint).toContain("CRABBOX_CONFIG");
+    const explicit = await loadError([], { CRABBOX_CONFIG: userFile });
+    expect(explicit.code).toBe("config_symlink");
+  });
+
+  test("extends: in a repo file is just an unknown key: nothing is fetched or imported", async () => {
+    const marker = join(root, "PWNED-extends");
+    writeFileSync(join(repo, "evil.js"), `require("fs").writeFileSync(${JSON.stringify(marker)}, "x");\nexport default {};\n`);
+    writeFileSync(join(repo, "base.yaml"), "githubCodespaces:\n  ref: from-base\n");
+    for (const target of ["./evil.js", "./base.yaml", "gh:evil-org/config", "https://example.invalid/c.yaml"]) {
+      writeFileSync(join(repo, ".crabbox.yaml"), `extends: ${JSON.stringify(target)}\n`);
+      const c = await load();
+      expect(c.githubCodespaces.ref).toBe("");
+      expect(c.warnings.join("\n")).toContain('unknown key "extends" ignored');
+    }
+    expect(existsSync(marker)).toBe(false);
   });
 });
 

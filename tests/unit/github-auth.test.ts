@@ -51,6 +51,21 @@ describe("resolveToken", () => {
     expect(execs[0]!.argv).toEqual(["gh", "auth", "token", "-h", "acme.ghe.com"]);
   });
 
+  test("gh is asked for the configured API's host, never its default host", async () => {
+    const cases: [string, string][] = [
+      ["https://api.github.com", "github.com"],
+      ["https://api.acme.ghe.com", "acme.ghe.com"],
+      ["https://ghe.example.com/api/v3", "ghe.example.com"],
+      ["https://ghe.example.com:8443/api/v3", "ghe.example.com:8443"],
+      ["http://127.0.0.1:4010", "127.0.0.1:4010"],
+    ];
+    for (const [apiUrl, host] of cases) {
+      const { runtime, execs } = runtimeWith({}, { stdout: TOKEN_GH });
+      await resolveToken(runtime, { ghPath: "gh", apiUrl });
+      expect(execs[0]!.argv).toEqual(["gh", "auth", "token", "-h", host]);
+    }
+  });
+
   test("gh missing (and no GH_TOKEN) → gh_not_found, exit 2, saying why gh was needed", async () => {
     const { runtime } = runtimeWith({}, { code: 127, spawnError: "gh: not found on PATH" });
     const err: any = await resolveToken(runtime, { ghPath: "gh" }).then(() => null, (e) => e);

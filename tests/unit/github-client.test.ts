@@ -479,6 +479,39 @@ describe("create is never retried on an unknown outcome", () => {
   });
 });
 
+describe("redirects", () => {
+  const moved = (location: string, status = 307) => new Response("", { status, headers: { location } });
+
+  test("a redirect to another origin is refused with exit 8; the other origin is never asked", async () => {
+    for (const status of [301, 302, 307, 308]) {
+      const { client, calls } = setup([moved("https://evil.example.com/user", status), json(200, user)]);
+      const err = await caught(getAuthenticatedUser(client));
+      expect(err.code).toBe("api_redirect_refused");
+      expect(err.exit).toBe(8);
+      expect(err.message).toContain("another origin (https://evil.example.com)");
+      expect(err.message).not.toMatch(/rejected the token/);
+      expect(calls).toHaveLength(1);
+      expect(calls.every((c) => c.url.origin === "https://api.github.com")).toBe(true);
+    }
+  });
+
+  test("a redirect outside the API path on the same host (GHES) is refused too", async () => {
+    const { client, calls } = setup([moved("https://ghe.example.com/login")], { apiUrl: "https://ghe.example.com/api/v3" });
+    expect((await caught(getAuthenticatedUser(client))).code).toBe("api_redirect_refused");
+    expect(calls).toHaveLength(1);
+  });
+
+  test("a redirect within the API is followed (with the token), at most 5 hops", async () => {
+    const { client, calls } = setup([moved("/user2"), moved("https://api.github.com/user3", 301), json(200, user)]);
+    expect((await getAuthenticatedUser(client)).login).toBe(user.login);
+    expect(calls.map((c) => c.url.pathname)).toEqual(["/user", "/user2", "/user3"]);
+    for (const c of calls) expect(c.headers.get("authorization")).toBe(`Bearer ${CANARY}`);
+    const loop = setup([moved("/user")]);
+    expect((await caught(getAuthenticatedUser(loop.client))).code).toBe("api_redirect_refused");
+    expect(loop.calls).toHaveLength(6);
+  });
+});
+
 describe("pagination", () => {
   /** A page; `last` (default: `next`) is what GitHub sends as rel="last". */
   function page(names: string[], next?: string, last = next) {
@@ -538,6 +571,17 @@ describe("pagination", () => {
     const err = await caught(listMyCodespaces(client));
     expect(err.code).toBe("api_shape");
     expect(calls).toHaveLength(1);
+  });
+
+  test("a malformed Link next URL is the documented API-shape error (exit 8), not an unexpected failure", async () => {
+    for (const bad of ["::not a url::", "http://[bad", "/relative?page=2"]) {
+      const { client, calls } = setup([json(200, { total_count: 2, codespaces: [codespaceExample({ name: "a" })] }, { link: `<${bad}>; rel="next"` })]);
+      const err = await caught(listMyCodespaces(client));
+      expect(err.code).toBe("api_shape");
+      expect(err.exit).toBe(8);
+      expect(err.message).toContain("`Link`");
+      expect(calls).toHaveLength(1);
+    }
   });
 
   test("parseLinkHeader", () => {
