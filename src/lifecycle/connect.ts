@@ -200,9 +200,11 @@ async function connectionLost(svc: Services, claim: Claim, nonce: string, exit: 
     code: "ssh_connection_lost",
     message: "the connection was lost while the command was running",
     why: `${started}${where}`,
-    hint: opts.oneShot || !stillUp
-      ? "run it again if it must complete: crabbox-cs run ..."
-      : `see whether it finished: ${check}  ("done N": finished with status N; "running PID": started, no exit recorded); run it again only if needed`,
+    hint: opts.oneShot
+      ? "run it again if it must complete: crabbox-cs run -- <command>"
+      : !stillUp
+        ? `run it again if it must complete: crabbox-cs run --id ${ref} -- <command>`
+        : `see whether it finished: ${check}  ("done N": finished with status N; "running PID": started, no exit recorded); run it again only if needed`,
     exit: Exit.sshConnect,
     details: { run: nonce, codespace: name, codespaceState: state },
   });

@@ -130,8 +130,9 @@ export function markerPrefix(nonce: string): string {
  *    marker (the pid is the remote shell's, which sshd made a session and
  *    process-group leader: `cancelScript` signals that group);
  * 3. run the body; record `done <status>`, print the `exit:<status>` marker,
- *    exit with the body's status (the shell stays around the command, so a
- *    command killed by signal N reports 128+N, not OpenSSH's 255).
+ *    exit with the body's status (the shell stays around the command, and
+ *    traps SIGINT/SIGTERM while it runs, so a command killed by signal N
+ *    reports 128+N, not OpenSSH's 255).
  *
  * When the claim directory cannot be made at all (a read-only home), the
  * command still runs, unguarded: the start marker alone still proves a start.
@@ -144,6 +145,9 @@ export function exactlyOnce(nonce: string, body: string): string {
     `if mkdir "$d" 2>/dev/null || { [ ! -e "$d" ] && mkdir -p "\${d%/*}" 2>/dev/null && mkdir "$d" 2>/dev/null; }; then { echo "running $$" >"$d/state"; } 2>/dev/null`,
     `elif [ -e "$d" ]; then printf ${m}again\\n' >&2; exit ${ALREADY_STARTED_STATUS}; fi`,
     `printf ${m}started:%s\\n' "$$" >&2`,
+    // The shell outlives a SIGINT/SIGTERM to its group (a pty's Ctrl-C, our cancel) to report the
+    // command's 130/143; a trapped signal is reset to default in the command, which still gets it.
+    `trap : INT TERM`,
     `${body}`,
     `rc=$?; { echo "done $rc" >"$d/state"; } 2>/dev/null; printf ${m}exit:%s\\n' "$rc" >&2; exit $rc`,
   ].join("\n");

@@ -263,4 +263,41 @@ describe("Ctrl-C and SIGTERM", () => {
     expect(again.stdout).toBe("still-usable\n");
     expect((await h.run(["stop", lease.slug, "--delete"])).code).toBe(0);
   }, 180_000);
+
+  test("with a terminal (ssh -t), Ctrl-C typed goes to the remote command: exit 130, no marker shows", async () => {
+    const w = await h.run(["warmup", "--json"]);
+    expect(w.code).toBe(0);
+    const lease = w.json();
+    const starts = join(h.tmp, "starts-pty");
+    // script(1) gives the run a terminal on stdin and stdout, so ssh gets -t and the terminal goes raw.
+    const cmd = `${BIN} run --id ${lease.slug} --no-sync -- sh -c 'echo $$ >> ${starts}; echo started-once; sleep 600; echo finished'`;
+    const p = Bun.spawn(["script", "-qec", cmd, "/dev/null"], { cwd: h.work, env: h.env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const reader = p.stdout.getReader();
+    let out = "";
+    while (!out.includes("started-once")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += new TextDecoder().decode(value);
+    }
+    expect(lines(starts)).toHaveLength(1);
+    const remote = Number(lines(starts)[0]);
+    p.stdin.write("\x03");
+    p.stdin.flush();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += new TextDecoder().decode(value);
+    }
+    const code = await p.exited;
+    expect(code).toBe(130);
+    expect(out).toContain("started-once\r\n");
+    expect(out).not.toContain("finished");
+    expect(out).not.toContain("\x1f");
+    expect(out).not.toContain("crabbox-cs:");
+    expect(out).not.toContain("255");
+    expect(lines(starts)).toHaveLength(1);
+    expect(alive(remote)).toBe(false);
+    p.stdin.end();
+    expect((await h.run(["stop", lease.slug, "--delete"])).code).toBe(0);
+  }, 180_000);
 });
