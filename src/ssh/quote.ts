@@ -92,7 +92,8 @@ export function remoteCommand(input: RemoteCommandInput): string {
   }
   parts.push(input.argv.map(shQuote).join(" "));
   if (!input.nonce) return `${parts.join(" && ")}; exit $?`;
-  return exactlyOnce(input.nonce, parts.join(" && "));
+  // A run that will not start (its nonce was claimed before) must not leave the env file behind.
+  return exactlyOnce(input.nonce, parts.join(" && "), input.envFile ? `rm -f ${shQuote(input.envFile)}; ` : "");
 }
 
 /** Where a run's nonce is claimed remotely: a persistent place outside the work root. */
@@ -137,13 +138,13 @@ export function markerPrefix(nonce: string): string {
  * When the claim directory cannot be made at all (a read-only home), the
  * command still runs, unguarded: the start marker alone still proves a start.
  */
-export function exactlyOnce(nonce: string, body: string): string {
+export function exactlyOnce(nonce: string, body: string, onAgain = ""): string {
   assertNonce(nonce);
   const m = `'\\037crabbox-cs:${nonce}:`;
   return [
     `d="$HOME/${RUNS_DIR}/${nonce}"`,
     `if mkdir "$d" 2>/dev/null || { [ ! -e "$d" ] && mkdir -p "\${d%/*}" 2>/dev/null && mkdir "$d" 2>/dev/null; }; then { echo "running $$" >"$d/state"; } 2>/dev/null`,
-    `elif [ -e "$d" ]; then printf ${m}again\\n' >&2; exit ${ALREADY_STARTED_STATUS}; fi`,
+    `elif [ -e "$d" ]; then ${onAgain}printf ${m}again\\n' >&2; exit ${ALREADY_STARTED_STATUS}; fi`,
     `printf ${m}started:%s\\n' "$$" >&2`,
     // The shell outlives a SIGINT/SIGTERM to its group (a pty's Ctrl-C, our cancel) to report the
     // command's 130/143; a trapped signal is reset to default in the command, which still gets it.
