@@ -82,7 +82,8 @@ export function writeAllSync(fd: number, bytes: Uint8Array): void {
         Bun.sleepSync(1);
         continue;
       }
-      if (code === "EPIPE") return; // the reader is gone: nothing to deliver to
+      // The reader (a closed pipe, a terminal that hung up) is gone: nothing to deliver to.
+      if (code === "EPIPE" || code === "EIO" || code === "EBADF") return;
       throw e;
     }
   }
