@@ -142,7 +142,9 @@ describe("a remote command never runs twice", () => {
     const go = join(dir, "go");
     const s = start(h, ["run", "--id", slug, "--no-sync", "--", "sh", "-c", waiter('"$CODESPACE_DIR/starts"', '"$CODESPACE_DIR/go"')]);
     expect(await waitFor(() => lines(starts).length === 1)).toBe(true);
+    expect(h.emu.control.liveTunnels(name)).toBeGreaterThan(0);
     await apiStop(h, name);
+    expect(h.emu.control.liveTunnels(name)).toBe(0); // the emulator's stop cuts the codespace's connections
     const r = await settle(s, starts, go);
     if (process.env.SHOW) console.log(r.stderr);
     expect(lines(starts)).toHaveLength(1);
@@ -250,6 +252,38 @@ describe("Ctrl-C and SIGTERM", () => {
       expect(ok).toBe(true);
     }, 180_000);
   }
+
+  test("one-shot run, two Ctrl-C to the whole process group: exit 130, lease left claimed with the exact stop command, ran once", async () => {
+    const starts = join(h.tmp, "starts-twice");
+    const go = join(h.tmp, "go-twice");
+    // A release that takes long (the stop does not complete), so the second Ctrl-C surely lands during it.
+    h.emu.control.setDelays({ stopMs: 600_000 });
+    try {
+      const s = start(h, ["run", "--", "sh", "-c", waiter(starts, go)], { group: true });
+      expect(await waitFor(() => lines(starts).length === 1, 120_000)).toBe(true);
+      const remote = Number(lines(starts)[0]);
+      process.kill(-s.proc.pid, "SIGINT");
+      // The first one's work: the remote command goes, then the release starts stopping the codespace.
+      expect(await waitFor(() => !alive(remote), 60_000)).toBe(true);
+      expect(await waitFor(() => h.emu.control.codespaces().some((c: any) => c.state === "ShuttingDown"), 60_000)).toBe(true);
+      process.kill(-s.proc.pid, "SIGINT");
+      const r = await s.done;
+      writeFileSync(go, "");
+      expect(r.code).toBe(130);
+      expect(lines(starts)).toHaveLength(1);
+      expect(r.stderr).not.toContain("retrying");
+      const m = /release it with: crabbox-cs stop (\S+)/.exec(r.stderr);
+      expect(m).not.toBeNull();
+      const claims = readdirSync(join(h.home, "claims")).filter((f) => f.endsWith(".json"));
+      expect(claims).toHaveLength(1);
+      const name = JSON.parse(readFileSync(join(h.home, "claims", claims[0]!), "utf8")).codespace.name;
+      h.emu.control.mutateCodespace(name, { state: "Shutdown" });
+      expect((await h.run(["stop", m![1]!])).code).toBe(0);
+      expect(readdirSync(join(h.home, "claims")).filter((f) => f.endsWith(".json"))).toEqual([]);
+    } finally {
+      h.emu.control.setDelays({ stopMs: 100 });
+    }
+  }, 180_000);
 
   test("run --id, Ctrl-C to the whole process group: exit 130, remote command gone, lease kept and usable", async () => {
     const w = await h.run(["warmup", "--json"]);
