@@ -116,7 +116,8 @@ export default defineCommand({
         exitCode = interrupts.status;
       }
     } catch (e) {
-      if (!(e instanceof CrabboxError) || !oneShot || !claim) throw e;
+      // An interrupted run exits 128+n whatever failed on the way (e.g. rsync killed by the same Ctrl-C).
+      if (!(e instanceof CrabboxError) || !claim || (!oneShot && interrupts.count === 0)) throw e;
       process.stderr.write(`${formatError(e, useColor(runtime.env, runtime.tty.stderr))}\n`);
       exitCode = interrupts.status || e.exit;
     } finally {
