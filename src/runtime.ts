@@ -24,6 +24,8 @@ export interface ExecOptions {
   input?: string | Uint8Array;
   /** Kill the child (SIGTERM) after this long. */
   timeoutMs?: number;
+  /** Start the child in its own session (setsid): a terminal's Ctrl-C reaches only us, not it. */
+  detached?: boolean;
 }
 
 export interface ExecResult {
@@ -48,6 +50,13 @@ export interface SpawnOptions {
   stdin?: Stdio;
   stdout?: Stdio;
   stderr?: Stdio;
+  /**
+   * Start the child in its own session (setsid; Bun's `detached`): signals a
+   * terminal sends to our process group (Ctrl-C, SIGHUP) do not reach it or
+   * its children, so the caller decides what to forward. The caller must end
+   * it before exiting (it is not killed with us).
+   */
+  detached?: boolean;
 }
 
 export interface ChildExit {
@@ -132,6 +141,7 @@ export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
           stdin: "pipe",
           stdout: "pipe",
           stderr: "pipe",
+          ...(opts.detached ? { detached: true } : {}),
         });
       } catch (e) {
         return { code: 127, signal: null, stdout: "", stderr: "", spawnError: `${argv[0]}: ${(e as Error).message}` };
@@ -166,6 +176,7 @@ export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
         stdin: opts.stdin ?? "inherit",
         stdout: opts.stdout ?? "inherit",
         stderr: opts.stderr ?? "inherit",
+        ...(opts.detached ? { detached: true } : {}),
       });
       return {
         pid: proc.pid,

@@ -102,23 +102,26 @@ export default defineCommand({
               argv,
               env,
               onSpawn: (c) => interrupts.setChild(c),
+              // The first Ctrl-C/SIGTERM stops the remote command; an interrupted run is never retried.
+              signal: interrupts.signal,
               // With --json, stdout carries our summary: the command's output goes to stderr.
               stdoutToStderr: ctx.json,
             },
-            { timeoutMs },
+            { timeoutMs, oneShot: oneShot && !args.keep },
           ),
         );
         interrupts.setChild(undefined);
         claim = r.claim;
-        exitCode = r.exit.code ?? 128 + (signalNumber(r.exit.signal) ?? 0);
+        exitCode = interrupts.status || (r.exit.code ?? 128 + (signalNumber(r.exit.signal) ?? 0));
         if (exitCode === 255) log.warn("the command exited 255 (ssh's own failure status too): see docs/exit-codes.md");
       } else if (interrupts.count > 0) {
-        exitCode = 130;
+        exitCode = interrupts.status;
       }
     } catch (e) {
-      if (!(e instanceof CrabboxError) || !oneShot || !claim) throw e;
+      // An interrupted run exits 128+n whatever failed on the way (e.g. rsync killed by the same Ctrl-C).
+      if (!(e instanceof CrabboxError) || !claim || (!oneShot && interrupts.count === 0)) throw e;
       process.stderr.write(`${formatError(e, useColor(runtime.env, runtime.tty.stderr))}\n`);
-      exitCode = e.exit;
+      exitCode = interrupts.status || e.exit;
     } finally {
       // 5. A one-shot lease is released, whatever happened (unless --keep).
       if (oneShot && claim) {

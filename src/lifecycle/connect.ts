@@ -6,12 +6,12 @@
  */
 import { CrabboxError, Exit } from "../errors.ts";
 import { ghSshConfig } from "../gh/gh.ts";
-import { startCodespace } from "../github/operations.ts";
+import { getCodespaceOrNull, startCodespace } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import { writeLeaseConfig } from "../ssh/config.ts";
-import { checkMaster, openMaster, runRemote, type RunRemoteInput } from "../ssh/exec.ts";
-import type { ChildExit } from "../runtime.ts";
+import { checkMaster, openMaster, runRemote, type RemoteExit, type RunRemoteInput } from "../ssh/exec.ts";
+import { RUNS_DIR, runNonce } from "../ssh/quote.ts";
 import { assertReady, probe } from "../ssh/readiness.ts";
 import { leaseRef, seen } from "./claims.ts";
 import { assertIdentity } from "./identity.ts";
@@ -83,7 +83,7 @@ function notUsable(claim: Claim): CrabboxError {
   return new CrabboxError({
     code: "lease_not_usable",
     message: `lease ${leaseRef(claim)} is ${claim.state}${claim.codespace ? "" : " and has no codespace"}`,
-    why: claim.failure ?? "it is being released or never got a codespace",
+    why: claim.failure ?? (claim.state === "released" ? "it was stopped and released; only a kept lease (--keep) is started again on use" : claim.state === "releasing" ? "it is being released" : "it never got a codespace"),
     hint: `release it: crabbox-cs stop ${leaseRef(claim)}   or start a new one: crabbox-cs warmup`,
     exit: Exit.refused,
   });
@@ -102,6 +102,8 @@ async function bringUpLocked(svc: Services, claim: Claim, opts: BringUpOptions):
  */
 export async function prepareLease(svc: Services, claim: Claim, opts: BringUpOptions): Promise<Claim> {
   if (claim.state === "failed" || claim.state === "releasing" || !claim.codespace) throw notUsable(claim);
+  // A kept lease that `stop` stopped is started again on use; a released lease that is not kept is not ours to revive.
+  if (claim.state === "released" && !claim.keep) throw notUsable(claim);
   if (claim.state === "ready" && claim.sshConfigPath && claim.sshHost && existsSync(claim.sshConfigPath)) return claim;
   return bringUpLocked(svc, claim, opts);
 }
@@ -121,24 +123,89 @@ export async function ensureMaster(svc: Services, claim: Claim, opts: BringUpOpt
   return bringUpLocked(svc, claim, { ...opts, refreshConfig: true });
 }
 
+export interface RunOnLeaseOptions extends BringUpOptions {
+  /** A one-shot lease (released right after): said in the connection-lost error. */
+  oneShot?: boolean;
+}
+
 /**
- * Run the user's command, optimistically: a live master is reused, and
- * otherwise this very ssh opens the connection (no separate probe). When ssh
- * exits 255 and no master exists afterwards, the connection failed before the
- * command could start — so it is safe to bring the lease up (resume a stopped
- * codespace, refresh the config, diagnose a missing sshd) and try once more.
+ * Run the user's command exactly once, optimistically: a live master is
+ * reused, and otherwise this very ssh opens the connection (no separate
+ * probe). The run carries a nonce: the remote side claims it before starting
+ * the command and says so with a start marker (see `exactlyOnce`).
+ *
+ * When ssh exits 255 without that marker, the command provably did not start:
+ * the lease is brought up (a codespace stopped while idle is started again,
+ * unless its claim was stopped or released meanwhile) and the command tried
+ * once more with the same nonce, so that even a start whose marker was lost
+ * cannot run twice. When the marker came and no exit status did, the
+ * connection was lost while the command ran: no retry, no bring-up, an error
+ * (exit 255). An aborted run (Ctrl-C) is never retried.
  */
 export async function runOnLease(
   svc: Services,
   claim: Claim,
-  input: Omit<RunRemoteInput, "configPath" | "alias" | "workRoot">,
-  opts: BringUpOptions,
-): Promise<{ claim: Claim; exit: ChildExit }> {
+  input: Omit<RunRemoteInput, "configPath" | "alias" | "workRoot" | "nonce">,
+  opts: RunOnLeaseOptions,
+): Promise<{ claim: Claim; exit: RemoteExit }> {
   const { runtime, log } = svc.ctx;
-  const run = (c: Claim) => runRemote(runtime, { ...input, configPath: c.sshConfigPath!, alias: c.sshHost!, workRoot: c.workRoot });
-  const exit = await run(claim);
-  if (exit.code !== 255 || (await checkMaster(runtime, claim.sshConfigPath!, claim.sshHost!))) return { claim, exit };
-  log.info(`could not connect to ${claim.codespace?.name}: checking the codespace, then retrying (the command did not run)`);
-  const next = await bringUpLocked(svc, claim, { ...opts, refreshConfig: true });
-  return { claim: next, exit: await run(next) };
+  const nonce = runNonce();
+  const run = (c: Claim) => runRemote(runtime, { ...input, nonce, configPath: c.sshConfigPath!, alias: c.sshHost!, workRoot: c.workRoot });
+  let exit = await run(claim);
+  if (exit.cancelled || (exit.code !== 255 && !exit.alreadyStarted)) return { claim, exit };
+  if (!exit.started && !exit.alreadyStarted) {
+    log.info(`could not connect to ${claim.codespace?.name}: checking the codespace, then retrying (the command did not start)`);
+    claim = await svc.store.withLease(claim.leaseId, async (current) => {
+      // Never undo a stop or a release that happened while we were connecting.
+      if (current.state !== "ready") throw notUsable(current);
+      return (await bringUp(svc, current, { ...opts, refreshConfig: true })).claim;
+    });
+    if (input.signal?.aborted) return { claim, exit: { ...exit, cancelled: true } };
+    exit = await run(claim);
+    if (exit.cancelled || (exit.code !== 255 && !exit.alreadyStarted)) return { claim, exit };
+    if (!exit.started && !exit.alreadyStarted) return { claim, exit }; // still no connection: ssh said why
+  }
+  // The command finished and only its exit status was lost on the way: that status is the answer.
+  if (exit.finished !== null) return { claim, exit: { ...exit, code: exit.finished, signal: null } };
+  // Connected, started, no end marker: either the remote shell was killed by a signal (the
+  // connection is fine: ssh reports 255 for that too), or the connection was lost.
+  if (!exit.alreadyStarted && (await checkMaster(runtime, claim.sshConfigPath!, claim.sshHost!))) {
+    log.warn("the remote shell was killed by a signal (ssh reports that as 255)");
+    return { claim, exit };
+  }
+  throw await connectionLost(svc, claim, nonce, exit, opts);
+}
+
+/** The one error for "the command started, then the connection went away". */
+async function connectionLost(svc: Services, claim: Claim, nonce: string, exit: RemoteExit, opts: RunOnLeaseOptions): Promise<CrabboxError> {
+  const ref = leaseRef(claim);
+  const name = claim.codespace?.name ?? "the codespace";
+  // One API call on this failure path: is the codespace still up (so the command may be running)?
+  let state: string | null = null;
+  try {
+    const live = claim.codespace ? await getCodespaceOrNull(await svc.github(), claim.codespace.name) : null;
+    state = live ? live.state : "gone";
+  } catch {}
+  const stillUp = state === null || state === "Available";
+  const started = exit.alreadyStarted
+    ? `the command had already started on an earlier attempt whose connection was lost (run ${nonce}); crabbox-cs never runs a command twice`
+    : `the command started on ${name} (run ${nonce}), then the connection dropped before it finished, so its exit status is unknown`;
+  const where = !stillUp
+    ? `; the codespace is ${state} now, so the command is no longer running`
+    : opts.oneShot
+      ? "; without a terminal a dropped connection does not stop it, but this one-shot lease is released now, which stops it"
+      : "; without a terminal (-t) a dropped connection does not stop it: it may still be running there";
+  const check = `crabbox-cs ssh ${ref} -- sh -c 'cat ~/${RUNS_DIR}/${nonce}/state'`;
+  return new CrabboxError({
+    code: "ssh_connection_lost",
+    message: "the connection was lost while the command was running",
+    why: `${started}${where}`,
+    hint: opts.oneShot
+      ? "run it again if it must complete: crabbox-cs run -- <command>"
+      : !stillUp
+        ? `run it again if it must complete: crabbox-cs run --id ${ref} -- <command>`
+        : `see whether it finished: ${check}  ("done N": finished with status N; "running PID": started, no exit recorded); run it again only if needed`,
+    exit: Exit.sshConnect,
+    details: { run: nonce, codespace: name, codespaceState: state },
+  });
 }

@@ -11,7 +11,8 @@
 import type { Child, ChildExit, Runtime } from "../runtime.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import { tail } from "./diagnose.ts";
-import { exportLines, remoteCommand } from "./quote.ts";
+import { MarkerFilter, pumpThrough, writeAllSync } from "./markers.ts";
+import { cancelScript, exportLines, remoteCommand } from "./quote.ts";
 
 export interface SshArgsInput {
   configPath: string;
@@ -45,7 +46,18 @@ export interface RunRemoteInput {
   env?: Record<string, string>;
   /** Default: wantTty(runtime). */
   tty?: boolean;
-  /** Aborting sends SIGTERM (or the abort reason, if it is a signal name) to ssh. */
+  /**
+   * This run's nonce (`runNonce()`): the command runs at most once per nonce,
+   * ssh runs in its own session, its marker stream is filtered, and aborting
+   * cancels the remote command (see below). Without one: a plain ssh.
+   */
+  nonce?: string;
+  /**
+   * Aborting (reason: a signal name, e.g. "SIGINT") stops the command. With a
+   * nonce, the remote process group is signalled over a new session (the
+   * command's own ssh is never in our process group, so a terminal's Ctrl-C
+   * cannot cut its connection first); without one, ssh gets the signal.
+   */
   signal?: AbortSignal;
   /** Receives the ssh child as soon as it exists (to forward signals, say). */
   onSpawn?: (child: Child) => void;
@@ -53,28 +65,108 @@ export interface RunRemoteInput {
   stdoutToStderr?: boolean;
 }
 
-/** Run the user's command remotely with inherited (streamed, unbuffered) stdio. */
-export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promise<ChildExit> {
+export interface RemoteExit extends ChildExit {
+  /** The start marker arrived: the command started (with a nonce only). */
+  started: boolean;
+  /** The nonce was already claimed remotely: an earlier attempt started (or a cancel claimed it); nothing ran now. */
+  alreadyStarted: boolean;
+  /** The command's own status from the end marker (it finished), else null. */
+  finished: number | null;
+  /** Aborted through `signal`. */
+  cancelled: boolean;
+}
+
+/** How long a cancel may take before we give up on the remote side and end our ssh. */
+const CANCEL_TIMEOUT_MS = 20_000;
+
+/** Run the user's command remotely, streamed and unbuffered. */
+export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promise<RemoteExit> {
   const envFile = input.env && Object.keys(input.env).length > 0 ? await uploadEnv(runtime, input.configPath, input.alias, input.env) : undefined;
-  const command = remoteCommand({ workRoot: input.workRoot, argv: input.argv, envFile });
+  const nonce = input.nonce;
+  const command = remoteCommand({ workRoot: input.workRoot, argv: input.argv, envFile, nonce });
   const tty = input.tty ?? wantTty(runtime);
   const argv = sshArgs({ configPath: input.configPath, alias: input.alias, tty, command });
+  const out = { started: false, alreadyStarted: false, finished: null as number | null, cancelled: false };
+  const outFd = input.stdoutToStderr ? 2 : 1;
+  // The markers arrive on the remote stderr, which a pty merges into ssh's stdout: that stream is filtered.
+  const filtered = nonce ? (tty ? "stdout" : "stderr") : null;
   // ssh may have to open the tunnel (master gone): its ProxyCommand runs gh, which may need the token.
-  const child = runtime.spawn(argv, { stdin: "inherit", stdout: input.stdoutToStderr ? 2 : "inherit", stderr: "inherit", passTokens: true });
+  const child = runtime.spawn(argv, {
+    stdin: "inherit",
+    stdout: filtered === "stdout" ? "pipe" : input.stdoutToStderr ? 2 : "inherit",
+    stderr: filtered === "stderr" ? "pipe" : "inherit",
+    passTokens: true,
+    detached: Boolean(nonce),
+  });
   input.onSpawn?.(child);
+  let pumping: Promise<void> = Promise.resolve();
+  if (nonce && filtered) {
+    const fd = filtered === "stdout" ? outFd : 2;
+    const filter = new MarkerFilter(nonce, (b) => writeAllSync(fd, b), (kind, value) => {
+      if (kind === "started") out.started = true;
+      else if (kind === "again") out.alreadyStarted = true;
+      else if (kind === "exit") out.finished = value;
+    });
+    const stream = filtered === "stdout" ? child.stdout : child.stderr;
+    if (stream) pumping = pumpThrough(stream, filter);
+  }
+  // A detached ssh does not get the terminal's window-size changes: pass them on.
+  const onWinch = () => {
+    try {
+      child.kill("SIGWINCH");
+    } catch {}
+  };
+  if (nonce && tty) process.on("SIGWINCH", onWinch);
+
+  let cancelling: Promise<void> = Promise.resolve();
   const onAbort = () => {
     const reason: unknown = input.signal?.reason;
-    child.kill(typeof reason === "string" && reason.startsWith("SIG") ? (reason as NodeJS.Signals) : "SIGTERM");
+    const sig = typeof reason === "string" && reason.startsWith("SIG") ? (reason as NodeJS.Signals) : "SIGTERM";
+    out.cancelled = true;
+    if (!nonce) {
+      child.kill(sig);
+      return;
+    }
+    // Not started (as far as we know): stop connecting. The cancel claims the nonce so it never starts.
+    if (!out.started) child.kill("SIGTERM");
+    cancelling = cancelRemote(runtime, input.configPath, input.alias, nonce, sig).then(async () => {
+      // The remote group is gone, so ssh ends by itself; if it does not, end it.
+      const t = setTimeout(() => {
+        try {
+          child.kill("SIGTERM");
+        } catch {}
+      }, 3000);
+      await child.exited;
+      clearTimeout(t);
+    });
   };
   if (input.signal) {
     if (input.signal.aborted) onAbort();
     else input.signal.addEventListener("abort", onAbort, { once: true });
   }
   try {
-    return await child.exited;
+    const [exit] = await Promise.all([child.exited, pumping]);
+    await cancelling;
+    return { ...exit, ...out };
   } finally {
     input.signal?.removeEventListener("abort", onAbort);
+    process.off("SIGWINCH", onWinch);
   }
+}
+
+/**
+ * Stop the run with this nonce over a new session (through the master when
+ * one is up): it never starts if it has not yet, or its process group is
+ * signalled (then SIGTERM, then SIGKILL). Best effort, bounded in time.
+ */
+export async function cancelRemote(runtime: Runtime, configPath: string, alias: string, nonce: string, sig: NodeJS.Signals): Promise<string> {
+  const name = sig === "SIGINT" ? "INT" : sig === "SIGHUP" ? "HUP" : "TERM";
+  const r = await runtime.exec(sshArgs({ configPath, alias, tty: false, command: cancelScript(nonce, name), options: ["-o", "ControlMaster=no"] }), {
+    passTokens: true,
+    timeoutMs: CANCEL_TIMEOUT_MS,
+    detached: true,
+  });
+  return r.code === 0 ? r.stdout.trim() : `failed (ssh exited ${r.code})`;
 }
 
 /**
@@ -84,7 +176,7 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
  */
 export async function uploadEnv(runtime: Runtime, configPath: string, alias: string, env: Record<string, string>): Promise<string> {
   const script = `umask 077 && f=$(mktemp "\${TMPDIR:-/tmp}/crabbox-env.XXXXXXXX") && cat > "$f" && printf '%s' "$f"`;
-  const r = await runtime.exec(sshArgs({ configPath, alias, tty: false, command: script }), { input: exportLines(env), passTokens: true, timeoutMs: 60_000 });
+  const r = await runtime.exec(sshArgs({ configPath, alias, tty: false, command: script }), { input: exportLines(env), passTokens: true, timeoutMs: 60_000, detached: true });
   const path = r.stdout.trim();
   if (r.code !== 0 || !/^\/[A-Za-z0-9._\/-]+$/.test(path)) {
     throw new CrabboxError({
@@ -134,6 +226,9 @@ export async function openMaster(runtime: Runtime, configPath: string, alias: st
     stdout: "ignore",
     stderr: "ignore",
     passTokens: true, // the ProxyCommand runs gh, which may need the token
+    // Its own session: the tunnel (ProxyCommand, started by this ssh before it backgrounds) must not
+    // share our process group, or a terminal's Ctrl-C would kill it and every session on the master.
+    detached: true,
   });
   const r = await child.exited;
   return r.code === 0;

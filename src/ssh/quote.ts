@@ -38,6 +38,11 @@ export interface RemoteCommandInput {
   env?: Record<string, string>;
   /** A remote file of `export` lines to source (and delete) first: values stay off the command line. */
   envFile?: string;
+  /**
+   * This run's nonce ([a-z0-9], see `runNonce`): the command then runs at most
+   * once per nonce and announces itself with markers (see `exactlyOnce`).
+   */
+  nonce?: string;
 }
 
 /** `export NAME='value'` lines for an env file. */
@@ -86,5 +91,85 @@ export function remoteCommand(input: RemoteCommandInput): string {
     return parts.join(" && ");
   }
   parts.push(input.argv.map(shQuote).join(" "));
-  return `${parts.join(" && ")}; exit $?`;
+  if (!input.nonce) return `${parts.join(" && ")}; exit $?`;
+  // A run that will not start (its nonce was claimed before) must not leave the env file behind.
+  return exactlyOnce(input.nonce, parts.join(" && "), input.envFile ? `rm -f ${shQuote(input.envFile)}; ` : "");
+}
+
+/** Where a run's nonce is claimed remotely: a persistent place outside the work root. */
+export const RUNS_DIR = ".cache/crabbox/runs";
+/** First byte of every marker line (ASCII unit separator: never part of ordinary output). */
+export const MARKER_LEAD = 0x1f;
+/** Exit status of the wrapper when the nonce was already claimed (the marker says so too). */
+export const ALREADY_STARTED_STATUS = 254;
+const NONCE_RE = /^[a-z0-9]{8,64}$/;
+
+/** A fresh run nonce: 16 lowercase base32 characters. */
+export function runNonce(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  let out = "";
+  for (const b of bytes) out += "abcdefghijklmnopqrstuvwxyz234567"[b & 31];
+  return out;
+}
+
+function assertNonce(nonce: string): void {
+  if (!NONCE_RE.test(nonce)) throw new CrabboxError({ code: "usage", message: `invalid run nonce ${JSON.stringify(nonce)}`, exit: Exit.unexpected });
+}
+
+/** The marker prefix for a nonce; a marker line is `<prefix><kind>[:<number>]\n` on the remote stderr. */
+export function markerPrefix(nonce: string): string {
+  return `\x1fcrabbox-cs:${nonce}:`;
+}
+
+/**
+ * Wrap `body` so that it runs at most once per nonce, and says so:
+ *
+ * 1. claim the nonce with `mkdir ~/.cache/crabbox/runs/<nonce>` (atomic); if
+ *    it already exists, this run started before (or was cancelled): print the
+ *    `again` marker and exit 254 without running anything;
+ * 2. record `running <pid>` in its `state` file and print the `started:<pid>`
+ *    marker (the pid is the remote shell's, which sshd made a session and
+ *    process-group leader: `cancelScript` signals that group);
+ * 3. run the body; record `done <status>`, print the `exit:<status>` marker,
+ *    exit with the body's status (the shell stays around the command, and
+ *    traps SIGINT/SIGTERM while it runs, so a command killed by signal N
+ *    reports 128+N, not OpenSSH's 255).
+ *
+ * When the claim directory cannot be made at all (a read-only home), the
+ * command still runs, unguarded: the start marker alone still proves a start.
+ */
+export function exactlyOnce(nonce: string, body: string, onAgain = ""): string {
+  assertNonce(nonce);
+  const m = `'\\037crabbox-cs:${nonce}:`;
+  return [
+    `d="$HOME/${RUNS_DIR}/${nonce}"`,
+    `if mkdir "$d" 2>/dev/null || { [ ! -e "$d" ] && mkdir -p "\${d%/*}" 2>/dev/null && mkdir "$d" 2>/dev/null; }; then { echo "running $$" >"$d/state"; } 2>/dev/null`,
+    `elif [ -e "$d" ]; then ${onAgain}printf ${m}again\\n' >&2; exit ${ALREADY_STARTED_STATUS}; fi`,
+    `printf ${m}started:%s\\n' "$$" >&2`,
+    // The shell outlives a SIGINT/SIGTERM to its group (a pty's Ctrl-C, our cancel) to report the
+    // command's 130/143; a trapped signal is reset to default in the command, which still gets it.
+    `trap : INT TERM`,
+    `${body}`,
+    `rc=$?; { echo "done $rc" >"$d/state"; } 2>/dev/null; printf ${m}exit:%s\\n' "$rc" >&2; exit $rc`,
+  ].join("\n");
+}
+
+/**
+ * Stop the run with this nonce, from another session: if the run never
+ * started, claim its nonce so that it never will; otherwise signal its
+ * process group (`sig`, then SIGTERM, then SIGKILL: gone within about 3 s
+ * whatever it ignores). Prints `cancelled`, `stopped` or `finished`.
+ */
+export function cancelScript(nonce: string, sig: "INT" | "TERM" | "HUP"): string {
+  assertNonce(nonce);
+  return [
+    `d="$HOME/${RUNS_DIR}/${nonce}"`,
+    `mkdir -p "\${d%/*}" 2>/dev/null`,
+    `if mkdir "$d" 2>/dev/null; then echo cancelled >"$d/state"; echo cancelled; exit 0; fi`,
+    `i=0; s=; p=`,
+    `while [ $i -lt 30 ]; do { read s p <"$d/state"; } 2>/dev/null; [ -n "$s" ] && break; sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done`,
+    `[ "$s" = running ] && [ -n "$p" ] || { echo finished; exit 0; }`,
+    `for g in ${sig} TERM KILL; do kill -$g -$p 2>/dev/null || break; i=0; while [ $i -lt 12 ] && kill -0 -$p 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done; kill -0 -$p 2>/dev/null || break; done`,
+    `echo stopped`,
+  ].join("\n");
 }

@@ -9,7 +9,7 @@ import type { Runtime } from "../runtime.ts";
 import { proxyLogPathFor } from "./config.ts";
 import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError, tail } from "./diagnose.ts";
 import { sshArgs } from "./exec.ts";
-import { quoteWorkRoot } from "./quote.ts";
+import { quoteWorkRoot, RUNS_DIR } from "./quote.ts";
 
 export interface ProbeInput {
   configPath: string;
@@ -43,6 +43,8 @@ export function probeScript(workRoot: string): string {
     `printf 'workroot=%s\\n' "$wr"`,
     `printf 'user=%s\\n' "$(id -un 2>/dev/null || echo "\${USER:-}")"`,
     `printf 'home=%s\\n' "$HOME"`,
+    // Forget run nonces (see exactlyOnce) older than a week.
+    `find "$HOME/${RUNS_DIR}" -mindepth 1 -maxdepth 1 -mmin +10080 -exec rm -rf {} + 2>/dev/null`,
     `printf '%s\\n' '${END}'`,
     "",
   ].join("\n");
@@ -75,7 +77,8 @@ export async function probe(runtime: Runtime, input: ProbeInput): Promise<ProbeR
   const mark = logMark(logPath);
   const argv = sshArgs({ configPath: input.configPath, alias: input.alias, tty: false, command: "sh -s" });
   // This round trip may open the tunnel: its ProxyCommand runs gh, which may need the token.
-  const r = await runtime.exec(argv, { input: probeScript(input.workRoot), passTokens: true, timeoutMs: input.timeoutMs ?? 180_000 });
+  // Its own session (detached): this ssh may open the master, whose tunnel must not get a terminal's Ctrl-C.
+  const r = await runtime.exec(argv, { input: probeScript(input.workRoot), passTokens: true, timeoutMs: input.timeoutMs ?? 180_000, detached: true });
   if (r.spawnError) {
     throw new CrabboxError({
       code: "ssh_not_found",

@@ -31,6 +31,15 @@ export interface EmulatorControl {
   seedCodespace(opts: SeedOptions): Record<string, unknown>;
   mutateCodespace(name: string, patch: Record<string, unknown>): Record<string, unknown>;
   deleteBehindBack(name: string): void;
+  /**
+   * Cut the live ssh connections of a codespace (its `--stdio` tunnels: the gh
+   * stand-in and its sshd), as a network drop would. Clients see the
+   * connection go; a command started without a pty keeps running (nothing
+   * sends it SIGHUP), as on GitHub. Returns how many tunnels were cut.
+   */
+  cutConnections(name: string): number;
+  /** How many `--stdio` tunnels of that codespace (or all) are open now. */
+  liveTunnels(name?: string): number;
   /** DELETE answers 202 but the codespace stays forever (that one, or all with `true`; `false` clears). */
   deleteNeverCompletes(name: string | boolean): void;
   counts(): Record<string, number>;
@@ -56,6 +65,8 @@ export const CONTROL_METHODS = [
   "seedCodespace",
   "mutateCodespace",
   "deleteBehindBack",
+  "cutConnections",
+  "liveTunnels",
   "deleteNeverCompletes",
   "counts",
   "resetCounts",
@@ -105,8 +116,15 @@ export class Tunnels {
     this.live.delete(pid);
   }
 
-  /** Cut the tunnels of one codespace (or all): SIGTERM the stand-in and its sshd. */
-  kill(name?: string): void {
+  liveCount(name?: string): number {
+    let n = 0;
+    for (const t of this.live.values()) if (name === undefined || t.name === name) n++;
+    return n;
+  }
+
+  /** Cut the tunnels of one codespace (or all): SIGTERM the stand-in and its sshd. Returns how many. */
+  kill(name?: string): number {
+    let n = 0;
     for (const [pid, t] of this.live) {
       if (name !== undefined && t.name !== name) continue;
       for (const [p, marker] of [
@@ -122,7 +140,9 @@ export class Tunnels {
         }
       }
       this.live.delete(pid);
+      n++;
     }
+    return n;
   }
 }
 
@@ -204,6 +224,11 @@ export function createControl(store: Store, faults: Faults, tunnels: Tunnels, ba
       store.codespaces.delete(name);
       tunnels.kill(name);
     },
+    cutConnections(name) {
+      need(name);
+      return tunnels.kill(name);
+    },
+    liveTunnels: (name) => tunnels.liveCount(name),
     deleteNeverCompletes(name) {
       if (name === true) store.deleteNeverAll = true;
       else if (name === false) {
