@@ -40,15 +40,18 @@ function binaryPath() {
   }
 }
 
-const child = spawn(binaryPath(), process.argv.slice(2), { stdio: "inherit" });
+const bin = binaryPath();
+let child;
 const ignore = () => {};
 const forward = (sig) => {
   try {
     child.kill(sig);
   } catch {}
 };
+// Before the spawn, so that no signal can arrive between the two.
 for (const sig of ["SIGINT", "SIGQUIT", "SIGHUP"]) process.on(sig, ignore);
 process.on("SIGTERM", forward);
+child = spawn(bin, process.argv.slice(2), { stdio: "inherit" });
 child.on("error", (e) => fail(`could not start ${path.basename(e.path || "crabbox-cs")}`, String(e.message), `check that ${pkg} is installed intact`));
 child.on("exit", (code, signal) => {
   if (signal) {
