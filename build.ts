@@ -2,12 +2,13 @@
  * Build the single-file binary with `bun build --compile`.
  *   bun build.ts               -> dist/crabbox-cs for this machine
  *   bun build.ts --all         -> also dist/crabbox-cs-{linux,darwin}-{x64,arm64} + SHA256SUMS (the
- *                                 release files install.sh downloads) and the npm packages under
+ *                                 release files install.sh downloads; install.sh is copied next to
+ *                                 them) and the npm packages under
  *                                 dist/npm/ (crabbox-cs + one per platform; see npm/packages.ts)
  *   bun build.ts --all --pack  -> also `npm pack` them into dist/npm/*.tgz (`npm run pack`)
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync, statSync } from "node:fs";
 import { TARGETS, npmPack, writeNpmPackages, type Target } from "./npm/packages.ts";
 import pkg from "./package.json" with { type: "json" };
 
@@ -45,6 +46,7 @@ if (process.argv.includes("--all")) {
   }
   writeFileSync("dist/SHA256SUMS", `${sums.join("\n")}\n`);
   console.error("wrote dist/SHA256SUMS");
+  copyFileSync("install.sh", "dist/install.sh");
   const dirs = writeNpmPackages("dist/npm", binaries);
   console.error(`wrote npm packages: ${dirs.join(", ")}`);
   if (process.argv.includes("--pack")) {
