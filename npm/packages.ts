@@ -7,7 +7,7 @@
  * build.ts writes them under dist/npm/ from the compiled binaries; nothing is published from here.
  */
 import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 
 export const TARGETS = ["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64"] as const;
@@ -101,7 +101,8 @@ export function writeNpmPackages(outDir: string, binaries: Partial<Record<Target
 }
 
 /** `npm pack` each directory into dest; returns the tarball paths in the same order. */
-export function npmPack(dirs: string[], dest: string): string[] {
+export function npmPack(dirs: string[], destDir: string): string[] {
+  const dest = resolve(destDir);
   mkdirSync(dest, { recursive: true });
   return dirs.map((dir) => {
     const r = Bun.spawnSync(["npm", "pack", "--json", "--pack-destination", dest], { cwd: dir, stderr: "pipe" });
