@@ -3,7 +3,8 @@
  * host's platform package from the built binary (the same function `bun build.ts --all` uses for all
  * four platforms), `npm pack` them, `npm install -g` both tarballs into a temporary prefix with no
  * registry at all (--offline, an empty cache, an unreachable registry URL), then run the installed
- * `crabbox-cs`. Cross-compiling the other three platforms is left to `npm run pack`: too slow here.
+ * `crabbox-cs`, and run it through `npx --package <tarball>` the same way. Cross-compiling the other
+ * three platforms is left to `npm run pack`: too slow here.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -96,6 +97,15 @@ describe("npm pack + npm install -g, offline", () => {
     const r = run([join(prefix, "bin/crabbox-cs"), "no-such-command"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("error:");
+  });
+
+  test("npx runs it from the same tarballs, offline, exit code included", () => {
+    const npx = (args: string[]) =>
+      run(["npx", "--yes", "--offline", "--cache", join(tmp, "npx-cache"), "--registry", "http://127.0.0.1:9/", ...tarballs.flatMap((t) => ["--package", t]), "--", "crabbox-cs", ...args], { cwd: tmp });
+    const v = npx(["--version"]);
+    expect({ code: v.code, stderr: v.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(v.stdout).toStartWith(`crabbox-cs ${pkg.version} (`);
+    expect(npx(["no-such-command"]).code).toBe(2);
   });
 
   test("the man page is installed with the main package", () => {
