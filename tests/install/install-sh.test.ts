@@ -2,12 +2,16 @@
  * install.sh against a loopback release server (Bun.serve on 127.0.0.1, random port) serving the
  * built binary and SHA256SUMS in the layout `bun build.ts --all` writes: a good release, a tampered
  * binary, a SHA256SUMS without our line, and a missing binary. Run with /bin/sh (dash on Debian).
+ *
+ * install.sh uses curl (else wget) and sha256sum (else shasum). The real tools are used when the
+ * machine has them; a machine without curl and wget (a slim image) gets small stand-ins, written
+ * here, so that the checksum and install logic is still tested everywhere.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { TARGETS, hostTarget } from "../../npm/packages.ts";
 import { BIN, ROOT, requireBinary } from "../e2e/harness.ts";
@@ -19,6 +23,35 @@ let base: string;
 let asset: string;
 let binary: Buffer;
 const requests: string[] = [];
+let standins: string;
+
+/** Minimal stand-ins, used only for a tool the machine lacks: `curl -fsSL [--retry N] -o F URL`, `wget -q -O F URL`, `shasum -a 256 F`. */
+const STANDIN: Record<string, string> = {
+  curl: `const a = process.argv.slice(2); let out, url;
+for (let i = 0; i < a.length; i++) { if (a[i] === "-o") out = a[++i]; else if (a[i] === "--retry") i++; else if (!a[i].startsWith("-")) url = a[i]; }
+require("http").get(url, (r) => { if (r.statusCode >= 400) { r.resume(); process.exit(22); } r.pipe(require("fs").createWriteStream(out)).on("finish", () => process.exit(0)); }).on("error", () => process.exit(7));`,
+  wget: `const a = process.argv.slice(2); let out, url;
+for (let i = 0; i < a.length; i++) { if (a[i] === "-O") out = a[++i]; else if (!a[i].startsWith("-")) url = a[i]; }
+require("http").get(url, (r) => { if (r.statusCode >= 400) { r.resume(); process.exit(8); } r.pipe(require("fs").createWriteStream(out)).on("finish", () => process.exit(0)); }).on("error", () => process.exit(4));`,
+  shasum: `const f = process.argv.at(-1);
+console.log(require("crypto").createHash("sha256").update(require("fs").readFileSync(f)).digest("hex") + "  " + f);`,
+};
+
+/** The real tool, or a stand-in (in its own directory) when this machine has none. */
+function tool(name: string): string {
+  const real = Bun.which(name);
+  if (real) return real;
+  const dir = join(standins, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, name), `#!${process.execPath}\n${STANDIN[name]}\n`, { mode: 0o755 });
+  return join(dir, name);
+}
+
+/** PATH for install.sh: the ambient one, plus a curl stand-in if neither curl nor wget exists. */
+function defaultPath(): string {
+  const path = process.env.PATH ?? "/usr/bin:/bin";
+  return Bun.which("curl") || Bun.which("wget") ? path : `${dirname(tool("curl"))}:${path}`;
+}
 
 function sums(entries: Record<string, string>): string {
   return Object.entries(entries).map(([f, h]) => `${h}  ${f}\n`).join("");
@@ -30,6 +63,7 @@ beforeAll(() => {
   if (!host) throw new Error(`no release binary for ${process.platform}-${process.arch}`);
   asset = `crabbox-cs-${host}`;
   tmp = mkdtempSync(join(tmpdir(), "crabbox-install-sh-"));
+  standins = join(tmp, "standins");
   binary = readFileSync(BIN);
   const good = createHash("sha256").update(binary).digest("hex");
   const others = Object.fromEntries(TARGETS.filter((t) => t !== host).map((t) => [`crabbox-cs-${t}`, "0".repeat(64)]));
@@ -69,7 +103,7 @@ async function install(release: string, opts: { prefix?: boolean; path?: string;
   mkdirSync(tmpd, { recursive: true });
   const prefix = opts.prefix === false ? join(home, ".local") : join(dir, "prefix");
   const env: Record<string, string> = {
-    PATH: opts.path ?? process.env.PATH ?? "/usr/bin:/bin",
+    PATH: opts.path ?? defaultPath(),
     HOME: home,
     TMPDIR: tmpd,
     CRABBOX_RELEASE_URL: `${base}/${release}/`,
@@ -103,7 +137,7 @@ describe("install.sh", () => {
 
   test("without PREFIX it installs into ~/.local/bin; no PATH advice when that is on PATH", async () => {
     const home = join(tmp, `case${n + 1}`, "home");
-    const r = await install("good", { prefix: false, path: `${join(home, ".local/bin")}:${process.env.PATH}` });
+    const r = await install("good", { prefix: false, path: `${join(home, ".local/bin")}:${defaultPath()}` });
     expect(r.code).toBe(0);
     expect(r.bindir).toBe(join(home, ".local/bin"));
     expect(readFileSync(join(r.bindir, "crabbox-cs")).equals(binary)).toBe(true);
@@ -141,7 +175,7 @@ describe("install.sh", () => {
   });
 
   test("works with wget and shasum when curl and sha256sum are missing", async () => {
-    const tools = ["sh", "uname", "mktemp", "rm", "awk", "mkdir", "cp", "chmod", "mv", "tr", "wget", "shasum", "perl"];
+    const tools = ["sh", "uname", "mktemp", "rm", "awk", "mkdir", "cp", "chmod", "mv", "tr"];
     const bin = join(tmp, "minimal-bin");
     mkdirSync(bin, { recursive: true });
     for (const t of tools) {
@@ -149,6 +183,11 @@ describe("install.sh", () => {
       if (!where) throw new Error(`${t} is needed for this test`);
       symlinkSync(where, join(bin, t));
     }
+    symlinkSync(tool("wget"), join(bin, "wget"));
+    symlinkSync(tool("shasum"), join(bin, "shasum"));
+    const perl = Bun.which("perl"); // the real shasum is a perl script
+    if (perl) symlinkSync(perl, join(bin, "perl"));
+    expect(["curl", "sha256sum"].filter((t) => existsSync(join(bin, t)))).toEqual([]);
     const ok = await install("good", { path: bin });
     expect({ code: ok.code, stderr: ok.stderr }).toMatchObject({ code: 0 });
     expect(readFileSync(join(ok.bindir, "crabbox-cs")).equals(binary)).toBe(true);
