@@ -1,13 +1,16 @@
 /**
  * Build the single-file binary with `bun build --compile`.
- *   bun build.ts          -> dist/crabbox-cs for this machine
- *   bun build.ts --all    -> also dist/crabbox-cs-{linux,darwin}-{x64,arm64} + SHA256SUMS
+ *   bun build.ts               -> dist/crabbox-cs for this machine
+ *   bun build.ts --all         -> also dist/crabbox-cs-{linux,darwin}-{x64,arm64} + SHA256SUMS (the
+ *                                 release files install.sh downloads; install.sh is copied next to
+ *                                 them) and the npm packages under
+ *                                 dist/npm/ (crabbox-cs + one per platform; see npm/packages.ts)
+ *   bun build.ts --all --pack  -> also `npm pack` them into dist/npm/*.tgz (`npm run pack`)
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync, statSync } from "node:fs";
+import { TARGETS, npmPack, writeNpmPackages, type Target } from "./npm/packages.ts";
 import pkg from "./package.json" with { type: "json" };
-
-const TARGETS = ["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64"] as const;
 
 function commit(): string {
   const r = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { stderr: "ignore" });
@@ -34,11 +37,19 @@ mkdirSync("dist", { recursive: true });
 compile("dist/crabbox-cs");
 if (process.argv.includes("--all")) {
   const sums: string[] = [];
+  const binaries: Partial<Record<Target, string>> = {};
   for (const t of TARGETS) {
     const out = `dist/crabbox-cs-${t}`;
     compile(out, t);
+    binaries[t] = out;
     sums.push(`${createHash("sha256").update(readFileSync(out)).digest("hex")}  crabbox-cs-${t}`);
   }
   writeFileSync("dist/SHA256SUMS", `${sums.join("\n")}\n`);
   console.error("wrote dist/SHA256SUMS");
+  copyFileSync("install.sh", "dist/install.sh");
+  const dirs = writeNpmPackages("dist/npm", binaries);
+  console.error(`wrote npm packages: ${dirs.join(", ")}`);
+  if (process.argv.includes("--pack")) {
+    for (const tgz of npmPack(dirs, "dist/npm")) console.error(`packed ${tgz}`);
+  }
 }
