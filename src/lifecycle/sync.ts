@@ -4,7 +4,7 @@ import type { SyncSummary as SyncSummarySchema } from "../output/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import { bytes, elapsed } from "../output/format.ts";
 import type { Runtime } from "../runtime.ts";
-import { syncTree } from "../ssh/sync.ts";
+import { syncTree } from "../sync/sync.ts";
 import type { Services } from "./services.ts";
 
 /** The `sync` part of `run --json` (shape: src/output/schemas.ts). */

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { CrabboxError } from "../../src/errors.ts";
 import { writeLeaseConfig } from "../../src/ssh/config.ts";
 import { createRuntime } from "../../src/runtime.ts";
-import { syncCachePath } from "../../src/ssh/fingerprint.ts";
+import { syncCachePath } from "../../src/sync/fingerprint.ts";
 import { probe } from "../../src/ssh/readiness.ts";
-import { parseRsyncStats, parseRsyncVersion, rsyncRemotePath, rsyncShellQuote, syncTree } from "../../src/ssh/sync.ts";
+import { parseRsyncStats, parseRsyncVersion, rsyncRemotePath, rsyncShellQuote, syncTree } from "../../src/sync/sync.ts";
 import { startHarness, type Harness } from "./helpers/sshd.ts";
 
 let h: Harness;
