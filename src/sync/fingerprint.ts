@@ -6,8 +6,9 @@
  * changing it does not force a sync.
  *
  * Cache: `<crabboxHome>/sync/<leaseId>.json` (0600). It also keeps the file
- * list of the last successful sync, so that files deleted locally can be
- * deleted remotely (see sync.ts).
+ * list of the last successful sync (so that files deleted locally can be
+ * removed remotely), the remote stamp of that sync, and whether a sync is
+ * under way (see sync.ts).
  */
 import { lstatSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -26,7 +27,14 @@ export interface SyncCache {
    * The last successful sync: its fingerprint and, per file it left on the
    * remote side, the signature (mode, size, content hash) it had then.
    */
-  lastSync: { fingerprint: string; sent: Record<string, string> } | null;
+  lastSync: {
+    fingerprint: string;
+    sent: Record<string, string>;
+    /** The remote stamp this sync touched before it looked (remote.ts); absent: look at everything next time. */
+    stamp?: string;
+  } | null;
+  /** A sync started and has not finished: the next one mirrors everything (full listing, every file checked). */
+  pending?: boolean;
 }
 
 export interface FingerprintResult {
@@ -61,7 +69,7 @@ export function loadSyncCache(runtime: Runtime, leaseId: string, localRoot: stri
       data.lastSync && typeof data.lastSync.fingerprint === "string" && typeof data.lastSync.sent === "object" && data.lastSync.sent
         ? data.lastSync
         : null;
-    return { version: 2, localRoot, entries, lastSync };
+    return { version: 2, localRoot, entries, lastSync, pending: data.pending === true };
   } catch {
     return empty;
   }

@@ -1,31 +1,37 @@
 /**
- * Sync the local tree to the codespace with rsync over the lease's ssh config.
+ * Sync the local tree to the codespace so that the work root mirrors the
+ * checkout (docs/sync.md):
  *
- *   rsync -a -z -s --no-owner --no-group --delete-missing-args --from0
- *         --files-from=<list> --stats -e "ssh -F '<cfg>'" <localRoot>/ <alias>:<workRoot>/
+ * - the work root ends up holding exactly the local view (tracked files plus
+ *   untracked ones that are not ignored, minus secrets): same paths, bytes,
+ *   exec bits and symlink targets;
+ * - remote-only paths that the checkout's ignore rules match (node_modules,
+ *   build caches) stay; other remote-only paths go.
  *
- * The list holds the current files plus the files the previous successful sync
- * sent that no longer exist locally: `--delete-missing-args` deletes exactly
- * those remotely, while files created remotely (build output, remote
- * node_modules) are left alone. When the fingerprint equals the lease's last
- * one, rsync is not started at all.
- *
- * `-s` (--protect-args / --secluded-args, rsync >= 3.0) sends the remote path
- * over the protocol instead of through the remote shell, so spaces and shell
- * metacharacters in the work root are never interpreted. rsync >= 3.2.4 also
- * escapes such args by default, but `-s` works with older local rsyncs too.
- * rsync >= 3.1.0 is required locally for --delete-missing-args.
+ * One run, when something changed locally (otherwise nothing at all starts):
+ *   1. one ssh session (remote.ts): reports what changed remotely since the
+ *      last successful sync, then removes what the plan says must go;
+ *   2. one rsync (rsync.ts) of the present paths to send.
+ * A sync that fails leaves `pending` in the cache: the next one mirrors
+ * everything (full listing, every file through rsync's quick check).
  */
-import { existsSync, lstatSync, unlinkSync } from "node:fs";
+import { existsSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
 import { proxyLogPathFor } from "../ssh/config.ts";
 import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError, tail } from "../ssh/diagnose.ts";
-import { listFiles } from "./files.ts";
+import { WALK_EXCLUDES, listFiles } from "./files.ts";
 import { computeFingerprint, loadSyncCache, saveSyncCache } from "./fingerprint.ts";
+import { ignoredPaths } from "./ignore.ts";
+import { planSync, toBytes, type Candidate } from "./plan.ts";
+import { startRemoteSync, stampKey, type Removal } from "./remote.ts";
+import { checkLocalRsync, parseRsyncStats, rsyncArgs, rsyncNotFound } from "./rsync.ts";
+import { secretByName, secretRules, withoutSecrets } from "./secrets.ts";
 import { writePrivateFileAtomic } from "../fsutil.ts";
+
+export { checkLocalRsync, parseRsyncStats, parseRsyncVersion, rsyncArgs, rsyncRemotePath, rsyncShellQuote, MIN_RSYNC } from "./rsync.ts";
 
 export interface SyncInput {
   leaseId: string;
@@ -37,146 +43,131 @@ export interface SyncInput {
   lastFingerprint: string | null;
   /** Whether localRoot is a git work tree, when the caller already knows. */
   isGit?: boolean;
-  /** Called once rsync is known to be needed, before it starts (e.g. to make sure the connection is up). */
+  /** Called once a transfer is known to be needed, before it starts (e.g. to make sure the connection is up). */
   beforeTransfer?: () => Promise<void>;
 }
 
 export interface SyncResult {
   skipped: boolean;
   fingerprint: string;
-  /** Files in the local tree. */
+  /** Files in the local view. */
   files: number;
   /** Their total size. */
   bytes: number;
   /** Files rsync actually transferred (absent when skipped). */
   transferred?: number;
-  /** Files deleted remotely because they were deleted locally. */
+  /** Paths removed remotely (deleted locally, or remote-only and not ignored). */
   deleted?: number;
-  /** Bytes rsync sent over the wire (absent when skipped). */
+  /** Bytes rsync sent over the wire (absent when skipped, 0 when rsync had nothing to do). */
   sentBytes?: number;
+  /** Local files never sent because they look like secrets (docs/sync.md). */
+  held: string[];
+  /** Local names that are not valid UTF-8 (not synced). */
+  unreadable: number;
+  /** "full" when every path was checked (first sync, after a failure). */
+  mode?: "full" | "incremental";
+  /** ssh sessions (rsync's included) this sync opened. */
+  sessions: number;
   ms: number;
-}
-
-export const MIN_RSYNC = [3, 1, 0] as const;
-
-export function parseRsyncVersion(text: string): [number, number, number] | null {
-  const m = /rsync\s+version\s+v?(\d+)\.(\d+)\.(\d+)/.exec(text);
-  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
-}
-
-function versionAtLeast(v: readonly number[], min: readonly number[]): boolean {
-  for (let i = 0; i < min.length; i++) {
-    if ((v[i] ?? 0) !== min[i]) return (v[i] ?? 0) > min[i]!;
-  }
-  return true;
-}
-
-const RSYNC_HINT =
-  "Install rsync 3.1 or newer: macOS `brew install rsync` (the system one is too old), Debian/Ubuntu `sudo apt-get install rsync`";
-
-/** Check the local rsync (found on PATH, version >= 3.1.0). */
-export async function checkLocalRsync(runtime: Runtime): Promise<string> {
-  const r = await runtime.exec(["rsync", "--version"], { timeoutMs: 30_000 });
-  if (r.spawnError) {
-    throw new CrabboxError({ code: "rsync_not_found", message: "rsync is not installed locally", why: r.spawnError, hint: RSYNC_HINT, exit: Exit.usage });
-  }
-  const v = parseRsyncVersion(r.stdout);
-  if (!v || !versionAtLeast(v, MIN_RSYNC)) {
-    throw new CrabboxError({
-      code: "rsync_too_old",
-      message: `The local rsync is too old or unrecognised (${v ? v.join(".") : r.stdout.split("\n")[0]?.trim() || "no version"})`,
-      why: "crabbox-cs needs --delete-missing-args (rsync 3.1.0)",
-      hint: RSYNC_HINT,
-      exit: Exit.usage,
-    });
-  }
-  return v.join(".");
-}
-
-/** Quote one word for rsync's -e parser (single quotes; a doubled quote is a literal quote). */
-export function rsyncShellQuote(s: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
-  return `'${s.replaceAll("'", "''")}'`;
-}
-
-/** The path after `alias:`; `~`/`~/x` become home-relative (the ssh login starts in $HOME). */
-export function rsyncRemotePath(workRoot: string): string {
-  let p = workRoot;
-  if (p === "~" || p === "~/") p = ".";
-  else if (p.startsWith("~/")) p = p.slice(2);
-  return p.endsWith("/") ? p : `${p}/`;
-}
-
-export interface RsyncStats {
-  transferred: number;
-  sentBytes: number;
-  deleted: number;
-}
-
-function statNumber(text: string, label: string): number {
-  const m = new RegExp(`${label}:\\s*([\\d,.]+)`).exec(text);
-  return m ? Number(m[1]!.replace(/[,.]/g, "")) : 0;
-}
-
-export function parseRsyncStats(stdout: string): RsyncStats {
-  return {
-    transferred: statNumber(stdout, "Number of regular files transferred"),
-    sentBytes: statNumber(stdout, "Total bytes sent"),
-    deleted: statNumber(stdout, "Number of deleted files"),
-  };
-}
-
-export function rsyncArgs(input: { listPath: string; configPath: string; alias: string; localRoot: string; workRoot: string }): string[] {
-  const local = input.localRoot.endsWith("/") ? input.localRoot : `${input.localRoot}/`;
-  return [
-    "rsync",
-    "-a",
-    "-z",
-    "-s",
-    "--no-owner",
-    "--no-group",
-    "--delete-missing-args",
-    // Compare mtimes to the nanosecond: an edit that keeps the size within the same second
-    // as the last sync must still be sent (needs rsync >= 3.1.3 remotely).
-    "--modify-window=-1",
-    "--from0",
-    `--files-from=${input.listPath}`,
-    "--stats",
-    "-e",
-    `ssh -F ${rsyncShellQuote(input.configPath)}`,
-    local,
-    `${input.alias}:${rsyncRemotePath(input.workRoot)}`,
-  ];
 }
 
 export async function syncTree(runtime: Runtime, input: SyncInput): Promise<SyncResult> {
   const started = runtime.now();
-  const { files } = await listFiles(runtime, input.localRoot, input.isGit);
+  const listed = await listFiles(runtime, input.localRoot, input.isGit);
+  const utf8 = listed.files.filter((f) => !f.includes("\uFFFD"));
+  const rules = secretRules(input.localRoot, runtime.crabboxHome);
+  const { files, held } = withoutSecrets(input.localRoot, utf8, rules);
+  const base = { held, unreadable: listed.files.length - utf8.length };
   const cache = loadSyncCache(runtime, input.leaseId, input.localRoot);
   const fp = computeFingerprint(input.localRoot, files, cache, runtime.now(), `${input.alias}\0${input.workRoot}`);
-  if (input.lastFingerprint !== null && fp.fingerprint === input.lastFingerprint) {
+  if (input.lastFingerprint !== null && fp.fingerprint === input.lastFingerprint && !cache.pending) {
     if (fp.dirty) await saveSyncCache(runtime, input.leaseId, cache);
-    return { skipped: true, fingerprint: fp.fingerprint, files: fp.files.length, bytes: fp.totalBytes, ms: runtime.now() - started };
+    return { skipped: true, fingerprint: fp.fingerprint, files: fp.files.length, bytes: fp.totalBytes, sessions: 0, ms: runtime.now() - started, ...base };
   }
   await checkLocalRsync(runtime);
   await input.beforeTransfer?.();
 
-  // Only what changed since the last successful sync to this lease goes in the list (rsync's cost
-  // grows with the list, not with what changed); the first sync sends everything.
-  const sent = cache.lastSync?.sent ?? null;
-  const changed = sent ? fp.files.filter((f) => sent[f] !== fp.signatures.get(f)) : fp.files;
-  const gone = Object.keys(sent ?? {}).filter((f) => {
-    if (fp.signatures.has(f)) return false;
-    try {
-      lstatSync(join(input.localRoot, f));
-      return false; // still on disk (now ignored, say): neither sent nor deleted
-    } catch {
-      return true;
-    }
+  // From here on, a failure leaves `pending`: the next sync mirrors everything.
+  const recovering = cache.pending === true;
+  const last = recovering ? null : cache.lastSync;
+  cache.pending = true;
+  await saveSyncCache(runtime, input.leaseId, cache);
+
+  const sent = cache.lastSync?.sent ?? {};
+  const view = fp.files.map(toBytes);
+  const changed = last ? fp.files.filter((f) => sent[f] !== fp.signatures.get(f)).map(toBytes) : view;
+  const gone = Object.keys(sent).filter((f) => !fp.signatures.has(f)).map(toBytes);
+
+  // 1. What changed remotely; the removals that makes necessary.
+  const newStamp = randomBytes(8).toString("hex");
+  const session = startRemoteSync(runtime, {
+    configPath: input.configPath,
+    alias: input.alias,
+    workRoot: input.workRoot,
+    key: stampKey(input.leaseId, input.workRoot),
+    oldStamp: last?.stamp ?? null,
+    newStamp,
+    leaseId: input.leaseId,
   });
-  const list = [...changed, ...gone];
+  let removed = 0;
+  let plan;
+  try {
+    const report = await session.report;
+    plan = planSync({ view, changed, gone, report });
+    const removals = await decideRemovals(runtime, input.localRoot, listed.source, plan.candidates);
+    removed = (await session.finish(removals)).removed;
+  } catch (e) {
+    session.abort();
+    throw e;
+  }
+
+  // 2. The files to send (present entries only).
+  let stats = { transferred: 0, sentBytes: 0 };
+  let sessions = 1;
+  if (plan.send.length > 0) {
+    stats = await runRsync(runtime, input, plan.send);
+    sessions++;
+  }
+
+  cache.lastSync = { fingerprint: fp.fingerprint, sent: Object.fromEntries(fp.signatures), stamp: newStamp };
+  cache.pending = false;
+  await saveSyncCache(runtime, input.leaseId, cache);
+  return {
+    skipped: false,
+    fingerprint: fp.fingerprint,
+    files: fp.files.length,
+    bytes: fp.totalBytes,
+    transferred: stats.transferred,
+    deleted: removed,
+    sentBytes: stats.sentBytes,
+    mode: last?.stamp ? "incremental" : "full",
+    sessions,
+    ms: runtime.now() - started,
+    ...base,
+  };
+}
+
+/** Remote-only paths go unless the checkout's ignore rules match them (caches) or they are secrets. */
+async function decideRemovals(runtime: Runtime, localRoot: string, source: "git" | "walk", candidates: Candidate[]): Promise<Removal[]> {
+  const open = candidates.filter((c) => {
+    const name = Buffer.from(c.path, "latin1").toString("utf8");
+    const baseName = name.slice(name.lastIndexOf("/") + 1);
+    return !secretByName(name, { crabboxHome: null }) && baseName !== ".npmrc";
+  });
+  let ignored: boolean[] | null;
+  if (source === "git") ignored = await ignoredPaths(runtime, localRoot, open);
+  else ignored = open.map((c) => c.path.split("/").some((part) => WALK_EXCLUDES.includes(part)));
+  if (ignored === null) return []; // git could not answer: keep everything rather than guess
+  const go = open.filter((_, i) => !ignored![i]);
+  const depth = (p: string) => p.split("/").length;
+  const files = go.filter((c) => !c.dir).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const dirs = go.filter((c) => c.dir).sort((a, b) => depth(b.path) - depth(a.path));
+  return [...files.map((c) => ({ op: "x" as const, path: c.path })), ...dirs.map((c) => ({ op: "d" as const, path: c.path }))];
+}
+
+async function runRsync(runtime: Runtime, input: SyncInput, send: string[]): Promise<{ transferred: number; sentBytes: number }> {
   const listPath = join(runtime.crabboxHome, "sync", `${input.leaseId}.files-${randomBytes(4).toString("hex")}`);
-  await writePrivateFileAtomic(listPath, list.length ? `${list.join("\0")}\0` : "");
+  await writePrivateFileAtomic(listPath, Buffer.from(`${send.join("\0")}\0`, "latin1"));
   const logPath = proxyLogPathFor(input.configPath);
   const mark = logMark(logPath);
   let r;
@@ -185,9 +176,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   } finally {
     if (existsSync(listPath)) unlinkSync(listPath);
   }
-  if (r.spawnError) {
-    throw new CrabboxError({ code: "rsync_not_found", message: "rsync is not installed locally", why: r.spawnError, hint: RSYNC_HINT, exit: Exit.usage });
-  }
+  if (r.spawnError) throw rsyncNotFound(r.spawnError);
   // 24: some source files vanished while rsync ran; what exists was sent.
   if (r.code !== 0 && r.code !== 24) {
     const proxyOut = readLogSince(logPath, mark);
@@ -203,27 +192,9 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
       code: "sync_failed",
       message: `rsync failed (exit ${r.code})`,
       why: tail(r.stderr) || undefined,
-      hint: "Fix the cause above and rerun; use --verbose for rsync's full output",
+      hint: `fix the path rsync names above (in the codespace: crabbox-cs ssh --id ${input.leaseId}), then rerun: the next sync checks the whole work root again; --verbose shows rsync's full output`,
       exit: Exit.unexpected,
     });
   }
-  const stats = parseRsyncStats(r.stdout);
-  // Remember what the remote side now holds: everything sent now, plus what earlier syncs left
-  // there that is still on disk locally but no longer listed (ignored files: neither sent nor deleted).
-  const remote: Record<string, string> = {};
-  const deleted = new Set(gone);
-  for (const [f, sig] of Object.entries(sent ?? {})) if (!deleted.has(f) && !fp.signatures.has(f)) remote[f] = sig;
-  for (const [f, sig] of fp.signatures) remote[f] = sig;
-  cache.lastSync = { fingerprint: fp.fingerprint, sent: remote };
-  await saveSyncCache(runtime, input.leaseId, cache);
-  return {
-    skipped: false,
-    fingerprint: fp.fingerprint,
-    files: fp.files.length,
-    bytes: fp.totalBytes,
-    transferred: stats.transferred,
-    deleted: gone.length,
-    sentBytes: stats.sentBytes,
-    ms: runtime.now() - started,
-  };
+  return parseRsyncStats(r.stdout);
 }

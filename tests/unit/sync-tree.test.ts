@@ -29,7 +29,7 @@ beforeAll(async () => {
   local = join(h.dir, "local repo");
   remote = join(h.remoteDir, "work root with spaces; $(touch x) 'q'");
   mkdirSync(join(local, "src", "deep"), { recursive: true });
-  writeFileSync(join(local, ".gitignore"), "secret.env\nbuild/\n");
+  writeFileSync(join(local, ".gitignore"), "secret.env\nbuild/\nnode_modules/\n");
   writeFileSync(join(local, "README.md"), "hello\n");
   writeFileSync(join(local, "src", "main.ts"), "console.log(1)\n");
   writeFileSync(join(local, "src", "deep", "name with spaces & $dollar.txt"), "x\n");
@@ -89,7 +89,7 @@ describe("syncTree against real rsync over real ssh", () => {
     expect(r.skipped).toBe(true);
   });
 
-  test("local deletion is mirrored; remote-only files survive; edits arrive", async () => {
+  test("local deletion is mirrored; remote-only ignored caches survive, remote-only strays go; edits arrive", async () => {
     writeFileSync(join(remote, "remote-only.log"), "made remotely\n");
     mkdirSync(join(remote, "node_modules", "pkg"), { recursive: true });
     writeFileSync(join(remote, "node_modules", "pkg", "index.js"), "x\n");
@@ -100,12 +100,12 @@ describe("syncTree against real rsync over real ssh", () => {
     const r = await syncTree(h.runtime, { leaseId: LEASE, configPath: cfg.path, alias: cfg.alias, localRoot: local, workRoot: remote, lastFingerprint: last });
     expect(rsyncCalls()).toBe(before + 1);
     expect(r.skipped).toBe(false);
-    expect(r.deleted).toBe(2);
+    expect(r.deleted).toBe(3); // untracked.txt, src/main.ts, and the stray remote-only.log
     expect(r.fingerprint).not.toBe(last);
     expect(existsSync(join(remote, "untracked.txt"))).toBe(false);
     expect(existsSync(join(remote, "src", "main.ts"))).toBe(false);
     expect(readFileSync(join(remote, "README.md"), "utf8")).toBe("hello again\n");
-    expect(readFileSync(join(remote, "remote-only.log"), "utf8")).toBe("made remotely\n");
+    expect(existsSync(join(remote, "remote-only.log"))).toBe(false);
     expect(existsSync(join(remote, "node_modules", "pkg", "index.js"))).toBe(true);
     last = r.fingerprint;
     // The deleted files are not deleted "again" next time.
