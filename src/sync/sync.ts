@@ -11,7 +11,10 @@
  * One run, when something changed locally (otherwise nothing at all starts):
  *   1. one ssh session (remote.ts): reports what changed remotely since the
  *      last successful sync, then removes what the plan says must go;
- *   2. one rsync (rsync.ts) of the present paths to send.
+ *   2. at the same time, one rsync (rsync.ts) of the locally changed paths
+ *      (present entries only);
+ *   3. a second rsync only when the report asks for more (files changed or
+ *      removed remotely, a local directory that became a file).
  * A sync that fails leaves `pending` in the cache: the next one mirrors
  * everything (full listing, every file through rsync's quick check).
  */
@@ -109,6 +112,16 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
     newStamp,
     leaseId: input.leaseId,
   });
+  // 2. Meanwhile, rsync sends what changed locally (present paths only) over the same master,
+  // unless a local directory became a file (then rsync's --force and the removals would race).
+  const viewSet = new Set(view);
+  const typeChange = gone.some((g) => {
+    for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (viewSet.has(g.slice(0, i))) return true;
+    return false;
+  });
+  const early = typeChange ? [] : changed;
+  const earlyRsync = early.length > 0 ? runRsync(runtime, input, early) : Promise.resolve({ transferred: 0, sentBytes: 0 });
+  earlyRsync.catch(() => {});
   let removed = 0;
   let plan;
   try {
@@ -118,14 +131,18 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
     removed = (await session.finish(removals)).removed;
   } catch (e) {
     session.abort();
+    await earlyRsync.catch(() => {});
     throw e;
   }
-
-  // 2. The files to send (present entries only).
-  let stats = { transferred: 0, sentBytes: 0 };
-  let sessions = 1;
-  if (plan.send.length > 0) {
-    stats = await runRsync(runtime, input, plan.send);
+  const stats = await earlyRsync;
+  let sessions = 1 + (early.length > 0 ? 1 : 0);
+  // 3. What the remote report added (files changed or deleted remotely, a type change).
+  const sentEarly = new Set(early);
+  const rest = plan.send.filter((p) => !sentEarly.has(p));
+  if (rest.length > 0) {
+    const more = await runRsync(runtime, input, rest);
+    stats.transferred += more.transferred;
+    stats.sentBytes += more.sentBytes;
     sessions++;
   }
 
