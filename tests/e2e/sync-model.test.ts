@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { createHarness, git, type Harness } from "./harness.ts";
 
 const SEED = Number(process.env.SEED ?? 20261203);
-const BLOCKS = 6;
-const STEPS = 51;
+const BLOCKS = 8;
+const STEPS = 38;
 
 let h: Harness;
 let lease: any;
