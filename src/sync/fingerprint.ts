@@ -32,6 +32,8 @@ export interface SyncCache {
     sent: Record<string, string>;
     /** The remote stamp this sync touched before it looked (remote.ts); absent: look at everything next time. */
     stamp?: string;
+    /** The paths its rsync sent (latin1 byte strings): the next report recognises those writes. */
+    written?: string[];
   } | null;
   /** A sync started and has not finished: the next one mirrors everything (full listing, every file checked). */
   pending?: boolean;

@@ -29,6 +29,8 @@ export interface PlanInput {
   /** Paths the last successful sync left remotely that are no longer in the view. */
   gone: string[];
   report: RemoteReport;
+  /** What the last successful sync's rsync wrote: a "touched" report of one of these is that write. */
+  written: Set<string>;
 }
 
 export interface Candidate {
@@ -82,7 +84,8 @@ export function planSync(input: PlanInput): Plan {
     candidate(g, false);
     for (let d = parentOf(g); d !== "" && !dirSet.has(d); d = parentOf(d)) candidate(d, true);
   }
-  for (const f of input.report.files) {
+  const files = input.report.files.concat(input.report.touched.filter((f) => !input.written.has(f)));
+  for (const f of files) {
     if (viewSet.has(f)) send.add(f);
     else if (dirSet.has(f)) for (const x of under(f)) send.add(x); // a remote file where a local directory is
     else candidate(f, false);

@@ -6,7 +6,9 @@
  *      ${XDG_CACHE_HOME:-$HOME/.cache}/crabbox-cs/sync/), before it looks;
  *   2. reports what changed under the work root since the stamp of the last
  *      successful sync (`find -cnewer`: created, modified, renamed, chmodded;
- *      a changed directory also lists its entries, so a remote deletion shows),
+ *      a changed directory also lists its entries, so a remote deletion shows;
+ *      a file whose mtime is not newer, i.e. what our own rsync wrote last
+ *      time, is told apart),
  *      or every path when there is no usable stamp (first sync, after a
  *      failure, no -cnewer): NUL-terminated records on stdout, then "E";
  *   3. reads a NUL-separated list of removals on stdin (the local side decides
@@ -90,7 +92,7 @@ if [ -n "$old" ] && [ -f "$sdir/$key.$old" ] && find . -prune -cnewer "$sdir/$ke
 kids=${shQuote(KIDS_SCRIPT)}
 if [ -n "$ref" ]; then
   printf 'Mincr\\000'
-  find . -name .git -prune -o -cnewer "$ref" \\( -type d -exec sh -c "$kids" sh {} + -o -exec printf 'f%s\\000' {} + \\)
+  find . -name .git -prune -o -cnewer "$ref" \\( -type d -exec sh -c "$kids" sh {} + -o -newer "$ref" -exec printf 'f%s\\000' {} + -o -exec printf 'g%s\\000' {} + \\)
 else
   printf 'Mfull\\000'
   find . -name .git -prune -o \\( -type d -exec printf 'd%s\\000' {} + -o -exec printf 'f%s\\000' {} + \\)
@@ -107,6 +109,12 @@ export interface RemoteReport {
   dirs: string[];
   /** Changed (or all) non-directories. */
   files: string[];
+  /**
+   * Incremental only: non-directories whose status changed but whose mtime is not newer than
+   * the stamp: what the last sync's rsync wrote (rsync keeps mtimes), or a remote
+   * chmod/rename/mtime-preserving copy.
+   */
+  touched: string[];
   /** Incremental only: the entries of each changed directory, keyed by that directory. */
   children: Map<string, Set<string>>;
 }
@@ -136,7 +144,7 @@ function rel(p: string): string {
 
 /** Parse the records before "E" (latin1 strings keep every byte). */
 export function parseReport(records: string[]): RemoteReport {
-  const report: RemoteReport = { mode: "full", dirs: [], files: [], children: new Map() };
+  const report: RemoteReport = { mode: "full", dirs: [], files: [], touched: [], children: new Map() };
   let lastDir: string | null = null;
   for (const r of records) {
     const kind = r[0];
@@ -147,6 +155,7 @@ export function parseReport(records: string[]): RemoteReport {
       report.dirs.push(lastDir);
       if (report.mode === "incremental") report.children.set(lastDir, new Set());
     } else if (kind === "f") report.files.push(rel(body));
+    else if (kind === "g") report.touched.push(rel(body));
     else if (kind === "c" && lastDir !== null) {
       const child = rel(body);
       const slash = child.lastIndexOf("/");

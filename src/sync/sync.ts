@@ -126,7 +126,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   let plan;
   try {
     const report = await session.report;
-    plan = planSync({ view, changed, gone, report });
+    plan = planSync({ view, changed, gone, report, written: new Set(last?.written ?? []) });
     const removals = await decideRemovals(runtime, input.localRoot, listed.source, plan.candidates);
     removed = (await session.finish(removals)).removed;
   } catch (e) {
@@ -139,6 +139,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   // 3. What the remote report added (files changed or deleted remotely, a type change).
   const sentEarly = new Set(early);
   const rest = plan.send.filter((p) => !sentEarly.has(p));
+  const written = early.concat(rest);
   if (rest.length > 0) {
     const more = await runRsync(runtime, input, rest);
     stats.transferred += more.transferred;
@@ -146,7 +147,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
     sessions++;
   }
 
-  cache.lastSync = { fingerprint: fp.fingerprint, sent: Object.fromEntries(fp.signatures), stamp: newStamp };
+  cache.lastSync = { fingerprint: fp.fingerprint, sent: Object.fromEntries(fp.signatures), stamp: newStamp, written };
   cache.pending = false;
   await saveSyncCache(runtime, input.leaseId, cache);
   return {

@@ -31,7 +31,8 @@ test("a present entry followed by a deleted path: the list holds present entries
     view: ["keep", "lib/uno.js"],
     changed: ["keep", "lib/uno.js"],
     gone: ["lib/one.js"],
-    report: { mode: "incremental", dirs: [], files: [], children: new Map() },
+    report: { mode: "incremental", dirs: [], files: [], touched: [], children: new Map() },
+    written: new Set(),
   });
   // The deleted path is never an rsync entry: it is a removal candidate.
   expect(plan.send).toEqual(["keep", "lib/uno.js"]);
