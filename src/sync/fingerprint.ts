@@ -10,7 +10,7 @@
  * removed remotely), the remote stamp of that sync, and whether a sync is
  * under way (see sync.ts).
  */
-import { lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Runtime } from "../runtime.ts";
 import { writePrivateFileAtomic } from "../fsutil.ts";
@@ -71,14 +71,24 @@ export function loadSyncCache(runtime: Runtime, leaseId: string, localRoot: stri
       data.lastSync && typeof data.lastSync.fingerprint === "string" && typeof data.lastSync.sent === "object" && data.lastSync.sent
         ? data.lastSync
         : null;
-    return { version: 2, localRoot, entries, lastSync, pending: data.pending === true };
+    return { version: 2, localRoot, entries, lastSync, pending: data.pending === true || existsSync(pendingPath(runtime, leaseId)) };
   } catch {
     return empty;
   }
 }
 
 export async function saveSyncCache(runtime: Runtime, leaseId: string, cache: SyncCache): Promise<void> {
-  await writePrivateFileAtomic(syncCachePath(runtime, leaseId), JSON.stringify(cache));
+  await writePrivateFileAtomic(syncCachePath(runtime, leaseId), JSON.stringify({ ...cache, pending: false }));
+  if (!cache.pending) rmSync(pendingPath(runtime, leaseId), { force: true });
+}
+
+/** A small marker file says "a sync is under way" (cheaper than rewriting the cache). */
+export function pendingPath(runtime: Runtime, leaseId: string): string {
+  return join(runtime.crabboxHome, "sync", `${leaseId}.pending`);
+}
+
+export async function markSyncPending(runtime: Runtime, leaseId: string): Promise<void> {
+  await writePrivateFileAtomic(pendingPath(runtime, leaseId), "");
 }
 
 /** Files modified this recently may change again within the same mtime tick: do not trust their hash. */

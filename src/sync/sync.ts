@@ -26,7 +26,7 @@ import type { Runtime } from "../runtime.ts";
 import { proxyLogPathFor } from "../ssh/config.ts";
 import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError, tail } from "../ssh/diagnose.ts";
 import { WALK_EXCLUDES, listFiles } from "./files.ts";
-import { computeFingerprint, loadSyncCache, saveSyncCache } from "./fingerprint.ts";
+import { computeFingerprint, loadSyncCache, markSyncPending, saveSyncCache } from "./fingerprint.ts";
 import { ignoredPaths } from "./ignore.ts";
 import { planSync, toBytes, type Candidate } from "./plan.ts";
 import { startRemoteSync, stampKey, type Removal } from "./remote.ts";
@@ -94,7 +94,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   const recovering = cache.pending === true;
   const last = recovering ? null : cache.lastSync;
   cache.pending = true;
-  await saveSyncCache(runtime, input.leaseId, cache);
+  await markSyncPending(runtime, input.leaseId);
 
   const sent = cache.lastSync?.sent ?? {};
   const view = fp.files.map(toBytes);

@@ -115,6 +115,28 @@ describe("syncTree against real rsync over real ssh", () => {
     expect(readFileSync(join(remote, "another.txt"), "utf8")).toBe("a\n");
   });
 
+  test("a failed sync never leaves the lease stuck: the next one is not skipped and mirrors everything", async () => {
+    const ok = await syncTree(h.runtime, { leaseId: LEASE, configPath: cfg.path, alias: cfg.alias, localRoot: local, workRoot: remote, lastFingerprint: null });
+    writeFileSync(join(local, "after-failure.txt"), "f\n");
+    let err: CrabboxError | null = null;
+    try {
+      // The remote session cannot start (no such ssh config): the sync fails after it began.
+      await syncTree(h.runtime, { leaseId: LEASE, configPath: join(h.dir, "missing.config"), alias: cfg.alias, localRoot: local, workRoot: remote, lastFingerprint: ok.fingerprint });
+    } catch (e) {
+      err = e as CrabboxError;
+    }
+    expect(err).toBeInstanceOf(CrabboxError);
+    unlinkSync(join(local, "after-failure.txt"));
+    writeFileSync(join(remote, "stray-after-failure.txt"), "s\n");
+    // Locally back to what the last successful sync sent: without the failure, this would be skipped.
+    const r = await syncTree(h.runtime, { leaseId: LEASE, configPath: cfg.path, alias: cfg.alias, localRoot: local, workRoot: remote, lastFingerprint: ok.fingerprint });
+    expect(r.skipped).toBe(false);
+    expect(r.mode).toBe("full");
+    expect(existsSync(join(remote, "stray-after-failure.txt"))).toBe(false);
+    const again = await syncTree(h.runtime, { leaseId: LEASE, configPath: cfg.path, alias: cfg.alias, localRoot: local, workRoot: remote, lastFingerprint: r.fingerprint });
+    expect(again.skipped).toBe(true);
+  });
+
   test("a connection failure is an ssh error, not a generic sync failure", async () => {
     const bad = await startHarness({ noSshServer: true });
     try {
