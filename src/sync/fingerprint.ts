@@ -34,6 +34,8 @@ export interface SyncCache {
     stamp?: string;
     /** The paths its rsync sent (latin1 byte strings): the next report recognises those writes. */
     written?: string[];
+    /** Its rsync sent every path of the view (a full sync): `written` is then left out. */
+    wroteAll?: boolean;
   } | null;
   /** A sync started and has not finished: the next one mirrors everything (full listing, every file checked). */
   pending?: boolean;

@@ -26,8 +26,13 @@ export function secretRules(localRoot: string, crabboxHome: string): SecretRules
   return { crabboxHome: inside ? r.split("\\").join("/") : null };
 }
 
+/** Cheap pre-check: a path without any of these substrings is no secret by name. */
+const MAYBE_SECRET = /\.(ssh|gnupg|aws|config\/gh|netrc|git-credentials|env)/;
+
 /** Whether a path is a secret by its name alone (no file is read). */
 export function secretByName(path: string, rules: SecretRules): boolean {
+  if (rules.crabboxHome !== null && (path === rules.crabboxHome || path.startsWith(`${rules.crabboxHome}/`))) return true;
+  if (!MAYBE_SECRET.test(path)) return false;
   const parts = path.split("/");
   const base = parts[parts.length - 1]!;
   if (SECRET_FILES.has(base) || base.startsWith(".env")) return true;
@@ -35,13 +40,12 @@ export function secretByName(path: string, rules: SecretRules): boolean {
     if (SECRET_DIRS.has(parts[i]!)) return true;
     if (parts[i] === ".config" && parts[i + 1] === "gh" && i + 1 < parts.length - 1) return true;
   }
-  if (rules.crabboxHome !== null && (path === rules.crabboxHome || path.startsWith(`${rules.crabboxHome}/`))) return true;
   return false;
 }
 
 /** An `.npmrc` with an auth line. */
 export function secretByContent(path: string, abs: string): boolean {
-  if (!(path === ".npmrc" || path.endsWith("/.npmrc"))) return false;
+  if (!path.endsWith(".npmrc") || !(path === ".npmrc" || path.endsWith("/.npmrc"))) return false;
   try {
     return NPM_AUTH.test(readFileSync(abs, "utf8"));
   } catch {

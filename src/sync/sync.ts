@@ -126,7 +126,8 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   let plan;
   try {
     const report = await session.report;
-    plan = planSync({ view, changed, gone, report, written: new Set(last?.written ?? []) });
+    const written = new Set(last?.wroteAll ? Object.keys(sent).map(toBytes) : (last?.written ?? []));
+    plan = planSync({ view, changed, gone, report, written });
     const removals = await decideRemovals(runtime, input.localRoot, listed.source, plan.candidates);
     removed = (await session.finish(removals)).removed;
   } catch (e) {
@@ -140,6 +141,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   const sentEarly = new Set(early);
   const rest = plan.send.filter((p) => !sentEarly.has(p));
   const written = early.concat(rest);
+  const wroteAll = written.length >= view.length;
   if (rest.length > 0) {
     const more = await runRsync(runtime, input, rest);
     stats.transferred += more.transferred;
@@ -147,7 +149,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
     sessions++;
   }
 
-  cache.lastSync = { fingerprint: fp.fingerprint, sent: Object.fromEntries(fp.signatures), stamp: newStamp, written };
+  cache.lastSync = { fingerprint: fp.fingerprint, sent: Object.fromEntries(fp.signatures), stamp: newStamp, ...(wroteAll ? { wroteAll } : { written }) };
   cache.pending = false;
   await saveSyncCache(runtime, input.leaseId, cache);
   return {
