@@ -70,6 +70,8 @@ export interface Child {
   kill(signal?: NodeJS.Signals | number): void;
   stdout: ReadableStream<Uint8Array> | null;
   stderr: ReadableStream<Uint8Array> | null;
+  /** The child's stdin when spawned with `stdin: "pipe"` (write, then end). */
+  stdin?: { write(chunk: string | Uint8Array): unknown; end(): unknown } | null;
 }
 
 export interface Runtime {
@@ -184,6 +186,7 @@ export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
         kill: (signal) => proc.kill(signal),
         stdout: (proc.stdout instanceof ReadableStream ? proc.stdout : null) as ReadableStream<Uint8Array> | null,
         stderr: (proc.stderr instanceof ReadableStream ? proc.stderr : null) as ReadableStream<Uint8Array> | null,
+        stdin: opts.stdin === "pipe" ? (proc.stdin as unknown as { write(chunk: string | Uint8Array): unknown; end(): unknown }) : null,
       };
     },
 

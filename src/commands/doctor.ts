@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import type * as v from "valibot";
 import type { DoctorCheck as DoctorCheckSchema } from "../output/schemas.ts";
 import { createContext } from "../context.ts";
-import { CrabboxError } from "../errors.ts";
+import { CrabboxError, Exit } from "../errors.ts";
 import { ghVersion } from "../gh/gh.ts";
 import { getRepoDefaults, getRepository, listRepoMachines } from "../github/operations.ts";
 import type { Repository } from "../github/schemas.ts";
@@ -10,14 +10,18 @@ import { assertPermissionsAccepted, chooseMachine } from "../lifecycle/preflight
 import { resolveRepo } from "../lifecycle/repo.ts";
 import { installHint, missingTools } from "../lifecycle/tools.ts";
 import { createServices } from "../lifecycle/services.ts";
-import { commonArgs } from "./shared.ts";
+import { resolveLease } from "../leases/resolve.ts";
+import { leaseRef } from "../lifecycle/claims.ts";
+import { sshArgs } from "../ssh/exec.ts";
+import { checkLocalRsync, MIN_RSYNC, parseRsyncVersion, versionAtLeast } from "../sync/rsync.ts";
+import { commonArgs, idArg } from "./shared.ts";
 
 /** One row of `doctor --json` (shape: src/output/schemas.ts). */
 export type DoctorCheck = v.InferOutput<typeof DoctorCheckSchema>;
 
 export default defineCommand({
   meta: { name: "doctor", description: "Check gh, auth, repository, Codespaces access and local state (changes nothing)" },
-  args: { ...commonArgs },
+  args: { ...commonArgs, ...idArg },
   async run({ args }) {
     const ctx = await createContext(args);
     const svc = createServices(ctx);
@@ -43,6 +47,27 @@ export default defineCommand({
       if (missing.length) throw new CrabboxError({ code: "tools_missing", message: `not on PATH: ${missing.join(", ")}`, hint: installHint(missing), exit: 1 });
       return "ssh, rsync and git found";
     });
+    await check("rsync", async () => {
+      const { version, line } = await checkLocalRsync(ctx.runtime);
+      return `local rsync ${version} (${line})`;
+    });
+    if (args.id) {
+      await check("remote-rsync", async () => {
+        const claim = await resolveLease(svc.store, String(args.id));
+        if (!claim.sshConfigPath || !claim.sshHost) {
+          throw new CrabboxError({ code: "lease_not_ready", message: `lease ${leaseRef(claim)} has no ssh config yet`, hint: `bring it up first: crabbox-cs run --id ${leaseRef(claim)} --no-sync -- true`, exit: Exit.refused });
+        }
+        const r = await ctx.runtime.exec(sshArgs({ configPath: claim.sshConfigPath, alias: claim.sshHost, tty: false, command: "rsync --version" }), { timeoutMs: 60_000, passTokens: true });
+        const v = parseRsyncVersion(r.stdout);
+        if (r.code !== 0 || !v) {
+          throw new CrabboxError({ code: "remote_rsync_unknown", message: `could not read the rsync version in ${leaseRef(claim)} (exit ${r.code})`, why: r.stderr.trim().split("\n").slice(-3).join("; ") || undefined, hint: `check the codespace is running (crabbox-cs status ${leaseRef(claim)}) and has rsync 3.1 or newer`, exit: r.code === 255 ? Exit.sshConnect : Exit.sshUnusable });
+        }
+        if (!versionAtLeast(v, MIN_RSYNC)) {
+          throw new CrabboxError({ code: "remote_rsync_too_old", message: `the codespace's rsync ${v.join(".")} is older than 3.1`, hint: "install a newer rsync in the devcontainer image", exit: Exit.sshUnusable });
+        }
+        return `rsync ${v.join(".")} in ${leaseRef(claim)} (${r.stdout.split("\n")[0]!.trim()})`;
+      });
+    }
     await check("gh", async () => {
       const v = await ghVersion(ctx.runtime, cfg.ghPath);
       if (!v) throw new CrabboxError({ code: "gh_missing", message: `GitHub CLI not found (${cfg.ghPath})`, why: "crabbox-cs uses `gh codespace ssh --config` for SSH access", hint: "install gh (https://cli.github.com) or point --github-codespaces-gh at it", exit: 1 });

@@ -29,6 +29,7 @@ export default defineCommand({
     ...leaseArgs,
     sync: { type: "boolean", default: true, description: "Sync the working tree first", negativeDescription: "Do not sync; run on what is there" },
     "sync-only": { type: "boolean", description: "Sync, do not run anything" },
+    "sync-all": { type: "boolean", description: "Outside a git work tree, send the whole directory anyway (secrets never; see docs/sync.md)" },
     env: { type: "string", description: "Forward this local environment variable (repeatable, or comma-separated); none by default", valueHint: "NAME" },
   },
   async run({ args, rawArgs }) {
@@ -86,7 +87,7 @@ export default defineCommand({
 
       // 3. The working tree (skipped when nothing changed; the connection is made only if rsync must run).
       if (args.sync !== false && interrupts.count === 0) {
-        const r = await timed("sync", () => syncLease(svc, claim!, { connect: (c) => ensureMaster(svc, c, { timeoutMs }) }));
+        const r = await timed("sync", () => syncLease(svc, claim!, { connect: (c) => ensureMaster(svc, c, { timeoutMs }), syncAll: Boolean(args["sync-all"]) }));
         claim = r.claim;
         sync = r.summary;
       }

@@ -1,10 +1,12 @@
 /** Sync the local working tree to a lease and remember what was sent. */
+import { realpathSync } from "node:fs";
 import type * as v from "valibot";
 import type { SyncSummary as SyncSummarySchema } from "../output/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
+import { CrabboxError, Exit } from "../errors.ts";
 import { bytes, elapsed } from "../output/format.ts";
 import type { Runtime } from "../runtime.ts";
-import { syncTree } from "../ssh/sync.ts";
+import { syncTree } from "../sync/sync.ts";
 import type { Services } from "./services.ts";
 
 /** The `sync` part of `run --json` (shape: src/output/schemas.ts). */
@@ -17,14 +19,51 @@ export async function localRoot(runtime: Runtime): Promise<{ root: string; isGit
   return top ? { root: top, isGit: true } : { root: runtime.cwd, isGit: false };
 }
 
+function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/**
+ * The tree may be sent: never $HOME itself or `/` (even as a git work tree,
+ * even with --sync-all); outside git only with --sync-all.
+ */
+export function assertSyncableRoot(runtime: Runtime, root: string, isGit: boolean, syncAll: boolean): void {
+  const r = real(root);
+  if (r === "/" || r === real(runtime.homeDir)) {
+    throw new CrabboxError({
+      code: "sync_root_refused",
+      message: `refusing to sync ${r === "/" ? "/" : "your home directory"} (${r})`,
+      why: "it holds credentials and everything else you own; crabbox-cs never sends it, even with --sync-all",
+      hint: "cd into the project directory first, or pass --no-sync",
+      exit: Exit.refused,
+    });
+  }
+  if (!isGit && !syncAll) {
+    throw new CrabboxError({
+      code: "sync_not_git",
+      message: `${r} is not inside a git work tree`,
+      why: "outside git there are no ignore rules to keep local-only files home",
+      hint: "run from your checkout, or pass --sync-all to send this directory (secrets are never sent, see docs/sync.md), or --no-sync",
+      exit: Exit.usage,
+    });
+  }
+}
+
 export interface SyncLeaseOptions {
-  /** Make sure the connection is up before rsync runs (only called when rsync must run). */
+  /** Make sure the connection is up before anything remote runs (only called when something changed). */
   connect?: (claim: Claim) => Promise<Claim>;
+  /** Send a directory that is not a git work tree (minus secrets). */
+  syncAll?: boolean;
 }
 
 export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOptions = {}): Promise<{ claim: Claim; summary: SyncSummary }> {
   const { runtime, log } = svc.ctx;
   const { root, isGit } = await localRoot(runtime);
+  assertSyncableRoot(runtime, root, isGit, opts.syncAll === true);
   const r = await syncTree(runtime, {
     beforeTransfer: opts.connect
       ? async () => {
@@ -44,9 +83,15 @@ export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOpti
     log.info(`sync skipped: nothing changed since the last sync to this lease (${r.files} files, checked in ${elapsed(r.ms)})`);
     return { claim, summary };
   }
+  if (r.held.length > 0) {
+    const names = r.held.slice(0, 3).join(", ") + (r.held.length > 3 ? `, and ${r.held.length - 3} more` : "");
+    log.warn(`not sent (secrets are never synced, see docs/sync.md): ${names}`);
+  }
+  if (r.unreadable > 0) log.warn(`not sent: ${r.unreadable} path${r.unreadable === 1 ? "" : "s"} whose names are not valid UTF-8`);
   log.info(
-    `synced ${r.files} file${r.files === 1 ? "" : "s"} (${bytes(r.bytes)}) to ${claim.workRoot}${r.sentBytes != null ? `, ${bytes(r.sentBytes)} sent` : ""} in ${elapsed(r.ms)}`,
+    `synced ${r.files} file${r.files === 1 ? "" : "s"} (${bytes(r.bytes)}) to ${claim.workRoot}${r.sentBytes != null ? `, ${bytes(r.sentBytes)} sent` : ""}${r.deleted ? `, ${r.deleted} removed` : ""} in ${elapsed(r.ms)}`,
   );
+  log.debug(`sync: ${r.mode} check, ${r.transferred ?? 0} file(s) transferred, ${r.sessions} ssh session(s)`);
   const at = new Date(runtime.now()).toISOString();
   const next = await svc.store.withLease(claim.leaseId, async (current) => {
     const updated = { ...current, lastSync: { fingerprint: r.fingerprint, at } };

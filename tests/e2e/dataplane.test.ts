@@ -101,7 +101,7 @@ describe("resume", () => {
 });
 
 describe("sync", () => {
-  test("ignored files stay home, deletions propagate, remote-only files survive, unchanged trees skip rsync", async () => {
+  test("ignored files stay home, deletions propagate, remote-only ignored caches survive, unchanged trees skip rsync", async () => {
     writeFileSync(join(h.work, "a.txt"), "A\n");
     writeFileSync(join(h.work, "ignored.txt"), "secret\n");
     mkdirSync(join(h.work, "sub dir"), { recursive: true });
@@ -113,8 +113,8 @@ describe("sync", () => {
     expect(existsSync(remote(".git"))).toBe(false);
     expect(readFileSync(remote("README.md"), "utf8")).toBe("# hello\n");
 
-    // Remote build output must survive later syncs.
-    await h.run(["run", "--id", lease.slug, "--no-sync", "--", "sh", "-c", "mkdir -p build && echo x > build/out"]);
+    // Remote-only output the ignore rules match (a cache) must survive later syncs.
+    await h.run(["run", "--id", lease.slug, "--no-sync", "--", "sh", "-c", "mkdir -p node_modules/p && echo x > node_modules/p/out"]);
 
     const before = rsync.transfers();
     const r2 = await h.run(["run", "--id", lease.slug, "--", "true"]);
@@ -125,10 +125,11 @@ describe("sync", () => {
     rmSync(join(h.work, "a.txt"));
     const r3 = await h.run(["run", "--id", lease.slug, "--", "true"]);
     expect(r3.code).toBe(0);
-    expect(rsync.transfers()).toBeGreaterThan(before);
+    // A deletion alone needs no rsync (the sync's remote session removes it), but the sync runs.
+    expect(r3.stderr).toContain("1 removed");
     expect(existsSync(remote("a.txt"))).toBe(false);
     expect(existsSync(remote("sub dir", "b.txt"))).toBe(true);
-    expect(existsSync(remote("build", "out"))).toBe(true);
+    expect(existsSync(remote("node_modules", "p", "out"))).toBe(true);
   });
 
   test("--sync-only syncs without running", async () => {
@@ -192,12 +193,12 @@ describe("one-shot run", () => {
     expect(again.code).toBe(0);
   });
 
-  test("outside a git repository the directory is sent, minus the usual excludes", async () => {
+  test("outside a git repository, --sync-all sends the directory, minus the usual excludes", async () => {
     const dir = join(h.tmp, "plain dir");
     mkdirSync(join(dir, "node_modules", "x"), { recursive: true });
     writeFileSync(join(dir, "node_modules", "x", "index.js"), "x");
     writeFileSync(join(dir, "main.sh"), "echo from-plain-dir\n");
-    const r = await h.run(["run", "--github-codespaces-repo", "octo-org/hello-world", "--", "sh", "-c", "sh main.sh; ls -A"], { cwd: dir });
+    const r = await h.run(["run", "--github-codespaces-repo", "octo-org/hello-world", "--sync-all", "--", "sh", "-c", "sh main.sh; ls -A"], { cwd: dir });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("from-plain-dir");
     expect(r.stdout).not.toContain("node_modules");

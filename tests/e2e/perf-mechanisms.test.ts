@@ -115,7 +115,7 @@ describe("sync correctness of the skip", () => {
   // Regression test: rsync's default quick check compares sizes and whole-second mtimes, so
   // a same-size edit in the same second as the previous sync used to be skipped by rsync
   // while the fingerprint recorded it as synced (a stale remote copy). Fixed with
-  // --modify-window=-1 in src/ssh/sync.ts.
+  // --modify-window=-1 in src/sync/sync.ts.
   test("a same-size edit within the same second is sent", async () => {
     const file = join(h.work, "same-second.txt");
     writeFileSync(file, "aaaa\n");

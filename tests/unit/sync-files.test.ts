@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { statSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync, chmodSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { createRuntime } from "../../src/runtime.ts";
-import { listFiles, WALK_EXCLUDES } from "../../src/ssh/files.ts";
-import { computeFingerprint, fingerprintTree, loadSyncCache, syncCachePath } from "../../src/ssh/fingerprint.ts";
+import { listFiles, WALK_EXCLUDES } from "../../src/sync/files.ts";
+import { computeFingerprint, fingerprintTree, loadSyncCache, syncCachePath } from "../../src/sync/fingerprint.ts";
 
 let tmp: string;
 const rt = () => createRuntime({ crabboxHome: join(tmp, "home"), env: { ...process.env } });

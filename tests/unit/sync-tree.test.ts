@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { CrabboxError } from "../../src/errors.ts";
 import { writeLeaseConfig } from "../../src/ssh/config.ts";
 import { createRuntime } from "../../src/runtime.ts";
-import { syncCachePath } from "../../src/ssh/fingerprint.ts";
+import { syncCachePath } from "../../src/sync/fingerprint.ts";
 import { probe } from "../../src/ssh/readiness.ts";
-import { parseRsyncStats, parseRsyncVersion, rsyncRemotePath, rsyncShellQuote, syncTree } from "../../src/ssh/sync.ts";
+import { parseRsyncStats, parseRsyncVersion, rsyncRemotePath, rsyncShellQuote, syncTree } from "../../src/sync/sync.ts";
 import { startHarness, type Harness } from "./helpers/sshd.ts";
 
 let h: Harness;
@@ -29,7 +29,7 @@ beforeAll(async () => {
   local = join(h.dir, "local repo");
   remote = join(h.remoteDir, "work root with spaces; $(touch x) 'q'");
   mkdirSync(join(local, "src", "deep"), { recursive: true });
-  writeFileSync(join(local, ".gitignore"), "secret.env\nbuild/\n");
+  writeFileSync(join(local, ".gitignore"), "secret.env\nbuild/\nnode_modules/\n");
   writeFileSync(join(local, "README.md"), "hello\n");
   writeFileSync(join(local, "src", "main.ts"), "console.log(1)\n");
   writeFileSync(join(local, "src", "deep", "name with spaces & $dollar.txt"), "x\n");
@@ -89,7 +89,7 @@ describe("syncTree against real rsync over real ssh", () => {
     expect(r.skipped).toBe(true);
   });
 
-  test("local deletion is mirrored; remote-only files survive; edits arrive", async () => {
+  test("local deletion is mirrored; remote-only ignored caches survive, remote-only strays go; edits arrive", async () => {
     writeFileSync(join(remote, "remote-only.log"), "made remotely\n");
     mkdirSync(join(remote, "node_modules", "pkg"), { recursive: true });
     writeFileSync(join(remote, "node_modules", "pkg", "index.js"), "x\n");
@@ -100,12 +100,12 @@ describe("syncTree against real rsync over real ssh", () => {
     const r = await syncTree(h.runtime, { leaseId: LEASE, configPath: cfg.path, alias: cfg.alias, localRoot: local, workRoot: remote, lastFingerprint: last });
     expect(rsyncCalls()).toBe(before + 1);
     expect(r.skipped).toBe(false);
-    expect(r.deleted).toBe(2);
+    expect(r.deleted).toBe(3); // untracked.txt, src/main.ts, and the stray remote-only.log
     expect(r.fingerprint).not.toBe(last);
     expect(existsSync(join(remote, "untracked.txt"))).toBe(false);
     expect(existsSync(join(remote, "src", "main.ts"))).toBe(false);
     expect(readFileSync(join(remote, "README.md"), "utf8")).toBe("hello again\n");
-    expect(readFileSync(join(remote, "remote-only.log"), "utf8")).toBe("made remotely\n");
+    expect(existsSync(join(remote, "remote-only.log"))).toBe(false);
     expect(existsSync(join(remote, "node_modules", "pkg", "index.js"))).toBe(true);
     last = r.fingerprint;
     // The deleted files are not deleted "again" next time.
@@ -113,6 +113,28 @@ describe("syncTree against real rsync over real ssh", () => {
     const r2 = await syncTree(h.runtime, { leaseId: LEASE, configPath: cfg.path, alias: cfg.alias, localRoot: local, workRoot: remote, lastFingerprint: last });
     expect(r2.deleted).toBe(0);
     expect(readFileSync(join(remote, "another.txt"), "utf8")).toBe("a\n");
+  });
+
+  test("a failed sync never leaves the lease stuck: the next one is not skipped and mirrors everything", async () => {
+    const ok = await syncTree(h.runtime, { leaseId: LEASE, configPath: cfg.path, alias: cfg.alias, localRoot: local, workRoot: remote, lastFingerprint: null });
+    writeFileSync(join(local, "after-failure.txt"), "f\n");
+    let err: CrabboxError | null = null;
+    try {
+      // The remote session cannot start (no such ssh config): the sync fails after it began.
+      await syncTree(h.runtime, { leaseId: LEASE, configPath: join(h.dir, "missing.config"), alias: cfg.alias, localRoot: local, workRoot: remote, lastFingerprint: ok.fingerprint });
+    } catch (e) {
+      err = e as CrabboxError;
+    }
+    expect(err).toBeInstanceOf(CrabboxError);
+    unlinkSync(join(local, "after-failure.txt"));
+    writeFileSync(join(remote, "stray-after-failure.txt"), "s\n");
+    // Locally back to what the last successful sync sent: without the failure, this would be skipped.
+    const r = await syncTree(h.runtime, { leaseId: LEASE, configPath: cfg.path, alias: cfg.alias, localRoot: local, workRoot: remote, lastFingerprint: ok.fingerprint });
+    expect(r.skipped).toBe(false);
+    expect(r.mode).toBe("full");
+    expect(existsSync(join(remote, "stray-after-failure.txt"))).toBe(false);
+    const again = await syncTree(h.runtime, { leaseId: LEASE, configPath: cfg.path, alias: cfg.alias, localRoot: local, workRoot: remote, lastFingerprint: r.fingerprint });
+    expect(again.skipped).toBe(true);
   });
 
   test("a connection failure is an ssh error, not a generic sync failure", async () => {

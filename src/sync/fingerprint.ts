@@ -6,10 +6,11 @@
  * changing it does not force a sync.
  *
  * Cache: `<crabboxHome>/sync/<leaseId>.json` (0600). It also keeps the file
- * list of the last successful sync, so that files deleted locally can be
- * deleted remotely (see sync.ts).
+ * list of the last successful sync (so that files deleted locally can be
+ * removed remotely), the remote stamp of that sync, and whether a sync is
+ * under way (see sync.ts).
  */
-import { lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Runtime } from "../runtime.ts";
 import { writePrivateFileAtomic } from "../fsutil.ts";
@@ -26,7 +27,18 @@ export interface SyncCache {
    * The last successful sync: its fingerprint and, per file it left on the
    * remote side, the signature (mode, size, content hash) it had then.
    */
-  lastSync: { fingerprint: string; sent: Record<string, string> } | null;
+  lastSync: {
+    fingerprint: string;
+    sent: Record<string, string>;
+    /** The remote stamp this sync touched before it looked (remote.ts); absent: look at everything next time. */
+    stamp?: string;
+    /** The paths its rsync sent (latin1 byte strings): the next report recognises those writes. */
+    written?: string[];
+    /** Its rsync sent every path of the view (a full sync): `written` is then left out. */
+    wroteAll?: boolean;
+  } | null;
+  /** A sync started and has not finished: the next one mirrors everything (full listing, every file checked). */
+  pending?: boolean;
 }
 
 export interface FingerprintResult {
@@ -61,14 +73,24 @@ export function loadSyncCache(runtime: Runtime, leaseId: string, localRoot: stri
       data.lastSync && typeof data.lastSync.fingerprint === "string" && typeof data.lastSync.sent === "object" && data.lastSync.sent
         ? data.lastSync
         : null;
-    return { version: 2, localRoot, entries, lastSync };
+    return { version: 2, localRoot, entries, lastSync, pending: data.pending === true || existsSync(pendingPath(runtime, leaseId)) };
   } catch {
     return empty;
   }
 }
 
 export async function saveSyncCache(runtime: Runtime, leaseId: string, cache: SyncCache): Promise<void> {
-  await writePrivateFileAtomic(syncCachePath(runtime, leaseId), JSON.stringify(cache));
+  await writePrivateFileAtomic(syncCachePath(runtime, leaseId), JSON.stringify({ ...cache, pending: false }));
+  if (!cache.pending) rmSync(pendingPath(runtime, leaseId), { force: true });
+}
+
+/** A small marker file says "a sync is under way" (cheaper than rewriting the cache). */
+export function pendingPath(runtime: Runtime, leaseId: string): string {
+  return join(runtime.crabboxHome, "sync", `${leaseId}.pending`);
+}
+
+export async function markSyncPending(runtime: Runtime, leaseId: string): Promise<void> {
+  await writePrivateFileAtomic(pendingPath(runtime, leaseId), "");
 }
 
 /** Files modified this recently may change again within the same mtime tick: do not trust their hash. */

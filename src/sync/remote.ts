@@ -1,0 +1,275 @@
+/**
+ * The remote half of a sync: one ssh session (over the lease's ControlMaster)
+ * that runs a small POSIX sh script in the work root. It
+ *
+ *   1. touches a new stamp file (outside the work root, under
+ *      ${XDG_CACHE_HOME:-$HOME/.cache}/crabbox-cs/sync/), before it looks;
+ *   2. reports what changed under the work root since the stamp of the last
+ *      successful sync (`find -cnewer`: created, modified, renamed, chmodded;
+ *      a changed directory also lists its entries, so a remote deletion shows;
+ *      a file whose mtime is not newer, i.e. what our own rsync wrote last
+ *      time, is told apart),
+ *      or every path when there is no usable stamp (first sync, after a
+ *      failure, no -cnewer): NUL-terminated records on stdout, then "E";
+ *   3. reads a NUL-separated list of removals on stdin (the local side decides
+ *      them from that report, see plan.ts) and applies them, strictly inside
+ *      the work root.
+ *
+ * Names never go through a shell parser: they travel as NUL-separated bytes,
+ * reach `sh` as arguments through `xargs -0`, and are used as "./name" words.
+ * A removal is refused for an absolute path or a `.`, `..` or empty component
+ * (and anything inside a `.git`); it is skipped when a parent is a symlink or
+ * not a directory (nothing of the work root is there); each parent is entered
+ * with `cd -P` after an `[ -L ]` check, and the physical location is checked to
+ * still be inside the work root before anything is removed. `x<path>` removes
+ * a non-directory (a directory is left alone), `d<path>` removes an empty
+ * directory.
+ *
+ * Needs on the remote side: a POSIX sh, find (with -cnewer for the cheap
+ * path; without it every sync lists everything), xargs -0, rm, rmdir.
+ */
+import { createHash } from "node:crypto";
+import { CrabboxError, Exit } from "../errors.ts";
+import type { Runtime } from "../runtime.ts";
+import { proxyLogPathFor } from "../ssh/config.ts";
+import { classifySshFailure, logMark, readLogSince } from "../ssh/diagnose.ts";
+import { sshArgs } from "../ssh/exec.ts";
+import { quoteWorkRoot, shQuote } from "../ssh/quote.ts";
+
+/** Applies the removal records given as arguments; $1 is the physical work root. */
+const DELETE_SCRIPT = `
+LC_ALL=C; export LC_ALL
+phys=$1; shift
+fail=0; n=0; cur=; ok=0
+flush() { if [ $# -gt 0 ]; then rm -f -- "$@" || fail=1; fi; }
+for r; do
+  op=\${r%"\${r#?}"}; p=\${r#?}
+  case $p in ""|/*) printf 'crabbox-sync: refusing to remove %s\\n' "$p" >&2; fail=1; continue;; esac
+  case /$p/ in */../*|*/./*|*//*|*/.git/*) printf 'crabbox-sync: refusing to remove %s\\n' "$p" >&2; fail=1; continue;; esac
+  case $p in */*) dir=\${p%/*}; leaf=\${p##*/};; *) dir=.; leaf=$p;; esac
+  if [ "$op" = d ] || [ "$dir" != "$cur" ]; then
+    flush "$@"; set --; cur=$dir; ok=1
+    cd -P -- "$phys" || exit 3
+    if [ "$dir" != . ]; then
+      rest=$dir
+      while [ -n "$rest" ]; do
+        case $rest in */*) c=\${rest%%/*}; rest=\${rest#*/};; *) c=$rest; rest=;; esac
+        if [ -L "./$c" ] || [ ! -d "./$c" ]; then ok=0; break; fi
+        cd -P -- "./$c" || { ok=0; break; }
+      done
+      case $PWD/ in "$phys"/*) ;; *) ok=0;; esac
+    fi
+  fi
+  [ $ok = 1 ] || continue
+  if [ "$op" = d ]; then
+    if [ -d "./$leaf" ] && [ ! -L "./$leaf" ]; then rmdir -- "./$leaf" 2>/dev/null && n=$((n+1)); fi
+    cur=
+  elif [ -L "./$leaf" ] || { [ -e "./$leaf" ] && [ ! -d "./$leaf" ]; }; then
+    set -- "$@" "./$leaf"; n=$((n+1))
+  fi
+done
+flush "$@"
+printf 'D%s\\n' "$n"
+exit $fail
+`;
+
+/** Lists the entries of each changed directory given as arguments. */
+const KIDS_SCRIPT = `for d; do printf 'd%s\\000' "$d"; for e in "$d"/* "$d"/.[!.]* "$d"/..?*; do if [ -e "$e" ] || [ -L "$e" ]; then printf 'c%s\\000' "$e"; fi; done; done`;
+
+/** $1 work root, $2 stamp key, $3 last good stamp id (or empty), $4 new stamp id. */
+const MAIN_SCRIPT = `
+LC_ALL=C; export LC_ALL
+root=$1; key=$2; old=$3; new=$4
+sdir=\${XDG_CACHE_HOME:-$HOME/.cache}/crabbox-cs/sync
+if ! { mkdir -p -- "$root" && cd -P -- "$root"; }; then printf 'crabbox-sync: cannot enter the work root %s\\n' "$root" >&2; exit 3; fi
+phys=$PWD
+if ! { mkdir -p -- "$sdir" && : > "$sdir/$key.$new"; }; then printf 'crabbox-sync: cannot write the sync stamp in %s\\n' "$sdir" >&2; exit 4; fi
+for s in "$sdir/$key".*; do
+  case $s in "$sdir/$key.$new"|"$sdir/$key.$old") ;; *) rm -f -- "$s";; esac
+done
+ref=
+if [ -n "$old" ] && [ -f "$sdir/$key.$old" ] && find . -prune -cnewer "$sdir/$key.$old" >/dev/null 2>&1; then ref=$sdir/$key.$old; fi
+kids=${shQuote(KIDS_SCRIPT)}
+if [ -n "$ref" ]; then
+  printf 'Mincr\\000'
+  find . -name .git -prune -o -cnewer "$ref" \\( -type d -exec sh -c "$kids" sh {} + -o -newer "$ref" -exec printf 'f%s\\000' {} + -o -exec printf 'g%s\\000' {} + \\)
+else
+  printf 'Mfull\\000'
+  find . -name .git -prune -o \\( -type d -exec printf 'd%s\\000' {} + -o -exec printf 'f%s\\000' {} + \\)
+fi || { printf 'crabbox-sync: listing the work root failed\\n' >&2; exit 5; }
+printf 'E\\000'
+exec xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys"
+`;
+
+/** What the remote side reported (paths relative to the work root, as latin1 byte strings; "" is the root). */
+export interface RemoteReport {
+  /** "full": every path is listed; "incremental": only what changed since the last good stamp. */
+  mode: "full" | "incremental";
+  /** Changed (or, when full, all) directories. */
+  dirs: string[];
+  /** Changed (or all) non-directories. */
+  files: string[];
+  /**
+   * Incremental only: non-directories whose status changed but whose mtime is not newer than
+   * the stamp: what the last sync's rsync wrote (rsync keeps mtimes), or a remote
+   * chmod/rename/mtime-preserving copy.
+   */
+  touched: string[];
+  /** Incremental only: the entries of each changed directory, keyed by that directory. */
+  children: Map<string, Set<string>>;
+}
+
+export interface Removal {
+  /** "x": remove a non-directory; "d": remove a directory if empty. */
+  op: "x" | "d";
+  /** Relative path as a latin1 byte string. */
+  path: string;
+}
+
+/** The stamp files of one lease and work root share this prefix. */
+export function stampKey(leaseId: string, workRoot: string): string {
+  return `${leaseId}-${createHash("sha256").update(workRoot).digest("hex").slice(0, 12)}`;
+}
+
+export function remoteSyncCommand(workRoot: string, key: string, oldStamp: string | null, newStamp: string): string {
+  for (const s of [key, oldStamp ?? "", newStamp]) if (!/^[A-Za-z0-9_-]*$/.test(s)) throw new Error(`bad stamp name ${s}`);
+  return `LC_ALL=C exec sh -c ${shQuote(MAIN_SCRIPT)} crabbox-sync ${quoteWorkRoot(workRoot)} ${key} ${shQuote(oldStamp ?? "")} ${newStamp}`;
+}
+
+/** Strip find's "./" (the root itself is "."). */
+function rel(p: string): string {
+  if (p === ".") return "";
+  return p.startsWith("./") ? p.slice(2) : p;
+}
+
+/** Parse the records before "E" (latin1 strings keep every byte). */
+export function parseReport(records: string[]): RemoteReport {
+  const report: RemoteReport = { mode: "full", dirs: [], files: [], touched: [], children: new Map() };
+  let lastDir: string | null = null;
+  for (const r of records) {
+    const kind = r[0];
+    const body = r.slice(1);
+    if (kind === "M") report.mode = body === "incr" ? "incremental" : "full";
+    else if (kind === "d") {
+      lastDir = rel(body);
+      report.dirs.push(lastDir);
+      if (report.mode === "incremental") report.children.set(lastDir, new Set());
+    } else if (kind === "f") report.files.push(rel(body));
+    else if (kind === "g") report.touched.push(rel(body));
+    else if (kind === "c" && lastDir !== null) {
+      const child = rel(body);
+      const slash = child.lastIndexOf("/");
+      const parent = slash < 0 ? "" : child.slice(0, slash);
+      const set = report.children.get(parent) ?? report.children.set(parent, new Set()).get(parent)!;
+      set.add(child);
+    }
+  }
+  return report;
+}
+
+/** True for a relative path the remote script would accept (no absolute path, no ., .. or empty part, nothing in .git). */
+export function safeRelativePath(p: string): boolean {
+  if (p === "" || p.startsWith("/")) return false;
+  return p.split("/").every((c) => c !== "" && c !== "." && c !== ".." && c !== ".git");
+}
+
+export function encodeRemovals(removals: Removal[]): Uint8Array {
+  return Buffer.from(removals.map((r) => `${r.op}${r.path}\0`).join(""), "latin1");
+}
+
+export interface RemoteSession {
+  /** What changed remotely (resolves once the remote side has listed). */
+  report: Promise<RemoteReport>;
+  /** Send the removals and wait for the session to end. */
+  finish(removals: Removal[]): Promise<{ removed: number }>;
+  /** End the session without removing anything (e.g. when planning failed). */
+  abort(): void;
+}
+
+function sessionError(code: number | null, stderr: string, what: string, leaseId: string): CrabboxError {
+  const lines = stderr.trim().split("\n").filter(Boolean);
+  return new CrabboxError({
+    code: "sync_remote_failed",
+    message: `${what} in the codespace failed (exit ${code})`,
+    why: lines.slice(-5).join("\n") || undefined,
+    hint: `fix the path named above in the codespace (crabbox-cs ssh --id ${leaseId}), then rerun: the next sync checks the whole work root again`,
+    exit: code === 255 ? Exit.sshConnect : Exit.unexpected,
+  });
+}
+
+/** Start the session: the report streams back while the caller waits for it. */
+export function startRemoteSync(
+  runtime: Runtime,
+  input: { configPath: string; alias: string; workRoot: string; key: string; oldStamp: string | null; newStamp: string; leaseId: string },
+): RemoteSession {
+  const logPath = proxyLogPathFor(input.configPath);
+  const mark = logMark(logPath);
+  const fail = async (code: number | null, what: string) => {
+    const stderr = await stderrText;
+    if (code === 255) return classifySshFailure(stderr, readLogSince(logPath, mark), "could not connect to the codespace over ssh to sync");
+    return sessionError(code, stderr, what, input.leaseId);
+  };
+  const command = remoteSyncCommand(input.workRoot, input.key, input.oldStamp, input.newStamp);
+  const child = runtime.spawn(sshArgs({ configPath: input.configPath, alias: input.alias, tty: false, command }), {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const stderrText = child.stderr ? new Response(child.stderr).text() : Promise.resolve("");
+  const reader = child.stdout!.getReader();
+  let buf = Buffer.alloc(0);
+  let ended = false;
+  const readMore = async (): Promise<boolean> => {
+    if (ended) return false;
+    const { value, done } = await reader.read();
+    if (done) {
+      ended = true;
+      return false;
+    }
+    buf = buf.length ? Buffer.concat([buf, value]) : Buffer.from(value);
+    return true;
+  };
+  const report = (async () => {
+    const records: string[] = [];
+    let start = 0;
+    for (;;) {
+      let nul: number;
+      while ((nul = buf.indexOf(0, start)) >= 0) {
+        const rec = buf.toString("latin1", start, nul);
+        start = nul + 1;
+        if (rec === "E") {
+          buf = buf.subarray(start);
+          return parseReport(records);
+        }
+        records.push(rec);
+      }
+      buf = buf.subarray(start);
+      start = 0;
+      if (!(await readMore())) {
+        const exit = await child.exited;
+        throw await fail(exit.code, "listing the work root");
+      }
+    }
+  })();
+  report.catch(() => {});
+  return {
+    report,
+    abort() {
+      try {
+        child.stdin?.end();
+        child.kill("SIGTERM");
+      } catch {}
+    },
+    async finish(removals) {
+      child.stdin!.write(encodeRemovals(removals));
+      child.stdin!.end();
+      while (await readMore());
+      const exit = await child.exited;
+      const out = buf.toString("latin1");
+      let removed = 0;
+      for (const m of out.matchAll(/D(\d+)\n/g)) removed += Number(m[1]);
+      if (exit.code !== 0) throw await fail(exit.code, "removing paths");
+      return { removed };
+    },
+  };
+}

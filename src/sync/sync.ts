@@ -1,0 +1,220 @@
+/**
+ * Sync the local tree to the codespace so that the work root mirrors the
+ * checkout (docs/sync.md):
+ *
+ * - the work root ends up holding exactly the local view (tracked files plus
+ *   untracked ones that are not ignored, minus secrets): same paths, bytes,
+ *   exec bits and symlink targets;
+ * - remote-only paths that the checkout's ignore rules match (node_modules,
+ *   build caches) stay; other remote-only paths go.
+ *
+ * One run, when something changed locally (otherwise nothing at all starts):
+ *   1. one ssh session (remote.ts): reports what changed remotely since the
+ *      last successful sync, then removes what the plan says must go;
+ *   2. at the same time, one rsync (rsync.ts) of the locally changed paths
+ *      (present entries only);
+ *   3. a second rsync only when the report asks for more (files changed or
+ *      removed remotely, a local directory that became a file).
+ * A sync that fails leaves `pending` in the cache: the next one mirrors
+ * everything (full listing, every file through rsync's quick check).
+ */
+import { existsSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { CrabboxError, Exit } from "../errors.ts";
+import type { Runtime } from "../runtime.ts";
+import { proxyLogPathFor } from "../ssh/config.ts";
+import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError, tail } from "../ssh/diagnose.ts";
+import { WALK_EXCLUDES, listFiles } from "./files.ts";
+import { computeFingerprint, loadSyncCache, markSyncPending, saveSyncCache } from "./fingerprint.ts";
+import { ignoredPaths } from "./ignore.ts";
+import { planSync, toBytes, type Candidate } from "./plan.ts";
+import { startRemoteSync, stampKey, type Removal } from "./remote.ts";
+import { checkLocalRsync, parseRsyncStats, rsyncArgs, rsyncNotFound } from "./rsync.ts";
+import { secretByName, secretRules, withoutSecrets } from "./secrets.ts";
+import { writePrivateFileAtomic } from "../fsutil.ts";
+
+export { checkLocalRsync, parseRsyncStats, parseRsyncVersion, rsyncArgs, rsyncRemotePath, rsyncShellQuote, MIN_RSYNC } from "./rsync.ts";
+
+export interface SyncInput {
+  leaseId: string;
+  configPath: string;
+  alias: string;
+  localRoot: string;
+  workRoot: string;
+  /** The fingerprint of the last successful sync to this lease (from the claim), if any. */
+  lastFingerprint: string | null;
+  /** Whether localRoot is a git work tree, when the caller already knows. */
+  isGit?: boolean;
+  /** Called once a transfer is known to be needed, before it starts (e.g. to make sure the connection is up). */
+  beforeTransfer?: () => Promise<void>;
+}
+
+export interface SyncResult {
+  skipped: boolean;
+  fingerprint: string;
+  /** Files in the local view. */
+  files: number;
+  /** Their total size. */
+  bytes: number;
+  /** Files rsync actually transferred (absent when skipped). */
+  transferred?: number;
+  /** Paths removed remotely (deleted locally, or remote-only and not ignored). */
+  deleted?: number;
+  /** Bytes rsync sent over the wire (absent when skipped, 0 when rsync had nothing to do). */
+  sentBytes?: number;
+  /** Local files never sent because they look like secrets (docs/sync.md). */
+  held: string[];
+  /** Local names that are not valid UTF-8 (not synced). */
+  unreadable: number;
+  /** "full" when every path was checked (first sync, after a failure). */
+  mode?: "full" | "incremental";
+  /** ssh sessions (rsync's included) this sync opened. */
+  sessions: number;
+  ms: number;
+}
+
+export async function syncTree(runtime: Runtime, input: SyncInput): Promise<SyncResult> {
+  const started = runtime.now();
+  const listed = await listFiles(runtime, input.localRoot, input.isGit);
+  const utf8 = listed.files.filter((f) => !f.includes("\uFFFD"));
+  const rules = secretRules(input.localRoot, runtime.crabboxHome);
+  const { files, held } = withoutSecrets(input.localRoot, utf8, rules);
+  const base = { held, unreadable: listed.files.length - utf8.length };
+  const cache = loadSyncCache(runtime, input.leaseId, input.localRoot);
+  const fp = computeFingerprint(input.localRoot, files, cache, runtime.now(), `${input.alias}\0${input.workRoot}`);
+  if (input.lastFingerprint !== null && fp.fingerprint === input.lastFingerprint && !cache.pending) {
+    if (fp.dirty) await saveSyncCache(runtime, input.leaseId, cache);
+    return { skipped: true, fingerprint: fp.fingerprint, files: fp.files.length, bytes: fp.totalBytes, sessions: 0, ms: runtime.now() - started, ...base };
+  }
+  await checkLocalRsync(runtime);
+  await input.beforeTransfer?.();
+
+  // From here on, a failure leaves `pending`: the next sync mirrors everything.
+  const recovering = cache.pending === true;
+  const last = recovering ? null : cache.lastSync;
+  cache.pending = true;
+  await markSyncPending(runtime, input.leaseId);
+
+  const sent = cache.lastSync?.sent ?? {};
+  const view = fp.files.map(toBytes);
+  const changed = last ? fp.files.filter((f) => sent[f] !== fp.signatures.get(f)).map(toBytes) : view;
+  const gone = Object.keys(sent).filter((f) => !fp.signatures.has(f)).map(toBytes);
+
+  // 1. What changed remotely; the removals that makes necessary.
+  const newStamp = randomBytes(8).toString("hex");
+  const session = startRemoteSync(runtime, {
+    configPath: input.configPath,
+    alias: input.alias,
+    workRoot: input.workRoot,
+    key: stampKey(input.leaseId, input.workRoot),
+    oldStamp: last?.stamp ?? null,
+    newStamp,
+    leaseId: input.leaseId,
+  });
+  // 2. Meanwhile, rsync sends what changed locally (present paths only) over the same master,
+  // unless a local directory became a file (then rsync's --force and the removals would race).
+  const viewSet = new Set(view);
+  const typeChange = gone.some((g) => {
+    for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (viewSet.has(g.slice(0, i))) return true;
+    return false;
+  });
+  const early = typeChange ? [] : changed;
+  const earlyRsync = early.length > 0 ? runRsync(runtime, input, early) : Promise.resolve({ transferred: 0, sentBytes: 0 });
+  earlyRsync.catch(() => {});
+  let removed = 0;
+  let plan;
+  try {
+    const report = await session.report;
+    const written = new Set(last?.wroteAll ? Object.keys(sent).map(toBytes) : (last?.written ?? []));
+    plan = planSync({ view, changed, gone, report, written });
+    const removals = await decideRemovals(runtime, input.localRoot, listed.source, plan.candidates);
+    removed = (await session.finish(removals)).removed;
+  } catch (e) {
+    session.abort();
+    await earlyRsync.catch(() => {});
+    throw e;
+  }
+  const stats = await earlyRsync;
+  let sessions = 1 + (early.length > 0 ? 1 : 0);
+  // 3. What the remote report added (files changed or deleted remotely, a type change).
+  const sentEarly = new Set(early);
+  const rest = plan.send.filter((p) => !sentEarly.has(p));
+  const written = early.concat(rest);
+  const wroteAll = written.length >= view.length;
+  if (rest.length > 0) {
+    const more = await runRsync(runtime, input, rest);
+    stats.transferred += more.transferred;
+    stats.sentBytes += more.sentBytes;
+    sessions++;
+  }
+
+  cache.lastSync = { fingerprint: fp.fingerprint, sent: Object.fromEntries(fp.signatures), stamp: newStamp, ...(wroteAll ? { wroteAll } : { written }) };
+  cache.pending = false;
+  await saveSyncCache(runtime, input.leaseId, cache);
+  return {
+    skipped: false,
+    fingerprint: fp.fingerprint,
+    files: fp.files.length,
+    bytes: fp.totalBytes,
+    transferred: stats.transferred,
+    deleted: removed,
+    sentBytes: stats.sentBytes,
+    mode: last?.stamp ? "incremental" : "full",
+    sessions,
+    ms: runtime.now() - started,
+    ...base,
+  };
+}
+
+/** Remote-only paths go unless the checkout's ignore rules match them (caches) or they are secrets. */
+async function decideRemovals(runtime: Runtime, localRoot: string, source: "git" | "walk", candidates: Candidate[]): Promise<Removal[]> {
+  const open = candidates.filter((c) => {
+    const name = Buffer.from(c.path, "latin1").toString("utf8");
+    const baseName = name.slice(name.lastIndexOf("/") + 1);
+    return !secretByName(name, { crabboxHome: null }) && baseName !== ".npmrc";
+  });
+  let ignored: boolean[] | null;
+  if (source === "git") ignored = await ignoredPaths(runtime, localRoot, open);
+  else ignored = open.map((c) => c.path.split("/").some((part) => WALK_EXCLUDES.includes(part)));
+  if (ignored === null) return []; // git could not answer: keep everything rather than guess
+  const go = open.filter((_, i) => !ignored![i]);
+  const depth = (p: string) => p.split("/").length;
+  const files = go.filter((c) => !c.dir).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const dirs = go.filter((c) => c.dir).sort((a, b) => depth(b.path) - depth(a.path));
+  return [...files.map((c) => ({ op: "x" as const, path: c.path })), ...dirs.map((c) => ({ op: "d" as const, path: c.path }))];
+}
+
+async function runRsync(runtime: Runtime, input: SyncInput, send: string[]): Promise<{ transferred: number; sentBytes: number }> {
+  const listPath = join(runtime.crabboxHome, "sync", `${input.leaseId}.files-${randomBytes(4).toString("hex")}`);
+  await writePrivateFileAtomic(listPath, Buffer.from(`${send.join("\0")}\0`, "latin1"));
+  const logPath = proxyLogPathFor(input.configPath);
+  const mark = logMark(logPath);
+  let r;
+  try {
+    r = await runtime.exec(rsyncArgs({ listPath, configPath: input.configPath, alias: input.alias, localRoot: input.localRoot, workRoot: input.workRoot }));
+  } finally {
+    if (existsSync(listPath)) unlinkSync(listPath);
+  }
+  if (r.spawnError) throw rsyncNotFound(r.spawnError);
+  // 24: some source files vanished while rsync ran; what exists was sent.
+  if (r.code !== 0 && r.code !== 24) {
+    const proxyOut = readLogSince(logPath, mark);
+    if (/rsync: (command )?not found|rsync: No such file or directory/i.test(r.stderr)) {
+      throw remoteRsyncMissingError(tail(r.stderr) || "the remote side of rsync could not be started");
+    }
+    if (r.code === 255 || r.code === 12 || r.code === 10 || r.code === 5 || /connection (closed|refused|timed out)|kex_exchange|Permission denied \(/i.test(r.stderr)) {
+      if (r.code === 255 || /ssh|connection|kex_exchange|Permission denied/i.test(r.stderr + proxyOut)) {
+        throw classifySshFailure(r.stderr, proxyOut, "rsync could not connect to the codespace over ssh");
+      }
+    }
+    throw new CrabboxError({
+      code: "sync_failed",
+      message: `rsync failed (exit ${r.code})`,
+      why: tail(r.stderr) || undefined,
+      hint: `fix the path rsync names above (in the codespace: crabbox-cs ssh --id ${input.leaseId}), then rerun: the next sync checks the whole work root again; --verbose shows rsync's full output`,
+      exit: Exit.unexpected,
+    });
+  }
+  return parseRsyncStats(r.stdout);
+}
