@@ -9,7 +9,7 @@ import { leaseRef } from "../lifecycle/claims.ts";
 import { ensureMaster, prepareLease, runOnLease } from "../lifecycle/connect.ts";
 import { release } from "../lifecycle/release.ts";
 import { createServices, type Services } from "../lifecycle/services.ts";
-import { syncLease, type SyncSummary } from "../lifecycle/sync.ts";
+import { syncLease, syncSource, type SyncSummary } from "../lifecycle/sync.ts";
 import { touchLease } from "../lifecycle/touch.ts";
 import { elapsed } from "../output/format.ts";
 import { useColor } from "../output/log.ts";
@@ -43,6 +43,8 @@ export default defineCommand({
     const svc = createServices(ctx);
     const { runtime, log } = ctx;
     const timeoutMs = durationArg("timeout", args.timeout);
+    // The tree to send is checked before any lease exists: a refused sync creates no codespace.
+    const source = args.sync !== false ? await syncSource(runtime, Boolean(args["sync-all"])) : null;
     const oneShot = !args.id;
     const durations = { acquire: 0, sync: 0, command: 0, release: 0 };
     const timed = async <T>(step: keyof typeof durations, fn: () => Promise<T>): Promise<T> => {
@@ -86,8 +88,8 @@ export default defineCommand({
       });
 
       // 3. The working tree (skipped when nothing changed; the connection is made only if rsync must run).
-      if (args.sync !== false && interrupts.count === 0) {
-        const r = await timed("sync", () => syncLease(svc, claim!, { connect: (c) => ensureMaster(svc, c, { timeoutMs }), syncAll: Boolean(args["sync-all"]) }));
+      if (source && interrupts.count === 0) {
+        const r = await timed("sync", () => syncLease(svc, claim!, { source, connect: (c) => ensureMaster(svc, c, { timeoutMs }) }));
         claim = r.claim;
         sync = r.summary;
       }

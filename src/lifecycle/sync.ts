@@ -53,17 +53,29 @@ export function assertSyncableRoot(runtime: Runtime, root: string, isGit: boolea
   }
 }
 
-export interface SyncLeaseOptions {
-  /** Make sure the connection is up before anything remote runs (only called when something changed). */
-  connect?: (claim: Claim) => Promise<Claim>;
-  /** Send a directory that is not a git work tree (minus secrets). */
-  syncAll?: boolean;
+/** The local tree a sync sends. */
+export interface SyncSource {
+  root: string;
+  isGit: boolean;
 }
 
-export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOptions = {}): Promise<{ claim: Claim; summary: SyncSummary }> {
+/** The tree to sync from the current directory, refused (before any lease is made) when it may not be sent. */
+export async function syncSource(runtime: Runtime, syncAll: boolean): Promise<SyncSource> {
+  const source = await localRoot(runtime);
+  assertSyncableRoot(runtime, source.root, source.isGit, syncAll);
+  return source;
+}
+
+export interface SyncLeaseOptions {
+  /** The tree to send (from `syncSource`). */
+  source: SyncSource;
+  /** Make sure the connection is up before anything remote runs (only called when something changed). */
+  connect?: (claim: Claim) => Promise<Claim>;
+}
+
+export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOptions): Promise<{ claim: Claim; summary: SyncSummary }> {
   const { runtime, log } = svc.ctx;
-  const { root, isGit } = await localRoot(runtime);
-  assertSyncableRoot(runtime, root, isGit, opts.syncAll === true);
+  const { root, isGit } = opts.source;
   const r = await syncTree(runtime, {
     beforeTransfer: opts.connect
       ? async () => {

@@ -1,6 +1,6 @@
 /** Issue 10 item 6: secrets never leave the laptop by sync; outside git only with --sync-all; never $HOME or /. Issue 17 item 5: doctor shows rsync versions. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHarness, git, type Harness } from "./harness.ts";
 
@@ -62,6 +62,19 @@ describe("secrets and sync roots", () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain("hi");
     for (const s of SECRETS) expect({ s, exists: existsSync(remote(s)) }).toEqual({ s, exists: false });
+  });
+
+  test("a one-shot run from a tree it may not sync is refused before any codespace is made", async () => {
+    const dir = join(h.tmp, "plain dir 2");
+    mkdirSync(dir, { recursive: true });
+    const before = h.emu.control.codespaces().length;
+    h.emu.control.resetCounts();
+    const refused = await h.run(["run", "--", "true"], { cwd: dir });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("not inside a git work tree");
+    expect(h.emu.control.codespaces().length).toBe(before);
+    expect(Object.keys(h.emu.control.counts()).filter((route) => route.startsWith("POST"))).toEqual([]);
+    expect(readdirSync(join(h.home, "claims")).filter((f) => f.endsWith(".json"))).toEqual([`${lease.leaseId}.json`]);
   });
 
   test("$HOME itself is never synced, not even with --sync-all", async () => {
