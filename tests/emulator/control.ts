@@ -48,6 +48,8 @@ export interface EmulatorControl {
   configCount(name?: string): number;
   codespaces(): Record<string, unknown>[];
   codespaceDir(name: string): string;
+  /** The remote user's $HOME in this codespace (a small fixed rc; not the test machine's home). */
+  codespaceHome(name: string): string;
 }
 
 /** Names callable over HTTP as POST /_emulator/<name> with a JSON array of arguments. */
@@ -74,6 +76,7 @@ export const CONTROL_METHODS = [
   "configCount",
   "codespaces",
   "codespaceDir",
+  "codespaceHome",
 ] as const satisfies readonly (keyof EmulatorControl)[];
 
 /** Live `--stdio` tunnels (gh stand-in pid and its sshd pid), per codespace. */
@@ -247,6 +250,10 @@ export function createControl(store: Store, faults: Faults, tunnels: Tunnels, ba
     codespaces: () => store.list().map((cs) => store.render(cs, base())),
     codespaceDir(name) {
       return store.ensureDir(need(name));
+    },
+    codespaceHome(name) {
+      store.ensureDir(need(name));
+      return store.homeOf(name);
     },
   };
 }

@@ -206,7 +206,7 @@ export function startServer(deps: ServerDeps, port = 0): RunningServer {
         return json(200, {
           ok: true,
           delayMs: tunnels.handshakeDelayMs,
-          argv: sshdArgv(deps.ssh, r.dir),
+          argv: sshdArgv(deps.ssh, r.dir, store.homeOf(cs)),
           dir: r.dir,
           mountMode: deps.ssh.mountMode,
         });

@@ -90,9 +90,10 @@ export async function prepareSsh(stateDir: string): Promise<SshFiles> {
   return { clientKey, hostKey, authorizedKeys, sshdConfig, mountMode };
 }
 
-/** argv that serves one SSH connection on stdin/stdout for a codespace whose disk is `dir`. */
-export function sshdArgv(files: Pick<SshFiles, "sshdConfig" | "mountMode">, dir: string): string[] {
-  const setEnv = ["-o", `SetEnv=CODESPACE_DIR=${dir}`];
+/** argv that serves one SSH connection on stdin/stdout for a codespace whose disk is `dir` and whose user's home is `home`. */
+export function sshdArgv(files: Pick<SshFiles, "sshdConfig" | "mountMode">, dir: string, home: string): string[] {
+  // sshd applies SetEnv after its own HOME, so the session's shell reads `home`'s rc files.
+  const setEnv = ["-o", `SetEnv=CODESPACE_DIR=${dir} HOME=${home}`];
   if (files.mountMode === "unshare") {
     return [
       "unshare",

@@ -402,7 +402,23 @@ export class Store {
     return join(this.stateDir, "codespaces", name);
   }
 
+  /**
+   * The remote user's home in this codespace (outside /workspaces, as on GitHub), with a small
+   * fixed rc: sessions cost what an ssh session costs, never what the test machine's own login
+   * files cost (a host ~/.bashrc may run pyenv init, ~600 ms), and what the product leaves in $HOME
+   * (run nonces, sync stamps) stays with the codespace.
+   */
+  homeOf(name: string): string {
+    return join(this.stateDir, "homes", name);
+  }
+
   ensureDir(cs: CodespaceRecord): string {
+    const home = this.homeOf(cs.name);
+    if (!existsSync(home)) {
+      mkdirSync(home, { recursive: true });
+      const rc = "# emulated codespace: a small fixed rc\nexport EMULATED_CODESPACE=1\n";
+      for (const f of [".bashrc", ".profile"]) writeFileSync(join(home, f), rc);
+    }
     const dir = this.dirOf(cs.name);
     const repo = this.repos.get(cs.repoKey);
     const repoName = repo?.name ?? cs.repoKey.split("/")[1] ?? "repo";

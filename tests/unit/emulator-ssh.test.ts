@@ -135,6 +135,17 @@ describe("data plane through real ssh and rsync", () => {
     expect(exit.code).toBe(42);
   });
 
+  test("each codespace has its own HOME with a small fixed rc (never the test machine's login files)", async () => {
+    const name = await create();
+    const [file, alias] = await sshConfig(name);
+    const r = await run(["ssh", "-F", file, "-o", "BatchMode=yes", alias, "echo HOME=$HOME; echo EMU=$EMULATED_CODESPACE; touch ~/left-here"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`HOME=${emu.control.codespaceHome(name)}\n`);
+    expect(r.stdout).toContain("EMU=1\n");
+    expect(existsSync(join(emu.control.codespaceHome(name), "left-here"))).toBe(true);
+    expect(emu.control.codespaceHome(name)).not.toBe(process.env.HOME);
+  });
+
   test("each codespace sees only its own disk at /workspaces", async () => {
     const a = await create();
     const b = await create();
