@@ -90,13 +90,21 @@ done
 ref=
 if [ -n "$old" ] && [ -f "$sdir/$key.$old" ] && find . -prune -cnewer "$sdir/$key.$old" >/dev/null 2>&1; then ref=$sdir/$key.$old; fi
 kids=${shQuote(KIDS_SCRIPT)}
+err="$sdir/$key.$new.err"
 if [ -n "$ref" ]; then
   printf 'Mincr\\000'
-  find . -name .git -prune -o -cnewer "$ref" \\( -type d -exec sh -c "$kids" sh {} + -o -newer "$ref" -exec printf 'f%s\\000' {} + -o -exec printf 'g%s\\000' {} + \\)
+  find . -name .git -prune -o -cnewer "$ref" \\( -type d -exec sh -c "$kids" sh {} + -o -newer "$ref" -exec printf 'f%s\\000' {} + -o -exec printf 'g%s\\000' {} + \\) 2>"$err"
 else
   printf 'Mfull\\000'
-  find . -name .git -prune -o \\( -type d -exec printf 'd%s\\000' {} + -o -exec printf 'f%s\\000' {} + \\)
-fi || { printf 'crabbox-sync: listing the work root failed\\n' >&2; exit 5; }
+  find . -name .git -prune -o \\( -type d -exec printf 'd%s\\000' {} + -o -exec printf 'f%s\\000' {} + \\) 2>"$err"
+fi
+st=$?
+# A path that vanished while find walked (a file renamed into place by rsync, a build writing
+# beside us) is not a failure: the listing is of what is there. Anything else is.
+if [ $st -ne 0 ] && grep -v 'No such file or directory' "$err" | grep -q .; then
+  cat "$err" >&2; rm -f -- "$err"; printf 'crabbox-sync: listing the work root failed\\n' >&2; exit 5
+fi
+rm -f -- "$err"
 printf 'E\\000'
 exec xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys"
 `;

@@ -126,9 +126,11 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   let plan;
   try {
     const report = await session.report;
+    const inFlight = new Set(early);
     const written = new Set(last?.wroteAll ? Object.keys(sent).map(toBytes) : (last?.written ?? []));
     plan = planSync({ view, changed, gone, report, written });
-    const removals = await decideRemovals(runtime, input.localRoot, listed.source, plan.candidates);
+    // The report ran beside the early rsync: its temporary files are not strays.
+    const removals = await decideRemovals(runtime, input.localRoot, listed.source, plan.candidates.filter((c) => !rsyncTempOf(c.path, inFlight)));
     removed = (await session.finish(removals)).removed;
   } catch (e) {
     session.abort();
@@ -165,6 +167,18 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
     ms: runtime.now() - started,
     ...base,
   };
+}
+
+/**
+ * Whether `path` is the temporary file rsync writes beside one of `sending`
+ * while it transfers it (`dir/.name.XXXXXX`, renamed to `dir/name` when done).
+ */
+export function rsyncTempOf(path: string, sending: ReadonlySet<string>): boolean {
+  const slash = path.lastIndexOf("/");
+  const m = /^\.(.+)\.[A-Za-z0-9]{6}$/.exec(path.slice(slash + 1));
+  if (!m) return false;
+  const target = `${path.slice(0, slash + 1)}${m[1]}`;
+  return sending.has(target);
 }
 
 /** Remote-only paths go unless the checkout's ignore rules match them (caches) or they are secrets. */

@@ -26,7 +26,10 @@ export interface Tree {
   files: string[];
   bytes: number;
   lease: Lease;
-  /** The remote directory of <work>/tree, for the plain rsync: `alias:<remoteDir>/`. */
+  /**
+   * Where the plain rsync baseline writes (`alias:<remoteDir>/`): a sibling of the lease's work
+   * root, never inside it (the sync would rightly see the baseline's writes as remote edits).
+   */
   remoteDir: string;
   /** Seconds spent generating, committing and first syncing. */
   setup: { generateMs: number; commitMs: number; firstSyncMs: number };
@@ -73,7 +76,7 @@ export function getTree(ctx: BenchContext): Promise<Tree> {
     const t3 = performance.now();
     if (first.code !== 0) throw new Error(`first sync failed: ${first.stderr}`);
     const root = lease.workRoot.endsWith("/") ? lease.workRoot.slice(0, -1) : lease.workRoot;
-    const remoteDir = `${root.startsWith("~/") ? root.slice(2) : root}/tree`;
+    const remoteDir = `${root.startsWith("~/") ? root.slice(2) : root}-baseline`;
     return {
       work: h.work,
       dir,

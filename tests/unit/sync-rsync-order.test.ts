@@ -88,3 +88,49 @@ test("the remote script removes exactly what it is told, inside the work root on
   expect(readFileSync(join(root, "d", "keep"), "utf8")).toBe("k");
   expect(existsSync(join(root, "link"))).toBe(true);
 });
+
+test("the remote listing tolerates paths that vanish while find walks (rsync renaming its temp file), and fails on anything else", () => {
+  const { remoteSyncCommand } = require("../../src/sync/remote.ts") as typeof import("../../src/sync/remote.ts");
+  const root = join(tmp, "vanish");
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, "a"), "a");
+  const bin = join(tmp, "fakebin");
+  mkdirSync(bin, { recursive: true });
+  // A find that lists as the real one does, then reports an error line and fails, as find does
+  // when an entry disappears between readdir and stat. Only the listing calls get the error.
+  const fake = (message: string) =>
+    writeFileSync(
+      join(bin, "find"),
+      `#!/bin/sh\ncase "$*" in *-prune\\ -cnewer*) exec /usr/bin/find "$@";; esac\n/usr/bin/find "$@"\necho "find: ${message}" >&2\nexit 1\n`,
+      { mode: 0o755 },
+    );
+  const run = () =>
+    Bun.spawnSync(["sh", "-c", remoteSyncCommand(root, "cbx_test-van", null, "0456")], {
+      env: { ...process.env, HOME: join(tmp, "home"), PATH: `${bin}:${process.env.PATH}` },
+      stdin: new Uint8Array(0),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+  fake("'./.a.Xy12Zq': No such file or directory");
+  const vanished = run();
+  expect(vanished.stderr.toString()).toBe("");
+  expect(vanished.exitCode).toBe(0);
+  expect(vanished.stdout.toString("latin1")).toContain("f./a\0");
+  fake("'./secret': Permission denied");
+  const denied = run();
+  expect(denied.exitCode).toBe(5);
+  expect(denied.stderr.toString()).toContain("Permission denied");
+  expect(denied.stderr.toString()).toContain("listing the work root failed");
+});
+
+test("rsync's temporary file beside a path it is sending is never taken for a stray", () => {
+  const { rsyncTempOf } = require("../../src/sync/sync.ts") as typeof import("../../src/sync/sync.ts");
+  const sending = new Set(["touch.txt", "lib/b.js", "sp ace"]);
+  expect(rsyncTempOf(".touch.txt.KhGJFr", sending)).toBe(true);
+  expect(rsyncTempOf("lib/.b.js.a1B2c3", sending)).toBe(true);
+  expect(rsyncTempOf(".sp ace.Zz9Zz9", sending)).toBe(true);
+  expect(rsyncTempOf(".touch.txt.KhGJF", sending)).toBe(false); // not rsync's 6-character suffix
+  expect(rsyncTempOf(".other.txt.KhGJFr", sending)).toBe(false); // nothing is being sent there
+  expect(rsyncTempOf("lib/.touch.txt.KhGJFr", sending)).toBe(false); // another directory
+  expect(rsyncTempOf("touch.txt", sending)).toBe(false);
+});
