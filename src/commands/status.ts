@@ -12,7 +12,7 @@ import { CrabboxError, Exit } from "../errors.ts";
 import { ghHostFor } from "../github/api-url.ts";
 import type { Claim } from "../leases/claim.ts";
 import { accountMismatches } from "../lifecycle/identity.ts";
-import type { GithubUser } from "../lifecycle/services.ts";
+import type { GithubUser } from "../github/schemas.ts";
 
 /** The lease was made by another GitHub user or through another API: its codespace cannot be seen from here. */
 function assertStatusAccount(claim: Claim, me: GithubUser, apiUrl: string): void {

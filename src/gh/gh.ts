@@ -6,7 +6,8 @@
  */
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
-import { mentionsMissingSshServer, sshServerMissingError, tail } from "../ssh/diagnose.ts";
+import { mentionsMissingSshServer, sshServerMissingError } from "../ssh/diagnose.ts";
+import { tail } from "../util/text.ts";
 
 export { SSHD_FEATURE_SNIPPET } from "../ssh/diagnose.ts";
 

@@ -7,7 +7,6 @@ import { parseLinkHeader, type GithubClient } from "./client.ts";
 import {
   Codespace,
   CodespaceList,
-  DevcontainerList,
   MachineList,
   PermissionsCheck,
   RepoDefaults,
@@ -294,22 +293,6 @@ export async function deleteCodespace(client: GithubClient, name: string): Promi
   return res.status;
 }
 
-export async function updateCodespace(
-  client: GithubClient,
-  name: string,
-  body: { display_name?: string; machine?: string; recent_folders?: string[] },
-): Promise<Codespace> {
-  return (
-    await client.request({
-      method: "PATCH",
-      route: "/user/codespaces/{codespace_name}",
-      body: defined(body),
-      schema: Codespace,
-      ...codespaceSpec(name),
-    })
-  ).data;
-}
-
 export async function listRepoMachines(
   client: GithubClient,
   repo: string | RepoRef,
@@ -324,17 +307,6 @@ export async function listRepoMachines(
       query: { ref: opts.ref, location: opts.location, client_ip: opts.clientIp },
       schema: MachineList,
       subject: `repository ${r.owner}/${r.name}`,
-    })
-  ).data;
-}
-
-export async function listCodespaceMachines(client: GithubClient, name: string): Promise<MachineList> {
-  return (
-    await client.request({
-      method: "GET",
-      route: "/user/codespaces/{codespace_name}/machines",
-      schema: MachineList,
-      ...codespaceSpec(name),
     })
   ).data;
 }
@@ -371,18 +343,4 @@ export async function checkPermissions(
   ).data;
 }
 
-export async function listDevcontainers(client: GithubClient, repo: string | RepoRef): Promise<DevcontainerList> {
-  const r = repoOf(repo);
-  return (
-    await client.request({
-      method: "GET",
-      route: "/repos/{owner}/{repo}/codespaces/devcontainers",
-      params: repoParams(r),
-      query: { per_page: 100 },
-      schema: DevcontainerList,
-      subject: `repository ${r.owner}/${r.name}`,
-    })
-  ).data;
-}
-
-export type { Codespace, MachineList, RepoDefaults, PermissionsCheck, DevcontainerList, Repository, SimpleUser };
+export type { Codespace, MachineList, RepoDefaults, PermissionsCheck, Repository, SimpleUser };

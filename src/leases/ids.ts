@@ -6,17 +6,8 @@
  * - nonce:    8 lowercase base32 chars, the recovery key in the display name
  * - display name on GitHub: "crabbox <slug> <nonce>"
  */
+import { randomBase32 } from "../util/random.ts";
 import { LEASE_ID_RE } from "./claim.ts";
-
-const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
-
-/** `n` characters of [a-z2-7] from the OS CSPRNG (256 is a multiple of 32: no modulo bias). */
-export function randomBase32(n: number): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(n));
-  let out = "";
-  for (const b of bytes) out += BASE32[b & 31];
-  return out;
-}
 
 export function newLeaseId(): string {
   return `cbx_${randomBase32(12)}`;

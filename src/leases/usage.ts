@@ -17,7 +17,7 @@ import { constants } from "node:fs";
 import { open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ensurePrivateDir, writeFileAtomic } from "../fsutil.ts";
-import { randomBase32 } from "./ids.ts";
+import { randomBase32 } from "../util/random.ts";
 import { localProbe, type ProcessProbe } from "./proc.ts";
 import { assertLeaseId, type ClaimStore } from "./store.ts";
 

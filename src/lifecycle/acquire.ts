@@ -15,10 +15,9 @@ import {
 } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
-import { PROVIDER } from "../leases/claim.ts";
 import { displayNameFor, newLeaseId, newNonce, newSlug } from "../leases/ids.ts";
 import { createLeaseUse, type LeaseUse } from "../leases/usage.ts";
-import { bindCodespace, seen } from "./claims.ts";
+import { bindCodespace, newClaim, seen } from "./claims.ts";
 import { bringUp } from "./connect.ts";
 import { forgetLease } from "./leftovers.ts";
 import { releaseClaim } from "./release.ts";
@@ -97,20 +96,17 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
   const leaseId = newLeaseId();
   const slug = newSlug(taken);
   const nonce = newNonce();
-  const now = new Date(runtime.now());
-  const claim: Claim = {
-    version: 1,
-    provider: PROVIDER,
+  const now = runtime.now();
+  const claim = newClaim({
     leaseId,
     slug,
     state: "pending",
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-    expiresAt: new Date(now.getTime() + opts.ttlMs).toISOString(),
+    now,
+    expiresAt: new Date(now + opts.ttlMs).toISOString(),
     ttlMs: opts.ttlMs,
     keep: opts.keep,
     apiUrl: cfg.apiUrl,
-    github: { login: me.login, id: me.id },
+    me,
     repo,
     ref: opts.pr ? `pull/${opts.pr}` : ref,
     pr: opts.pr ?? null,
@@ -120,13 +116,7 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
     workRoot: cfg.workRoot || defaultWorkRoot(repo),
     deleteOnRelease: cfg.deleteOnRelease,
     recovery: { nonce, displayName: displayNameFor(slug, nonce) },
-    codespace: null,
-    lastSeen: null,
-    sshConfigPath: null,
-    sshHost: null,
-    lastSync: null,
-    failure: null,
-  };
+  });
   // In use from the moment the claim exists: the marker comes first, so cleanup never sees the claim unmarked.
   await use.mark(leaseId);
   await store.create(claim);

@@ -34,19 +34,14 @@ export async function bringUp(svc: Services, claim: Claim, opts: BringUpOptions)
   let started = false;
   const cs = await waitForCodespace(svc, client, {
     name: claim.codespace.name,
-    label: "Available",
+    target: "Available",
     timeoutMs: opts.timeoutMs,
     leaseRef: leaseRef(claim),
-    until: (c) => c.state === "Available",
-    onState: async (c) => {
-      if (!started && c.state === "Shutdown") {
-        assertIdentity(claim, c, me, svc.ctx.config.githubCodespaces.apiUrl);
-        log.info(`starting stopped codespace ${c.name}`);
-        await startCodespace(client, c.name);
-        started = true;
-        return true;
-      }
-      return false;
+    start: async (c) => {
+      assertIdentity(claim, c, me, svc.ctx.config.githubCodespaces.apiUrl);
+      log.info(`starting stopped codespace ${c.name}`);
+      await startCodespace(client, c.name);
+      started = true;
     },
   });
   assertIdentity(claim, cs, me, svc.ctx.config.githubCodespaces.apiUrl);

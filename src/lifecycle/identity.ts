@@ -6,7 +6,7 @@
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
-import type { GithubUser } from "./services.ts";
+import type { GithubUser } from "../github/schemas.ts";
 
 export interface Mismatch {
   field: string;

@@ -6,11 +6,9 @@
  */
 import { CrabboxError, Exit } from "../errors.ts";
 import { getCodespaceOrNull } from "../github/operations.ts";
-import type { Claim } from "../leases/claim.ts";
-import { PROVIDER } from "../leases/claim.ts";
 import { newLeaseId, parseDisplayName } from "../leases/ids.ts";
 import { createLeaseUse } from "../leases/usage.ts";
-import { bindCodespace, seen } from "./claims.ts";
+import { bindCodespace, newClaim, seen } from "./claims.ts";
 import { releaseClaim, type ReleaseOptions, type ReleaseOutcome } from "./release.ts";
 import { defaultWorkRoot } from "./repo.ts";
 import type { Services } from "./services.ts";
@@ -44,20 +42,17 @@ export async function reclaim(svc: Services, name: string, opts: ReleaseOptions)
       exit: Exit.refused,
     });
   }
-  const now = new Date(ctx.runtime.now()).toISOString();
-  const claim: Claim = seen(
-    {
-      version: 1,
-      provider: PROVIDER,
+  const now = ctx.runtime.now();
+  const claim = seen(
+    newClaim({
       leaseId: newLeaseId(),
       slug: parsed.slug,
       state: "ready",
-      createdAt: now,
-      updatedAt: now,
-      expiresAt: now,
+      now,
+      expiresAt: new Date(now).toISOString(),
       keep: false,
       apiUrl: cfg.apiUrl,
-      github: { login: me.login, id: me.id },
+      me,
       repo: cs.repository.full_name,
       ref: cs.git_status?.ref ?? "",
       pr: null,
@@ -68,14 +63,9 @@ export async function reclaim(svc: Services, name: string, opts: ReleaseOptions)
       deleteOnRelease: cfg.deleteOnRelease,
       recovery: { nonce: parsed.nonce, displayName: cs.display_name! },
       codespace: bindCodespace(cs),
-      lastSeen: null,
-      sshConfigPath: null,
-      sshHost: null,
-      lastSync: null,
-      failure: null,
-    },
+    }),
     cs,
-    ctx.runtime.now(),
+    now,
   );
   // In use from the claim's creation until the release ends (cleanup leaves it alone).
   const use = createLeaseUse(store);

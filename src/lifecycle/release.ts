@@ -11,6 +11,7 @@ import type { ReleaseOutcome as ReleaseOutcomeSchema } from "../output/schemas.t
 import { CrabboxError, Exit } from "../errors.ts";
 import { deleteCodespace, getCodespaceOrNull, stopCodespace } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
+import { stopStep } from "../github/states.ts";
 import type { Claim } from "../leases/claim.ts";
 import { closeMaster } from "../ssh/exec.ts";
 import { forgetLease } from "./leftovers.ts";
@@ -89,17 +90,17 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
   if (claim.sshConfigPath && claim.sshHost) await closeMaster(runtime, claim.sshConfigPath, claim.sshHost);
 
   // Stop first (a running codespace's git_status can still change).
-  if (live.state !== "Shutdown") {
-    if (live.state !== "ShuttingDown") {
+  const stop = stopStep(live.state);
+  if (stop !== "none") {
+    if (stop === "stop") {
       log.info(`stopping codespace ${name}`);
       live = await stopCodespace(client, name);
     }
     live = await waitForCodespace(svc, client, {
       name,
-      label: "Shutdown",
+      target: "Shutdown",
       timeoutMs: opts.timeoutMs,
       leaseRef: leaseRef(claim),
-      until: (c) => c.state === "Shutdown",
     });
   }
   assertIdentity(claim, live, me, apiUrl);

@@ -7,13 +7,9 @@ import type { Context } from "../context.ts";
 import { resolveToken, type ResolvedToken } from "../github/auth.ts";
 import { createGithubClient, type GithubClient } from "../github/client.ts";
 import { getAuthenticatedUser } from "../github/operations.ts";
+import type { GithubUser } from "../github/schemas.ts";
 import { createClaimStore, type ClaimStore } from "../leases/store.ts";
 import { VERSION } from "../version.ts";
-
-export interface GithubUser {
-  login: string;
-  id: number;
-}
 
 export interface Services {
   ctx: Context;
