@@ -96,3 +96,18 @@ export async function ghSshConfig(runtime: Runtime, ghPath: string, codespaceNam
   }
   return r.stdout;
 }
+
+/** The gh binary as the product uses it: a port, so that lifecycle tests can pass a fake. */
+export interface Gh {
+  /** `gh --version` → "2.23.0", or null. */
+  version(): Promise<string | null>;
+  /** The OpenSSH Host block gh prints for a codespace. */
+  sshConfig(codespaceName: string): Promise<string>;
+}
+
+export function createGh(runtime: Runtime, ghPath: string): Gh {
+  return {
+    version: () => ghVersion(runtime, ghPath),
+    sshConfig: (name) => ghSshConfig(runtime, ghPath, name),
+  };
+}

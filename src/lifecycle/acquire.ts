@@ -6,13 +6,6 @@
  * codespace does, so a crash at any later point leaves something to finish.
  */
 import { CrabboxError, Exit } from "../errors.ts";
-import {
-  createCodespace,
-  createPullRequestCodespace,
-  getRepoDefaults,
-  getRepository,
-  listRepoMachines,
-} from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import { displayNameFor, newLeaseId, newNonce, newSlug } from "../leases/ids.ts";
@@ -77,16 +70,16 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
       return resume(svc, kept, opts, t0);
     }
   }
-  const client = await svc.github();
+  const api = await svc.api();
   const me = await svc.me();
-  const repository = await getRepository(client, repo);
+  const repository = await api.getRepository(repo);
   const ref = opts.pr ? "" : cfg.ref || repository.default_branch;
 
   // 2. Preflight: fail before any claim or codespace exists.
-  const defaults = await getRepoDefaults(client, repo, ref ? { ref } : {});
+  const defaults = await api.getRepoDefaults(repo, ref ? { ref } : {});
   const devcontainerPath = cfg.devcontainerPath || defaults.defaults.devcontainer_path || "";
-  if (devcontainerPath && ref) await assertPermissionsAccepted(client, repository, ref, devcontainerPath);
-  const offered = (await listRepoMachines(client, repo, ref ? { ref } : {})).machines;
+  if (devcontainerPath && ref) await assertPermissionsAccepted(api, repository, ref, devcontainerPath);
+  const offered = (await api.listRepoMachines(repo, ref ? { ref } : {})).machines;
   const chosen = chooseMachine(repo, ref, offered, cfg.machine);
   const machine = chosen.machine.name;
   if (chosen.picked) log.info(`no machine type given: using the smallest offered, ${machine} (${chosen.machine.cpus} cores)`);
@@ -139,8 +132,8 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
     let cs: Codespace;
     try {
       cs = opts.pr
-        ? await createPullRequestCodespace(client, repo, opts.pr, body)
-        : await createCodespace(client, repo, body);
+        ? await api.createPullRequestCodespace(repo, opts.pr, body)
+        : await api.createCodespace(repo, body);
     } catch (e) {
       if (e instanceof CrabboxError && e.code === "create_outcome_unknown") {
         log.warn(`the create request's outcome is unknown (${e.message}); looking for the codespace by its recovery name`);

@@ -5,7 +5,6 @@
  * qualifies, and the user must name it in full: that is the confirmation.
  */
 import { CrabboxError, Exit } from "../errors.ts";
-import { getCodespaceOrNull } from "../github/operations.ts";
 import { newLeaseId, parseDisplayName } from "../leases/ids.ts";
 import { createLeaseUse } from "../leases/usage.ts";
 import { bindCodespace, newClaim, seen } from "./claims.ts";
@@ -16,7 +15,7 @@ import type { Services } from "./services.ts";
 export async function reclaim(svc: Services, name: string, opts: ReleaseOptions): Promise<ReleaseOutcome> {
   const { ctx, store } = svc;
   const cfg = ctx.config.githubCodespaces;
-  const client = await svc.github();
+  const api = await svc.api();
   const me = await svc.me();
   const { claims } = await store.list();
   const holder = claims.find((c) => c.codespace?.name === name);
@@ -28,7 +27,7 @@ export async function reclaim(svc: Services, name: string, opts: ReleaseOptions)
       exit: Exit.usage,
     });
   }
-  const cs = await getCodespaceOrNull(client, name);
+  const cs = await api.getCodespaceOrNull(name);
   if (!cs) {
     throw new CrabboxError({ code: "codespace_not_found", message: `no codespace named ${name} is visible to ${me.login}`, hint: "list yours: gh codespace list", exit: Exit.notFound });
   }

@@ -1,6 +1,5 @@
 /** Finding the codespace of a lease whose create answer was lost, by its recovery display name. */
 import { CrabboxError, Exit } from "../errors.ts";
-import { listRepoCodespaces } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import type { Services } from "./services.ts";
@@ -11,12 +10,12 @@ import type { Services } from "./services.ts";
  * → it; none → null; several → refuse.
  */
 export async function findByRecoveryName(svc: Services, claim: Claim): Promise<Codespace | null> {
-  const client = await svc.github();
+  const api = await svc.api();
   const me = await svc.me();
   const { runtime } = svc.ctx;
   // GitHub may take a moment to list a codespace whose create answer was lost.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const list = await listRepoCodespaces(client, claim.repo);
+    const list = await api.listRepoCodespaces(claim.repo);
     const matches = list.filter((c) => c.display_name === claim.recovery.displayName && c.owner.login === me.login);
     if (matches.length > 1) {
       throw new CrabboxError({

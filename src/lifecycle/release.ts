@@ -9,7 +9,6 @@
 import type * as v from "valibot";
 import type { ReleaseOutcome as ReleaseOutcomeSchema } from "../output/schemas.ts";
 import { CrabboxError, Exit } from "../errors.ts";
-import { deleteCodespace, getCodespaceOrNull, stopCodespace } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
 import { stopStep } from "../github/states.ts";
 import type { Claim } from "../leases/claim.ts";
@@ -48,7 +47,7 @@ export async function release(svc: Services, leaseId: string, opts: ReleaseOptio
 export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOptions): Promise<ReleaseOutcome> {
   const { store, ctx } = svc;
   const { log, runtime } = ctx;
-  const client = await svc.github();
+  const api = await svc.api();
   const me = await svc.me();
   const apiUrl = ctx.config.githubCodespaces.apiUrl;
   const base = { leaseId: claim.leaseId, slug: claim.slug };
@@ -67,7 +66,7 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
   }
 
   const name = claim.codespace!.name;
-  let live = await getCodespaceOrNull(client, name);
+  let live = await api.getCodespaceOrNull(name);
   if (!live) {
     if (!opts.dryRun) await forgetLease(svc, claim.leaseId);
     return { ...base, codespace: name, action: "forgotten", reason: "the codespace no longer exists on GitHub" };
@@ -94,9 +93,9 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
   if (stop !== "none") {
     if (stop === "stop") {
       log.info(`stopping codespace ${name}`);
-      live = await stopCodespace(client, name);
+      live = await api.stopCodespace(name);
     }
-    live = await waitForCodespace(svc, client, {
+    live = await waitForCodespace(svc, {
       name,
       target: "Shutdown",
       timeoutMs: opts.timeoutMs,
@@ -118,7 +117,7 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
 
   await store.write({ ...claim, state: "releasing" });
   log.info(`deleting codespace ${name}`);
-  await deleteCodespace(client, name);
+  await api.deleteCodespace(name);
   const gone = await waitUntilGone(svc, name, opts.timeoutMs);
   if (!gone) {
     throw new CrabboxError({
@@ -135,10 +134,10 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
 
 async function waitUntilGone(svc: Services, name: string, timeoutMs: number): Promise<boolean> {
   const { runtime } = svc.ctx;
-  const client = await svc.github();
+  const api = await svc.api();
   const deadline = runtime.now() + Math.min(timeoutMs, 120_000);
   for (let i = 0; ; i++) {
-    if (!(await getCodespaceOrNull(client, name))) return true;
+    if (!(await api.getCodespaceOrNull(name))) return true;
     if (runtime.now() >= deadline) return false;
     await runtime.sleep(Math.min(250 * 2 ** i, 3000));
   }

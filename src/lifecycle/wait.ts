@@ -4,8 +4,6 @@
  * Rate-limit waits (Retry-After) are the HTTP client's job.
  */
 import { CrabboxError, Exit } from "../errors.ts";
-import type { GithubClient } from "../github/client.ts";
-import { getCodespaceOrNull } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
 import { waitStep, type WaitTarget } from "../github/states.ts";
 import type { Services } from "./services.ts";
@@ -25,8 +23,9 @@ export interface WaitOptions {
   leaseRef?: string;
 }
 
-export async function waitForCodespace(svc: Services, client: GithubClient, opts: WaitOptions): Promise<Codespace> {
+export async function waitForCodespace(svc: Services, opts: WaitOptions): Promise<Codespace> {
   const { runtime, log } = svc.ctx;
+  const api = await svc.api();
   const deadline = runtime.now() + opts.timeoutMs;
   let lastState = "";
   let warnedUnknown = false;
@@ -40,7 +39,7 @@ export async function waitForCodespace(svc: Services, client: GithubClient, opts
 
   async function poll(): Promise<Codespace> {
   for (let i = 0; ; i++) {
-    const cs = await getCodespaceOrNull(client, opts.name);
+    const cs = await api.getCodespaceOrNull(opts.name);
     if (!cs) {
       throw new CrabboxError({
         code: "codespace_gone",
