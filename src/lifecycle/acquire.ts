@@ -14,7 +14,7 @@ import { bindCodespace, newClaim, seen } from "./claims.ts";
 import { bringUp } from "./connect.ts";
 import { forgetLease } from "./leftovers.ts";
 import { releaseClaim } from "./release.ts";
-import { findByRecoveryName } from "./recover.ts";
+import { recoverByName } from "./recover.ts";
 import { defaultWorkRoot, resolveRepo } from "./repo.ts";
 import { assertLocalTools } from "./tools.ts";
 import { assertPermissionsAccepted, chooseMachine } from "./preflight.ts";
@@ -137,9 +137,9 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
     } catch (e) {
       if (e instanceof CrabboxError && e.code === "create_outcome_unknown") {
         log.warn(`the create request's outcome is unknown (${e.message}); looking for the codespace by its recovery name`);
-        const found = await findByRecoveryName(svc, current);
-        if (!found) {
-          await store.write({ ...current, state: "failed", failure: "create failed and no codespace with this lease's recovery name exists" });
+        const found = await recoverByName(svc, current, "acquire");
+        if (found.action !== "adopt") {
+          await store.write({ ...current, state: "failed", failure: found.reason });
           throw new CrabboxError({
             code: "create_failed",
             message: "creating the codespace failed, and GitHub holds no codespace for this lease",
@@ -148,8 +148,8 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
             exit: Exit.api,
           });
         }
-        log.info(`found it: ${found.name} — adopting it into lease ${leaseId}`);
-        cs = found;
+        log.info(`found it: ${found.codespace.name} — adopting it into lease ${leaseId}`);
+        cs = found.codespace;
       } else {
         // A definite refusal: nothing exists, so nothing to remember.
         await forgetLease(svc, leaseId);

@@ -5,7 +5,8 @@
  * qualifies, and the user must name it in full: that is the confirmation.
  */
 import { CrabboxError, Exit } from "../errors.ts";
-import { newLeaseId, parseDisplayName } from "../leases/ids.ts";
+import { newLeaseId } from "../leases/ids.ts";
+import { reclaimDecision } from "./decisions.ts";
 import { createLeaseUse } from "../leases/usage.ts";
 import { bindCodespace, newClaim, seen } from "./claims.ts";
 import { releaseClaim, type ReleaseOptions, type ReleaseOutcome } from "./release.ts";
@@ -18,34 +19,36 @@ export async function reclaim(svc: Services, name: string, opts: ReleaseOptions)
   const api = await svc.api();
   const me = await svc.me();
   const { claims } = await store.list();
-  const holder = claims.find((c) => c.codespace?.name === name);
-  if (holder) {
+  // No API call for a codespace a claim already holds.
+  const first = reclaimDecision(name, undefined, me, claims);
+  const found = first.action === "lookup" ? await api.getCodespaceOrNull(name) : null;
+  const d = first.action === "lookup" ? reclaimDecision(name, found, me, claims) : first;
+  if (d.action === "refuse" && d.code === "already_claimed") {
     throw new CrabboxError({
       code: "already_claimed",
-      message: `codespace ${name} is already held by lease ${holder.leaseId} (${holder.slug})`,
-      hint: `release it through the lease: crabbox-cs stop ${holder.slug}`,
+      message: `codespace ${name} is already held by lease ${d.holder.leaseId} (${d.holder.slug})`,
+      hint: `release it through the lease: crabbox-cs stop ${d.holder.slug}`,
       exit: Exit.usage,
     });
   }
-  const cs = await api.getCodespaceOrNull(name);
-  if (!cs) {
-    throw new CrabboxError({ code: "codespace_not_found", message: `no codespace named ${name} is visible to ${me.login}`, hint: "list yours: gh codespace list", exit: Exit.notFound });
+  if (d.action === "fail") {
+    throw new CrabboxError({ code: "codespace_not_found", message: d.reason, hint: "list yours: gh codespace list", exit: Exit.notFound });
   }
-  const parsed = cs.display_name ? parseDisplayName(cs.display_name) : null;
-  if (!parsed || cs.owner.login !== me.login) {
+  if (d.action !== "adopt") {
     throw new CrabboxError({
       code: "reclaim_refused",
-      message: `refusing to reclaim ${name}: ${!parsed ? `its display name ${JSON.stringify(cs.display_name)} is not one crabbox-cs gives ("crabbox <slug> <nonce>")` : `it belongs to ${cs.owner.login}, not ${me.login}`}`,
+      message: `refusing to reclaim ${name}: ${d.action === "refuse" && d.code === "not_ours" && d.why === "display-name" ? `its display name ${JSON.stringify(found!.display_name)} is not one crabbox-cs gives ("crabbox <slug> <nonce>")` : `it belongs to ${found!.owner.login}, not ${me.login}`}`,
       why: "only codespaces crabbox-cs created can be adopted; anything else may be someone's workspace",
       hint: `manage it with gh instead: gh codespace stop -c ${name}`,
       exit: Exit.refused,
     });
   }
+  const cs = d.codespace;
   const now = ctx.runtime.now();
   const claim = seen(
     newClaim({
       leaseId: newLeaseId(),
-      slug: parsed.slug,
+      slug: d.slug,
       state: "ready",
       now,
       expiresAt: new Date(now).toISOString(),
@@ -60,7 +63,7 @@ export async function reclaim(svc: Services, name: string, opts: ReleaseOptions)
       workingDirectory: "",
       workRoot: cfg.workRoot || defaultWorkRoot(cs.repository.full_name),
       deleteOnRelease: cfg.deleteOnRelease,
-      recovery: { nonce: parsed.nonce, displayName: cs.display_name! },
+      recovery: { nonce: d.nonce, displayName: cs.display_name! },
       codespace: bindCodespace(cs),
     }),
     cs,
