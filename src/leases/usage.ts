@@ -172,10 +172,3 @@ export function createLeaseUse(store: ClaimStore, probe: ProcessProbe = localPro
     },
   };
 }
-
-/** Mark one lease in use; returns the function that unmarks it. */
-export async function markInUse(store: ClaimStore, leaseId: string): Promise<() => Promise<void>> {
-  const use = createLeaseUse(store);
-  await use.mark(leaseId);
-  return () => use.done();
-}
