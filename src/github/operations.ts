@@ -2,6 +2,7 @@
  * Typed calls to the Codespaces REST API (api.md), one function per endpoint.
  * Each takes the GithubClient first; each response is schema-checked by it.
  */
+import type * as v from "valibot";
 import { CrabboxError, Exit, isCrabboxError } from "../errors.ts";
 import { parseLinkHeader, type GithubClient } from "./client.ts";
 import {
@@ -86,21 +87,32 @@ function defined<T extends object>(body: T): Record<string, unknown> {
   return Object.fromEntries(Object.entries(body).filter(([, val]) => val !== undefined));
 }
 
+/** GET /repos/{owner}/{repo}<path>, its body checked against `schema`. */
+async function repoGet<S extends v.GenericSchema>(
+  client: GithubClient,
+  repo: string | RepoRef,
+  path: string,
+  schema: S,
+  query?: Record<string, string | undefined>,
+): Promise<v.InferOutput<S>> {
+  const r = repoOf(repo);
+  const res = await client.request({
+    method: "GET",
+    route: `/repos/{owner}/{repo}${path}`,
+    params: repoParams(r),
+    ...(query ? { query } : {}),
+    schema,
+    subject: `repository ${r.owner}/${r.name}`,
+  });
+  return res.data as v.InferOutput<S>;
+}
+
 export async function getAuthenticatedUser(client: GithubClient): Promise<SimpleUser> {
   return (await client.request({ method: "GET", route: "/user", schema: SimpleUser, subject: "the authenticated user" })).data;
 }
 
 export async function getRepository(client: GithubClient, repo: string | RepoRef): Promise<Repository> {
-  const r = repoOf(repo);
-  return (
-    await client.request({
-      method: "GET",
-      route: "/repos/{owner}/{repo}",
-      params: repoParams(r),
-      schema: Repository,
-      subject: `repository ${r.owner}/${r.name}`,
-    })
-  ).data;
+  return repoGet(client, repo, "", Repository);
 }
 
 export interface ListOptions {
@@ -298,31 +310,11 @@ export async function listRepoMachines(
   repo: string | RepoRef,
   opts: { ref?: string; location?: string; clientIp?: string } = {},
 ): Promise<MachineList> {
-  const r = repoOf(repo);
-  return (
-    await client.request({
-      method: "GET",
-      route: "/repos/{owner}/{repo}/codespaces/machines",
-      params: repoParams(r),
-      query: { ref: opts.ref, location: opts.location, client_ip: opts.clientIp },
-      schema: MachineList,
-      subject: `repository ${r.owner}/${r.name}`,
-    })
-  ).data;
+  return repoGet(client, repo, "/codespaces/machines", MachineList, { ref: opts.ref, location: opts.location, client_ip: opts.clientIp });
 }
 
 export async function getRepoDefaults(client: GithubClient, repo: string | RepoRef, opts: { ref?: string; clientIp?: string } = {}): Promise<RepoDefaults> {
-  const r = repoOf(repo);
-  return (
-    await client.request({
-      method: "GET",
-      route: "/repos/{owner}/{repo}/codespaces/new",
-      params: repoParams(r),
-      query: { ref: opts.ref, client_ip: opts.clientIp },
-      schema: RepoDefaults,
-      subject: `repository ${r.owner}/${r.name}`,
-    })
-  ).data;
+  return repoGet(client, repo, "/codespaces/new", RepoDefaults, { ref: opts.ref, client_ip: opts.clientIp });
 }
 
 export async function checkPermissions(
@@ -330,17 +322,7 @@ export async function checkPermissions(
   repo: string | RepoRef,
   opts: { ref: string; devcontainerPath: string },
 ): Promise<PermissionsCheck> {
-  const r = repoOf(repo);
-  return (
-    await client.request({
-      method: "GET",
-      route: "/repos/{owner}/{repo}/codespaces/permissions_check",
-      params: repoParams(r),
-      query: { ref: opts.ref, devcontainer_path: opts.devcontainerPath },
-      schema: PermissionsCheck,
-      subject: `repository ${r.owner}/${r.name}`,
-    })
-  ).data;
+  return repoGet(client, repo, "/codespaces/permissions_check", PermissionsCheck, { ref: opts.ref, devcontainer_path: opts.devcontainerPath });
 }
 
 export type { Codespace, MachineList, RepoDefaults, PermissionsCheck, Repository, SimpleUser };
