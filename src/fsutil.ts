@@ -6,7 +6,7 @@ import { constants as fsConstants, lstatSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { CrabboxError, Exit } from "./errors.ts";
-import { randomBase32 } from "./leases/ids.ts";
+import { randomBase32 } from "./util/random.ts";
 
 function reason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;

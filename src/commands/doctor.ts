@@ -3,8 +3,6 @@ import type * as v from "valibot";
 import type { DoctorCheck as DoctorCheckSchema } from "../output/schemas.ts";
 import { createContext } from "../context.ts";
 import { CrabboxError, Exit } from "../errors.ts";
-import { ghVersion } from "../gh/gh.ts";
-import { getRepoDefaults, getRepository, listRepoMachines } from "../github/operations.ts";
 import type { Repository } from "../github/schemas.ts";
 import { assertPermissionsAccepted, chooseMachine } from "../lifecycle/preflight.ts";
 import { resolveRepo } from "../lifecycle/repo.ts";
@@ -69,7 +67,7 @@ export default defineCommand({
       });
     }
     await check("gh", async () => {
-      const v = await ghVersion(ctx.runtime, cfg.ghPath);
+      const v = await svc.gh.version();
       if (!v) throw new CrabboxError({ code: "gh_missing", message: `GitHub CLI not found (${cfg.ghPath})`, why: "crabbox-cs uses `gh codespace ssh --config` for SSH access", hint: "install gh (https://cli.github.com) or point --github-codespaces-gh at it", exit: 1 });
       return v;
     });
@@ -82,29 +80,29 @@ export default defineCommand({
     let repository: Repository | undefined;
     const repoOk = authOk && (await check("repository", async () => {
       repo = await resolveRepo(ctx.runtime, cfg.repo);
-      const r = (repository = await getRepository(await svc.github(), repo));
+      const r = (repository = await (await svc.api()).getRepository(repo));
       return `${r.full_name} (${r.private ? "private" : "public"}, default branch ${r.default_branch})`;
     }));
     if (!authOk) skip("repository", "no authentication");
     if (!repoOk) for (const name of ["codespaces", "machines", "permissions"] as const) skip(name, authOk ? "no usable repository" : "no authentication");
     let devcontainerPath = cfg.devcontainerPath;
     if (repoOk && repository) {
-      const client = await svc.github();
+      const api = await svc.api();
       // The same ref warmup would use.
       const ref = cfg.ref || repository.default_branch;
       await check("codespaces", async () => {
-        const d = await getRepoDefaults(client, repo, { ref });
+        const d = await api.getRepoDefaults(repo, { ref });
         devcontainerPath ||= d.defaults.devcontainer_path ?? "";
         return `available; billed to ${d.billable_owner.login}; default location ${d.defaults.location}${devcontainerPath ? `; devcontainer ${devcontainerPath}` : ""}`;
       });
       await check("machines", async () => {
-        const m = (await listRepoMachines(client, repo, { ref })).machines;
+        const m = (await api.listRepoMachines(repo, { ref })).machines;
         const { machine, picked } = chooseMachine(repo, ref, m, cfg.machine);
         return `${m.map((x) => `${x.name} (${x.cpus} cores)`).join(", ")}; warmup would use ${machine.name}${picked ? " (the smallest)" : ""}`;
       });
       if (devcontainerPath) {
         await check("permissions", async () => {
-          await assertPermissionsAccepted(client, repository!, ref, devcontainerPath);
+          await assertPermissionsAccepted(api, repository!, ref, devcontainerPath);
           return `accepted for ${devcontainerPath}@${ref}`;
         });
       } else skip("permissions", "no devcontainer path configured or defaulted");

@@ -1,6 +1,5 @@
 import { defineCommand } from "citty";
 import { createContext } from "../context.ts";
-import { listMyCodespaces } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
 import { createServices } from "../lifecycle/services.ts";
 import { relativeTime, table } from "../output/format.ts";
@@ -18,7 +17,7 @@ export default defineCommand({
     // One paginated list call for all leases — never one GET per lease.
     const live = new Map<string, Codespace>();
     if (claims.some((c) => c.codespace)) {
-      for (const cs of await listMyCodespaces(await svc.github())) live.set(cs.name, cs);
+      for (const cs of await (await svc.api()).listMyCodespaces()) live.set(cs.name, cs);
     }
     // store.list() returns claims oldest first.
     const views = claims.map((c) => leaseView(c, c.codespace ? (live.get(c.codespace.name) ?? null) : undefined));

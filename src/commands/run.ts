@@ -6,11 +6,11 @@ import { resolveLease } from "../leases/resolve.ts";
 import { createLeaseUse } from "../leases/usage.ts";
 import { acquire } from "../lifecycle/acquire.ts";
 import { leaseRef } from "../lifecycle/claims.ts";
-import { ensureMaster, prepareLease, runOnLease } from "../lifecycle/connect.ts";
+import { ensureMaster, runOnLease } from "../lifecycle/connect.ts";
+import { leaseInUse } from "../lifecycle/in-use.ts";
 import { release } from "../lifecycle/release.ts";
 import { createServices, type Services } from "../lifecycle/services.ts";
 import { syncLease, syncSource, type SyncSummary } from "../lifecycle/sync.ts";
-import { touchLease } from "../lifecycle/touch.ts";
 import { elapsed } from "../output/format.ts";
 import { useColor } from "../output/log.ts";
 import { formatError } from "../output/report.ts";
@@ -68,11 +68,7 @@ export default defineCommand({
     try {
       // 2. A lease: the one named, or a fresh one.
       claim = await timed("acquire", async () => {
-        if (args.id) {
-          const named = await resolveLease(svc.store, String(args.id));
-          await use.mark(named.leaseId);
-          return prepareLease(svc, await touchLease(svc, named), { timeoutMs });
-        }
+        if (args.id) return leaseInUse(svc, await resolveLease(svc.store, String(args.id)), use, { timeoutMs });
         const fresh = await acquire(svc, {
           keep: Boolean(args.keep),
           ttlMs: durationArg("ttl", args.ttl),

@@ -2,10 +2,8 @@ import { defineCommand } from "citty";
 import { createContext } from "../context.ts";
 import type { Claim } from "../leases/claim.ts";
 import { resolveLease } from "../leases/resolve.ts";
-import { markInUse } from "../leases/usage.ts";
-import { ensureMaster, prepareLease } from "../lifecycle/connect.ts";
+import { withLeaseInUse } from "../lifecycle/in-use.ts";
 import { createServices } from "../lifecycle/services.ts";
-import { touchLease } from "../lifecycle/touch.ts";
 import { signalNumber, type Runtime } from "../runtime.ts";
 import { runRemote, sshArgs } from "../ssh/exec.ts";
 import { quoteWorkRoot, shQuote } from "../ssh/quote.ts";
@@ -23,22 +21,16 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     const ctx = await createContext(args);
     const svc = createServices(ctx);
-    let claim = await resolveLease(svc.store, leaseRefArg(args, "ssh"));
+    const claim = await resolveLease(svc.store, leaseRefArg(args, "ssh"));
     if (args.print) {
       const line = ["ssh", "-F", claim.sshConfigPath ?? "<not connected yet>", claim.sshHost ?? "<alias>"].map(shQuote).join(" ");
       if (ctx.json) ctx.printJson({ leaseId: claim.leaseId, configPath: claim.sshConfigPath, host: claim.sshHost, command: line });
       else ctx.print(line);
       return 0;
     }
-    // Mark the lease in use so that cleanup leaves it alone while we are connected.
-    const unmark = await markInUse(svc.store, claim.leaseId);
-    try {
-      const timeoutMs = durationArg("timeout", args.timeout);
-      claim = await ensureMaster(svc, await prepareLease(svc, await touchLease(svc, claim), { timeoutMs }), { timeoutMs });
-      return await session(ctx.runtime, claim, passthrough(rawArgs));
-    } finally {
-      await unmark();
-    }
+    // In use (cleanup leaves it alone) while we are connected.
+    const timeoutMs = durationArg("timeout", args.timeout);
+    return withLeaseInUse(svc, claim, { timeoutMs, connect: true }, (c) => session(ctx.runtime, c, passthrough(rawArgs)));
   },
 });
 

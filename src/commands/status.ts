@@ -1,6 +1,5 @@
 import { defineCommand } from "citty";
 import { createContext } from "../context.ts";
-import { getCodespaceOrNull } from "../github/operations.ts";
 import { bringUp } from "../lifecycle/connect.ts";
 import { createServices } from "../lifecycle/services.ts";
 import { resolveLease } from "../leases/resolve.ts";
@@ -12,7 +11,7 @@ import { CrabboxError, Exit } from "../errors.ts";
 import { ghHostFor } from "../github/api-url.ts";
 import type { Claim } from "../leases/claim.ts";
 import { accountMismatches } from "../lifecycle/identity.ts";
-import type { GithubUser } from "../lifecycle/services.ts";
+import type { GithubUser } from "../github/schemas.ts";
 
 /** The lease was made by another GitHub user or through another API: its codespace cannot be seen from here. */
 function assertStatusAccount(claim: Claim, me: GithubUser, apiUrl: string): void {
@@ -53,7 +52,7 @@ export default defineCommand({
     // Another account (or API) would see the codespace as 404: say whose lease it is instead of "gone".
     if (claim.codespace) assertStatusAccount(claim, await svc.me(), ctx.config.githubCodespaces.apiUrl);
     // No codespace bound: nothing to ask GitHub (and no token needed).
-    let live = claim.codespace ? await getCodespaceOrNull(await svc.github(), claim.codespace.name) : undefined;
+    let live = claim.codespace ? await (await svc.api()).getCodespaceOrNull(claim.codespace.name) : undefined;
     if (args.wait && claim.codespace && live && (claim.state !== "ready" || live.state !== "Available")) {
       if (claim.state === "failed" || claim.state === "releasing") {
         throw new CrabboxError({ code: "lease_not_usable", message: `lease ${claim.slug} is ${claim.state}: it will not become ready`, hint: `crabbox-cs stop ${claim.slug}`, exit: Exit.refused });

@@ -6,7 +6,8 @@
  */
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
-import { mentionsMissingSshServer, sshServerMissingError, tail } from "../ssh/diagnose.ts";
+import { mentionsMissingSshServer, sshServerMissingError } from "../ssh/diagnose.ts";
+import { tail } from "../util/text.ts";
 
 export { SSHD_FEATURE_SNIPPET } from "../ssh/diagnose.ts";
 
@@ -94,4 +95,19 @@ export async function ghSshConfig(runtime: Runtime, ghPath: string, codespaceNam
     });
   }
   return r.stdout;
+}
+
+/** The gh binary as the product uses it: a port, so that lifecycle tests can pass a fake. */
+export interface Gh {
+  /** `gh --version` → "2.23.0", or null. */
+  version(): Promise<string | null>;
+  /** The OpenSSH Host block gh prints for a codespace. */
+  sshConfig(codespaceName: string): Promise<string>;
+}
+
+export function createGh(runtime: Runtime, ghPath: string): Gh {
+  return {
+    version: () => ghVersion(runtime, ghPath),
+    sshConfig: (name) => ghSshConfig(runtime, ghPath, name),
+  };
 }

@@ -2,12 +2,12 @@
  * Typed calls to the Codespaces REST API (api.md), one function per endpoint.
  * Each takes the GithubClient first; each response is schema-checked by it.
  */
+import type * as v from "valibot";
 import { CrabboxError, Exit, isCrabboxError } from "../errors.ts";
 import { parseLinkHeader, type GithubClient } from "./client.ts";
 import {
   Codespace,
   CodespaceList,
-  DevcontainerList,
   MachineList,
   PermissionsCheck,
   RepoDefaults,
@@ -87,21 +87,32 @@ function defined<T extends object>(body: T): Record<string, unknown> {
   return Object.fromEntries(Object.entries(body).filter(([, val]) => val !== undefined));
 }
 
+/** GET /repos/{owner}/{repo}<path>, its body checked against `schema`. */
+async function repoGet<S extends v.GenericSchema>(
+  client: GithubClient,
+  repo: string | RepoRef,
+  path: string,
+  schema: S,
+  query?: Record<string, string | undefined>,
+): Promise<v.InferOutput<S>> {
+  const r = repoOf(repo);
+  const res = await client.request({
+    method: "GET",
+    route: `/repos/{owner}/{repo}${path}`,
+    params: repoParams(r),
+    ...(query ? { query } : {}),
+    schema,
+    subject: `repository ${r.owner}/${r.name}`,
+  });
+  return res.data as v.InferOutput<S>;
+}
+
 export async function getAuthenticatedUser(client: GithubClient): Promise<SimpleUser> {
   return (await client.request({ method: "GET", route: "/user", schema: SimpleUser, subject: "the authenticated user" })).data;
 }
 
 export async function getRepository(client: GithubClient, repo: string | RepoRef): Promise<Repository> {
-  const r = repoOf(repo);
-  return (
-    await client.request({
-      method: "GET",
-      route: "/repos/{owner}/{repo}",
-      params: repoParams(r),
-      schema: Repository,
-      subject: `repository ${r.owner}/${r.name}`,
-    })
-  ).data;
+  return repoGet(client, repo, "", Repository);
 }
 
 export interface ListOptions {
@@ -294,63 +305,16 @@ export async function deleteCodespace(client: GithubClient, name: string): Promi
   return res.status;
 }
 
-export async function updateCodespace(
-  client: GithubClient,
-  name: string,
-  body: { display_name?: string; machine?: string; recent_folders?: string[] },
-): Promise<Codespace> {
-  return (
-    await client.request({
-      method: "PATCH",
-      route: "/user/codespaces/{codespace_name}",
-      body: defined(body),
-      schema: Codespace,
-      ...codespaceSpec(name),
-    })
-  ).data;
-}
-
 export async function listRepoMachines(
   client: GithubClient,
   repo: string | RepoRef,
   opts: { ref?: string; location?: string; clientIp?: string } = {},
 ): Promise<MachineList> {
-  const r = repoOf(repo);
-  return (
-    await client.request({
-      method: "GET",
-      route: "/repos/{owner}/{repo}/codespaces/machines",
-      params: repoParams(r),
-      query: { ref: opts.ref, location: opts.location, client_ip: opts.clientIp },
-      schema: MachineList,
-      subject: `repository ${r.owner}/${r.name}`,
-    })
-  ).data;
-}
-
-export async function listCodespaceMachines(client: GithubClient, name: string): Promise<MachineList> {
-  return (
-    await client.request({
-      method: "GET",
-      route: "/user/codespaces/{codespace_name}/machines",
-      schema: MachineList,
-      ...codespaceSpec(name),
-    })
-  ).data;
+  return repoGet(client, repo, "/codespaces/machines", MachineList, { ref: opts.ref, location: opts.location, client_ip: opts.clientIp });
 }
 
 export async function getRepoDefaults(client: GithubClient, repo: string | RepoRef, opts: { ref?: string; clientIp?: string } = {}): Promise<RepoDefaults> {
-  const r = repoOf(repo);
-  return (
-    await client.request({
-      method: "GET",
-      route: "/repos/{owner}/{repo}/codespaces/new",
-      params: repoParams(r),
-      query: { ref: opts.ref, client_ip: opts.clientIp },
-      schema: RepoDefaults,
-      subject: `repository ${r.owner}/${r.name}`,
-    })
-  ).data;
+  return repoGet(client, repo, "/codespaces/new", RepoDefaults, { ref: opts.ref, client_ip: opts.clientIp });
 }
 
 export async function checkPermissions(
@@ -358,31 +322,7 @@ export async function checkPermissions(
   repo: string | RepoRef,
   opts: { ref: string; devcontainerPath: string },
 ): Promise<PermissionsCheck> {
-  const r = repoOf(repo);
-  return (
-    await client.request({
-      method: "GET",
-      route: "/repos/{owner}/{repo}/codespaces/permissions_check",
-      params: repoParams(r),
-      query: { ref: opts.ref, devcontainer_path: opts.devcontainerPath },
-      schema: PermissionsCheck,
-      subject: `repository ${r.owner}/${r.name}`,
-    })
-  ).data;
+  return repoGet(client, repo, "/codespaces/permissions_check", PermissionsCheck, { ref: opts.ref, devcontainer_path: opts.devcontainerPath });
 }
 
-export async function listDevcontainers(client: GithubClient, repo: string | RepoRef): Promise<DevcontainerList> {
-  const r = repoOf(repo);
-  return (
-    await client.request({
-      method: "GET",
-      route: "/repos/{owner}/{repo}/codespaces/devcontainers",
-      params: repoParams(r),
-      query: { per_page: 100 },
-      schema: DevcontainerList,
-      subject: `repository ${r.owner}/${r.name}`,
-    })
-  ).data;
-}
-
-export type { Codespace, MachineList, RepoDefaults, PermissionsCheck, DevcontainerList, Repository, SimpleUser };
+export type { Codespace, MachineList, RepoDefaults, PermissionsCheck, Repository, SimpleUser };

@@ -23,6 +23,12 @@ export const SimpleUser = v.object({
 });
 export type SimpleUser = v.InferOutput<typeof SimpleUser>;
 
+/** Who is asking: the authenticated user, as far as a lease cares. */
+export interface GithubUser {
+  login: string;
+  id: number;
+}
+
 const Owner = v.object({ login: v.string(), id: v.number() });
 
 export const MinimalRepository = v.object({
@@ -75,49 +81,6 @@ const KNOWN_STATES: ReadonlySet<string> = new Set(CODESPACE_STATES);
 export function isKnownState(state: string): state is CodespaceState {
   return KNOWN_STATES.has(state);
 }
-
-/**
- * Coarse meaning of a state for callers that wait or decide:
- * - ready: `Available` (usable now)
- * - stopped: `Shutdown`, `Archived` (a start brings it back)
- * - pending: on its way somewhere (`Created`, `Queued`, `Provisioning`, `Awaiting`, `Starting`,
- *   `ShuttingDown`, `Exporting`, `Updating`, `Rebuilding`, `Moved`)
- * - failed: `Failed`, `Unavailable`
- * - gone: `Deleted`
- * - unknown: `Unknown` and any string GitHub did not document — "not ready, not gone".
- */
-export type StateClass = "ready" | "stopped" | "pending" | "failed" | "gone" | "unknown";
-
-export function classifyState(state: string): StateClass {
-  switch (state) {
-    case "Available":
-      return "ready";
-    case "Shutdown":
-    case "Archived":
-      return "stopped";
-    case "Created":
-    case "Queued":
-    case "Provisioning":
-    case "Awaiting":
-    case "Starting":
-    case "ShuttingDown":
-    case "Exporting":
-    case "Updating":
-    case "Rebuilding":
-    case "Moved":
-      return "pending";
-    case "Failed":
-    case "Unavailable":
-      return "failed";
-    case "Deleted":
-      return "gone";
-    default:
-      return "unknown";
-  }
-}
-
-/** Documented values of `codespace.location` (kept as a string in the schema). */
-export const CODESPACE_LOCATIONS = ["EastUs", "SouthEastAsia", "WestEurope", "WestUs2"] as const;
 
 export const GitStatus = v.object({
   ahead: v.optional(v.number()),
@@ -252,8 +215,3 @@ export interface CreateCodespaceBody {
 /** Body of `POST /repos/{owner}/{repo}/pulls/{pull_number}/codespaces`: the same minus `ref`. */
 export type CreatePullRequestCodespaceBody = Omit<CreateCodespaceBody, "ref">;
 
-export interface UpdateCodespaceBody {
-  display_name?: string;
-  machine?: string;
-  recent_folders?: string[];
-}

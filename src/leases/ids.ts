@@ -6,17 +6,8 @@
  * - nonce:    8 lowercase base32 chars, the recovery key in the display name
  * - display name on GitHub: "crabbox <slug> <nonce>"
  */
+import { randomBase32 } from "../util/random.ts";
 import { LEASE_ID_RE } from "./claim.ts";
-
-const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
-
-/** `n` characters of [a-z2-7] from the OS CSPRNG (256 is a multiple of 32: no modulo bias). */
-export function randomBase32(n: number): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(n));
-  let out = "";
-  for (const b of bytes) out += BASE32[b & 31];
-  return out;
-}
 
 export function newLeaseId(): string {
   return `cbx_${randomBase32(12)}`;
@@ -30,27 +21,21 @@ export function newNonce(): string {
   return randomBase32(8);
 }
 
-export const ADJECTIVES: readonly string[] = [
-  "amber", "azure", "brave", "breezy", "brisk", "calm", "cheery", "clever",
-  "coral", "cosmic", "crisp", "dapper", "eager", "fancy", "fluffy", "frosty",
-  "gentle", "giddy", "golden", "happy", "hazel", "humble", "jolly", "keen",
-  "kind", "lively", "lucky", "mellow", "merry", "mighty", "misty", "nimble",
-  "noble", "olive", "plucky", "polite", "proud", "quick", "quiet", "rapid",
-  "rosy", "ruby", "rustic", "sandy", "shiny", "silver", "sleek", "snappy",
-  "snowy", "solar", "spry", "steady", "sunny", "swift", "teal", "tidy",
-  "tiny", "trusty", "upbeat", "vivid", "warm", "witty", "zany", "zesty",
-];
+export const ADJECTIVES: readonly string[] = (
+  "amber azure brave breezy brisk calm cheery clever coral cosmic crisp dapper eager fancy fluffy " +
+  "frosty gentle giddy golden happy hazel humble jolly keen kind lively lucky mellow merry mighty " +
+  "misty nimble noble olive plucky polite proud quick quiet rapid rosy ruby rustic sandy shiny " +
+  "silver sleek snappy snowy solar spry steady sunny swift teal tidy tiny trusty upbeat vivid warm " +
+  "witty zany zesty"
+).split(" ");
 
-export const NOUNS: readonly string[] = [
-  "crab", "otter", "heron", "puffin", "walrus", "seal", "squid", "clam",
-  "oyster", "shrimp", "lobster", "urchin", "starfish", "dolphin", "whale", "orca",
-  "narwhal", "manatee", "pelican", "gull", "tern", "plover", "kelp", "reef",
-  "shell", "pearl", "lagoon", "tide", "wave", "harbor", "anchor", "beacon",
-  "buoy", "barnacle", "minnow", "marlin", "salmon", "trout", "tuna", "herring",
-  "mackerel", "cod", "eel", "ray", "skate", "turtle", "penguin", "albatross",
-  "cormorant", "sandpiper", "gecko", "newt", "frog", "beaver", "badger", "fox",
-  "hare", "lynx", "moose", "panda", "koala", "wombat", "llama", "bison",
-];
+export const NOUNS: readonly string[] = (
+  "crab otter heron puffin walrus seal squid clam oyster shrimp lobster urchin starfish dolphin " +
+  "whale orca narwhal manatee pelican gull tern plover kelp reef shell pearl lagoon tide wave " +
+  "harbor anchor beacon buoy barnacle minnow marlin salmon trout tuna herring mackerel cod eel ray " +
+  "skate turtle penguin albatross cormorant sandpiper gecko newt frog beaver badger fox hare lynx " +
+  "moose panda koala wombat llama bison"
+).split(" ");
 
 function pick(list: readonly string[]): string {
   const [r] = crypto.getRandomValues(new Uint32Array(1));

@@ -25,7 +25,7 @@ import { hostname } from "node:os";
 import { basename, resolve } from "node:path";
 import { CrabboxError, Exit } from "../errors.ts";
 import { symlinkRefused } from "../fsutil.ts";
-import { randomBase32 } from "./ids.ts";
+import { randomBase32 } from "../util/random.ts";
 
 export interface LockHolder {
   pid: number;

@@ -17,7 +17,7 @@ import { constants } from "node:fs";
 import { open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ensurePrivateDir, writeFileAtomic } from "../fsutil.ts";
-import { randomBase32 } from "./ids.ts";
+import { randomBase32 } from "../util/random.ts";
 import { localProbe, type ProcessProbe } from "./proc.ts";
 import { assertLeaseId, type ClaimStore } from "./store.ts";
 
@@ -171,11 +171,4 @@ export function createLeaseUse(store: ClaimStore, probe: ProcessProbe = localPro
       for (const p of paths.splice(0)) await rm(p, { force: true }).catch(() => undefined);
     },
   };
-}
-
-/** Mark one lease in use; returns the function that unmarks it. */
-export async function markInUse(store: ClaimStore, leaseId: string): Promise<() => Promise<void>> {
-  const use = createLeaseUse(store);
-  await use.mark(leaseId);
-  return () => use.done();
 }

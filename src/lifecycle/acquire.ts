@@ -6,23 +6,15 @@
  * codespace does, so a crash at any later point leaves something to finish.
  */
 import { CrabboxError, Exit } from "../errors.ts";
-import {
-  createCodespace,
-  createPullRequestCodespace,
-  getRepoDefaults,
-  getRepository,
-  listRepoMachines,
-} from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
-import { PROVIDER } from "../leases/claim.ts";
 import { displayNameFor, newLeaseId, newNonce, newSlug } from "../leases/ids.ts";
 import { createLeaseUse, type LeaseUse } from "../leases/usage.ts";
-import { bindCodespace, seen } from "./claims.ts";
+import { bindCodespace, newClaim, seen } from "./claims.ts";
 import { bringUp } from "./connect.ts";
 import { forgetLease } from "./leftovers.ts";
 import { releaseClaim } from "./release.ts";
-import { findByRecoveryName } from "./recover.ts";
+import { recoverByName } from "./recover.ts";
 import { defaultWorkRoot, resolveRepo } from "./repo.ts";
 import { assertLocalTools } from "./tools.ts";
 import { assertPermissionsAccepted, chooseMachine } from "./preflight.ts";
@@ -78,16 +70,16 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
       return resume(svc, kept, opts, t0);
     }
   }
-  const client = await svc.github();
+  const api = await svc.api();
   const me = await svc.me();
-  const repository = await getRepository(client, repo);
+  const repository = await api.getRepository(repo);
   const ref = opts.pr ? "" : cfg.ref || repository.default_branch;
 
   // 2. Preflight: fail before any claim or codespace exists.
-  const defaults = await getRepoDefaults(client, repo, ref ? { ref } : {});
+  const defaults = await api.getRepoDefaults(repo, ref ? { ref } : {});
   const devcontainerPath = cfg.devcontainerPath || defaults.defaults.devcontainer_path || "";
-  if (devcontainerPath && ref) await assertPermissionsAccepted(client, repository, ref, devcontainerPath);
-  const offered = (await listRepoMachines(client, repo, ref ? { ref } : {})).machines;
+  if (devcontainerPath && ref) await assertPermissionsAccepted(api, repository, ref, devcontainerPath);
+  const offered = (await api.listRepoMachines(repo, ref ? { ref } : {})).machines;
   const chosen = chooseMachine(repo, ref, offered, cfg.machine);
   const machine = chosen.machine.name;
   if (chosen.picked) log.info(`no machine type given: using the smallest offered, ${machine} (${chosen.machine.cpus} cores)`);
@@ -97,20 +89,17 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
   const leaseId = newLeaseId();
   const slug = newSlug(taken);
   const nonce = newNonce();
-  const now = new Date(runtime.now());
-  const claim: Claim = {
-    version: 1,
-    provider: PROVIDER,
+  const now = runtime.now();
+  const claim = newClaim({
     leaseId,
     slug,
     state: "pending",
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-    expiresAt: new Date(now.getTime() + opts.ttlMs).toISOString(),
+    now,
+    expiresAt: new Date(now + opts.ttlMs).toISOString(),
     ttlMs: opts.ttlMs,
     keep: opts.keep,
     apiUrl: cfg.apiUrl,
-    github: { login: me.login, id: me.id },
+    me,
     repo,
     ref: opts.pr ? `pull/${opts.pr}` : ref,
     pr: opts.pr ?? null,
@@ -120,13 +109,7 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
     workRoot: cfg.workRoot || defaultWorkRoot(repo),
     deleteOnRelease: cfg.deleteOnRelease,
     recovery: { nonce, displayName: displayNameFor(slug, nonce) },
-    codespace: null,
-    lastSeen: null,
-    sshConfigPath: null,
-    sshHost: null,
-    lastSync: null,
-    failure: null,
-  };
+  });
   // In use from the moment the claim exists: the marker comes first, so cleanup never sees the claim unmarked.
   await use.mark(leaseId);
   await store.create(claim);
@@ -149,14 +132,14 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
     let cs: Codespace;
     try {
       cs = opts.pr
-        ? await createPullRequestCodespace(client, repo, opts.pr, body)
-        : await createCodespace(client, repo, body);
+        ? await api.createPullRequestCodespace(repo, opts.pr, body)
+        : await api.createCodespace(repo, body);
     } catch (e) {
       if (e instanceof CrabboxError && e.code === "create_outcome_unknown") {
         log.warn(`the create request's outcome is unknown (${e.message}); looking for the codespace by its recovery name`);
-        const found = await findByRecoveryName(svc, current);
-        if (!found) {
-          await store.write({ ...current, state: "failed", failure: "create failed and no codespace with this lease's recovery name exists" });
+        const found = await recoverByName(svc, current, "acquire");
+        if (found.action !== "adopt") {
+          await store.write({ ...current, state: "failed", failure: found.reason });
           throw new CrabboxError({
             code: "create_failed",
             message: "creating the codespace failed, and GitHub holds no codespace for this lease",
@@ -165,8 +148,8 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
             exit: Exit.api,
           });
         }
-        log.info(`found it: ${found.name} — adopting it into lease ${leaseId}`);
-        cs = found;
+        log.info(`found it: ${found.codespace.name} — adopting it into lease ${leaseId}`);
+        cs = found.codespace;
       } else {
         // A definite refusal: nothing exists, so nothing to remember.
         await forgetLease(svc, leaseId);

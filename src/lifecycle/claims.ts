@@ -1,6 +1,64 @@
 /** Small pure helpers for building and updating claims. */
-import type { Codespace, GitStatus } from "../github/schemas.ts";
-import type { Claim, ClaimCodespace } from "../leases/claim.ts";
+import type { Codespace, GithubUser, GitStatus } from "../github/schemas.ts";
+import { PROVIDER, type Claim, type ClaimCodespace } from "../leases/claim.ts";
+
+/** What a new claim is made of; everything else starts empty (null). */
+export interface NewClaim {
+  leaseId: string;
+  slug: string;
+  state: "pending" | "ready";
+  /** Creation time (epoch ms): createdAt and updatedAt. */
+  now: number;
+  expiresAt: string;
+  ttlMs?: number;
+  keep: boolean;
+  apiUrl: string;
+  me: GithubUser;
+  repo: string;
+  ref: string;
+  pr: number | null;
+  machine: string;
+  devcontainerPath: string;
+  workingDirectory: string;
+  workRoot: string;
+  deleteOnRelease: boolean;
+  recovery: Claim["recovery"];
+  codespace?: ClaimCodespace | null;
+}
+
+/** The one way a claim (version 1) is built: by warmup before its create, and by stop --reclaim. */
+export function newClaim(f: NewClaim): Claim {
+  const at = new Date(f.now).toISOString();
+  return {
+    version: 1,
+    provider: PROVIDER,
+    leaseId: f.leaseId,
+    slug: f.slug,
+    state: f.state,
+    createdAt: at,
+    updatedAt: at,
+    expiresAt: f.expiresAt,
+    ...(f.ttlMs !== undefined ? { ttlMs: f.ttlMs } : {}),
+    keep: f.keep,
+    apiUrl: f.apiUrl,
+    github: { login: f.me.login, id: f.me.id },
+    repo: f.repo,
+    ref: f.ref,
+    pr: f.pr,
+    machine: f.machine,
+    devcontainerPath: f.devcontainerPath,
+    workingDirectory: f.workingDirectory,
+    workRoot: f.workRoot,
+    deleteOnRelease: f.deleteOnRelease,
+    recovery: f.recovery,
+    codespace: f.codespace ?? null,
+    lastSeen: null,
+    sshConfigPath: null,
+    sshHost: null,
+    lastSync: null,
+    failure: null,
+  };
+}
 
 export function bindCodespace(cs: Codespace): ClaimCodespace {
   return {

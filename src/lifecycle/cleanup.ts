@@ -5,7 +5,6 @@
 import type * as v from "valibot";
 import type { CleanupResult as CleanupResultSchema } from "../output/schemas.ts";
 import { CrabboxError } from "../errors.ts";
-import { listMyCodespaces } from "../github/operations.ts";
 import type { Claim } from "../leases/claim.ts";
 import { parseDisplayName } from "../leases/ids.ts";
 import { lockHolder } from "../leases/lock.ts";
@@ -96,11 +95,11 @@ export async function cleanup(svc: Services, opts: { dryRun: boolean; timeoutMs:
   const leftovers = await sweepLeftovers(svc, { dryRun: opts.dryRun });
 
   // Look-alikes: our display-name format, but no claim holds them. Reported only.
-  const client = await svc.github();
+  const api = await svc.api();
   const me = await svc.me();
   const held = new Set(claims.map((c) => c.codespace?.name).filter(Boolean));
   const nonces = new Set(claims.map((c) => c.recovery.displayName));
-  for (const cs of await listMyCodespaces(client)) {
+  for (const cs of await api.listMyCodespaces()) {
     if (held.has(cs.name) || cs.owner.login !== me.login) continue;
     if (!cs.display_name || !parseDisplayName(cs.display_name)) continue;
     if (nonces.has(cs.display_name)) continue; // a pending claim will adopt it

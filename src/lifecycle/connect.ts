@@ -5,8 +5,6 @@
  * This is where the control plane (GitHub API) meets the data plane (ssh).
  */
 import { CrabboxError, Exit } from "../errors.ts";
-import { ghSshConfig } from "../gh/gh.ts";
-import { getCodespaceOrNull, startCodespace } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import { writeLeaseConfig } from "../ssh/config.ts";
@@ -29,24 +27,19 @@ export interface BringUpOptions {
 export async function bringUp(svc: Services, claim: Claim, opts: BringUpOptions): Promise<{ claim: Claim; codespace: Codespace }> {
   const { runtime, log } = svc.ctx;
   if (!claim.codespace) throw new Error(`lease ${claim.leaseId} has no codespace bound`);
-  const client = await svc.github();
+  const api = await svc.api();
   const me = await svc.me();
   let started = false;
-  const cs = await waitForCodespace(svc, client, {
+  const cs = await waitForCodespace(svc, {
     name: claim.codespace.name,
-    label: "Available",
+    target: "Available",
     timeoutMs: opts.timeoutMs,
     leaseRef: leaseRef(claim),
-    until: (c) => c.state === "Available",
-    onState: async (c) => {
-      if (!started && c.state === "Shutdown") {
-        assertIdentity(claim, c, me, svc.ctx.config.githubCodespaces.apiUrl);
-        log.info(`starting stopped codespace ${c.name}`);
-        await startCodespace(client, c.name);
-        started = true;
-        return true;
-      }
-      return false;
+    start: async (c) => {
+      assertIdentity(claim, c, me, svc.ctx.config.githubCodespaces.apiUrl);
+      log.info(`starting stopped codespace ${c.name}`);
+      await api.startCodespace(c.name);
+      started = true;
     },
   });
   assertIdentity(claim, cs, me, svc.ctx.config.githubCodespaces.apiUrl);
@@ -65,7 +58,7 @@ export async function refreshSshConfig(svc: Services, claim: Claim): Promise<Cla
   const { runtime, config, log } = svc.ctx;
   const name = claim.codespace!.name;
   log.debug(`fetching ssh config: ${config.githubCodespaces.ghPath} codespace ssh --config -c ${name}`);
-  const text = await ghSshConfig(runtime, config.githubCodespaces.ghPath, name);
+  const text = await svc.gh.sshConfig(name);
   const { path, alias } = await writeLeaseConfig(runtime, claim.leaseId, text, name);
   const next = { ...claim, sshConfigPath: path, sshHost: alias };
   await svc.store.write(next);
@@ -183,7 +176,7 @@ async function connectionLost(svc: Services, claim: Claim, nonce: string, exit: 
   // One API call on this failure path: is the codespace still up (so the command may be running)?
   let state: string | null = null;
   try {
-    const live = claim.codespace ? await getCodespaceOrNull(await svc.github(), claim.codespace.name) : null;
+    const live = claim.codespace ? await (await svc.api()).getCodespaceOrNull(claim.codespace.name) : null;
     state = live ? live.state : "gone";
   } catch {}
   const stillUp = state === null || state === "Available";

@@ -6,7 +6,7 @@
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
-import type { GithubUser } from "./services.ts";
+import type { GithubUser } from "../github/schemas.ts";
 
 export interface Mismatch {
   field: string;
@@ -65,9 +65,13 @@ export function assertSameAccount(claim: Claim, me: GithubUser, apiUrl: string):
 
 export function assertIdentity(claim: Claim, live: Codespace, me: GithubUser, apiUrl: string): void {
   const mismatches = identityMismatches(claim, live, me, apiUrl);
-  if (mismatches.length === 0) return;
+  if (mismatches.length > 0) throw identityError(claim, live, mismatches);
+}
+
+/** Refusing to touch a codespace that is not the one the claim bound (exit 5). */
+export function identityError(claim: Claim, live: Codespace, mismatches: Mismatch[]): CrabboxError {
   const first = mismatches[0]!;
-  throw new CrabboxError({
+  return new CrabboxError({
     code: "identity_mismatch",
     message: `refusing to touch codespace ${live.name}: ${first.field} differs from lease ${claim.leaseId}`,
     why: `claim has ${JSON.stringify(first.claim)}, GitHub reports ${JSON.stringify(first.live)}${

@@ -3,8 +3,7 @@
  * stops at the first failure) and `doctor` (which reports each one).
  */
 import { CrabboxError, Exit } from "../errors.ts";
-import type { GithubClient } from "../github/client.ts";
-import { checkPermissions } from "../github/operations.ts";
+import type { CodespacesApi } from "../github/api.ts";
 import type { Machine, Repository } from "../github/schemas.ts";
 
 /** The smallest machine offered (fewest cpus, then memory, then storage). */
@@ -41,8 +40,8 @@ export function chooseMachine(repo: string, ref: string, machines: Machine[], re
 }
 
 /** The devcontainer's permissions must have been accepted once in the browser. */
-export async function assertPermissionsAccepted(client: GithubClient, repository: Repository, ref: string, devcontainerPath: string): Promise<void> {
-  const perm = await checkPermissions(client, repository.full_name, { ref, devcontainerPath });
+export async function assertPermissionsAccepted(api: Pick<CodespacesApi, "checkPermissions">, repository: Repository, ref: string, devcontainerPath: string): Promise<void> {
+  const perm = await api.checkPermissions(repository.full_name, { ref, devcontainerPath });
   if (perm.accepted) return;
   throw new CrabboxError({
     code: "permissions_not_accepted",

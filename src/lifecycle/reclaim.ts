@@ -5,12 +5,10 @@
  * qualifies, and the user must name it in full: that is the confirmation.
  */
 import { CrabboxError, Exit } from "../errors.ts";
-import { getCodespaceOrNull } from "../github/operations.ts";
-import type { Claim } from "../leases/claim.ts";
-import { PROVIDER } from "../leases/claim.ts";
-import { newLeaseId, parseDisplayName } from "../leases/ids.ts";
+import { newLeaseId } from "../leases/ids.ts";
+import { reclaimDecision } from "./decisions.ts";
 import { createLeaseUse } from "../leases/usage.ts";
-import { bindCodespace, seen } from "./claims.ts";
+import { bindCodespace, newClaim, seen } from "./claims.ts";
 import { releaseClaim, type ReleaseOptions, type ReleaseOutcome } from "./release.ts";
 import { defaultWorkRoot } from "./repo.ts";
 import type { Services } from "./services.ts";
@@ -18,46 +16,45 @@ import type { Services } from "./services.ts";
 export async function reclaim(svc: Services, name: string, opts: ReleaseOptions): Promise<ReleaseOutcome> {
   const { ctx, store } = svc;
   const cfg = ctx.config.githubCodespaces;
-  const client = await svc.github();
+  const api = await svc.api();
   const me = await svc.me();
   const { claims } = await store.list();
-  const holder = claims.find((c) => c.codespace?.name === name);
-  if (holder) {
+  // No API call for a codespace a claim already holds.
+  const first = reclaimDecision(name, undefined, me, claims);
+  const found = first.action === "lookup" ? await api.getCodespaceOrNull(name) : null;
+  const d = first.action === "lookup" ? reclaimDecision(name, found, me, claims) : first;
+  if (d.action === "refuse" && d.code === "already_claimed") {
     throw new CrabboxError({
       code: "already_claimed",
-      message: `codespace ${name} is already held by lease ${holder.leaseId} (${holder.slug})`,
-      hint: `release it through the lease: crabbox-cs stop ${holder.slug}`,
+      message: `codespace ${name} is already held by lease ${d.holder.leaseId} (${d.holder.slug})`,
+      hint: `release it through the lease: crabbox-cs stop ${d.holder.slug}`,
       exit: Exit.usage,
     });
   }
-  const cs = await getCodespaceOrNull(client, name);
-  if (!cs) {
-    throw new CrabboxError({ code: "codespace_not_found", message: `no codespace named ${name} is visible to ${me.login}`, hint: "list yours: gh codespace list", exit: Exit.notFound });
+  if (d.action === "fail") {
+    throw new CrabboxError({ code: "codespace_not_found", message: d.reason, hint: "list yours: gh codespace list", exit: Exit.notFound });
   }
-  const parsed = cs.display_name ? parseDisplayName(cs.display_name) : null;
-  if (!parsed || cs.owner.login !== me.login) {
+  if (d.action !== "adopt") {
     throw new CrabboxError({
       code: "reclaim_refused",
-      message: `refusing to reclaim ${name}: ${!parsed ? `its display name ${JSON.stringify(cs.display_name)} is not one crabbox-cs gives ("crabbox <slug> <nonce>")` : `it belongs to ${cs.owner.login}, not ${me.login}`}`,
+      message: `refusing to reclaim ${name}: ${d.action === "refuse" && d.code === "not_ours" && d.why === "display-name" ? `its display name ${JSON.stringify(found!.display_name)} is not one crabbox-cs gives ("crabbox <slug> <nonce>")` : `it belongs to ${found!.owner.login}, not ${me.login}`}`,
       why: "only codespaces crabbox-cs created can be adopted; anything else may be someone's workspace",
       hint: `manage it with gh instead: gh codespace stop -c ${name}`,
       exit: Exit.refused,
     });
   }
-  const now = new Date(ctx.runtime.now()).toISOString();
-  const claim: Claim = seen(
-    {
-      version: 1,
-      provider: PROVIDER,
+  const cs = d.codespace;
+  const now = ctx.runtime.now();
+  const claim = seen(
+    newClaim({
       leaseId: newLeaseId(),
-      slug: parsed.slug,
+      slug: d.slug,
       state: "ready",
-      createdAt: now,
-      updatedAt: now,
-      expiresAt: now,
+      now,
+      expiresAt: new Date(now).toISOString(),
       keep: false,
       apiUrl: cfg.apiUrl,
-      github: { login: me.login, id: me.id },
+      me,
       repo: cs.repository.full_name,
       ref: cs.git_status?.ref ?? "",
       pr: null,
@@ -66,16 +63,11 @@ export async function reclaim(svc: Services, name: string, opts: ReleaseOptions)
       workingDirectory: "",
       workRoot: cfg.workRoot || defaultWorkRoot(cs.repository.full_name),
       deleteOnRelease: cfg.deleteOnRelease,
-      recovery: { nonce: parsed.nonce, displayName: cs.display_name! },
+      recovery: { nonce: d.nonce, displayName: cs.display_name! },
       codespace: bindCodespace(cs),
-      lastSeen: null,
-      sshConfigPath: null,
-      sshHost: null,
-      lastSync: null,
-      failure: null,
-    },
+    }),
     cs,
-    ctx.runtime.now(),
+    now,
   );
   // In use from the claim's creation until the release ends (cleanup leaves it alone).
   const use = createLeaseUse(store);

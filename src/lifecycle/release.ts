@@ -9,14 +9,14 @@
 import type * as v from "valibot";
 import type { ReleaseOutcome as ReleaseOutcomeSchema } from "../output/schemas.ts";
 import { CrabboxError, Exit } from "../errors.ts";
-import { deleteCodespace, getCodespaceOrNull, stopCodespace } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import { closeMaster } from "../ssh/exec.ts";
 import { forgetLease } from "./leftovers.ts";
-import { findByRecoveryName } from "./recover.ts";
+import { recoverByName } from "./recover.ts";
+import { releaseDecision } from "./decisions.ts";
 import { bindCodespace, gitVerdict, leaseRef, seen } from "./claims.ts";
-import { assertIdentity, assertSameAccount } from "./identity.ts";
+import { assertSameAccount, identityError } from "./identity.ts";
 import type { Services } from "./services.ts";
 import { liveView } from "../output/views.ts";
 import { waitForCodespace } from "./wait.ts";
@@ -33,91 +33,83 @@ export interface ReleaseOptions {
 export type ReleaseOutcome = v.InferOutput<typeof ReleaseOutcomeSchema>;
 export type ReleaseAction = ReleaseOutcome["action"];
 
-export function wantsDelete(claim: Claim, override?: boolean): boolean {
-  if (override !== undefined) return override;
-  return claim.deleteOnRelease && !claim.keep;
-}
-
 export async function release(svc: Services, leaseId: string, opts: ReleaseOptions): Promise<ReleaseOutcome> {
   // withLease re-reads the claim under the lock (lease_not_found, exit 4, if another process released it).
   return svc.store.withLease(leaseId, (claim) => releaseClaim(svc, claim, opts));
 }
 
-/** Release a claim whose lease lock the caller already holds. */
+/** Release a claim whose lease lock the caller already holds. The rule is releaseDecision (decisions.ts). */
 export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOptions): Promise<ReleaseOutcome> {
   const { store, ctx } = svc;
   const { log, runtime } = ctx;
-  const client = await svc.github();
+  const api = await svc.api();
   const me = await svc.me();
   const apiUrl = ctx.config.githubCodespaces.apiUrl;
   const base = { leaseId: claim.leaseId, slug: claim.slug };
+  // Another account would see the codespace as 404 and wrongly forget it: refuse before any lookup.
   assertSameAccount(claim, me, apiUrl);
 
   // A claim that never got its codespace bound: a crash between create and bind, or a failed create.
   if (!claim.codespace) {
-    const found = claim.state === "failed" ? null : await findByRecoveryName(svc, claim);
-    if (!found) {
+    const found = await recoverByName(svc, claim, "release");
+    if (found.action !== "adopt") {
       if (!opts.dryRun) await forgetLease(svc, claim.leaseId);
-      return { ...base, codespace: null, action: "forgotten", reason: `no codespace was ever bound to this ${claim.state} lease` };
+      return { ...base, codespace: null, action: "forgotten", reason: found.reason };
     }
-    log.info(`lease ${claim.leaseId} had lost track of ${found.name}; adopting it by its recovery name`);
-    claim = seen({ ...claim, codespace: bindCodespace(found) }, found, runtime.now());
+    log.info(`lease ${claim.leaseId} had lost track of ${found.codespace.name}; adopting it by its recovery name`);
+    claim = seen({ ...claim, codespace: bindCodespace(found.codespace) }, found.codespace, runtime.now());
     if (!opts.dryRun) await store.write(claim);
   }
 
   const name = claim.codespace!.name;
-  let live = await getCodespaceOrNull(client, name);
-  if (!live) {
+  let live = await api.getCodespaceOrNull(name);
+  const decide = () => releaseDecision({ claim, live, me, apiUrl, override: opts.delete });
+  const plan = decide();
+  if (plan.action === "forget") {
     if (!opts.dryRun) await forgetLease(svc, claim.leaseId);
-    return { ...base, codespace: name, action: "forgotten", reason: "the codespace no longer exists on GitHub" };
+    return { ...base, codespace: name, action: "forgotten", reason: plan.reason };
   }
-  assertIdentity(claim, live, me, apiUrl);
+  if (plan.action === "refuse") throw identityError(claim, live!, plan.mismatches);
 
-  const del = wantsDelete(claim, opts.delete);
   if (opts.dryRun) {
     // Before the stop, git_status may still change: the real decision is made after it.
-    const git = gitVerdict(live.git_status);
-    const notDeleting = git.unknown ? `${git.reason}: would stop, not delete` : `has ${git.reason}: would stop, not delete`;
     return {
       ...base,
       codespace: name,
-      action: del && git.deletable ? "would-delete" : "would-stop",
-      reason: del ? (git.deletable ? "policy: delete on release" : notDeleting) : claim.keep ? "kept lease: stop only" : "policy: stop on release",
+      action: plan.action === "delete" ? "would-delete" : "would-stop",
+      reason:
+        plan.action === "delete" ? "policy: delete on release"
+        : plan.action === "refuse-delete" ? (plan.code === "git_status_unknown" ? `${plan.reason}: would stop, not delete` : `has ${plan.reason}: would stop, not delete`)
+        : claim.keep ? "kept lease: stop only" : "policy: stop on release",
     };
   }
 
   if (claim.sshConfigPath && claim.sshHost) await closeMaster(runtime, claim.sshConfigPath, claim.sshHost);
 
   // Stop first (a running codespace's git_status can still change).
-  if (live.state !== "Shutdown") {
-    if (live.state !== "ShuttingDown") {
+  if (plan.stop !== "none") {
+    if (plan.stop === "stop") {
       log.info(`stopping codespace ${name}`);
-      live = await stopCodespace(client, name);
+      live = await api.stopCodespace(name);
     }
-    live = await waitForCodespace(svc, client, {
-      name,
-      label: "Shutdown",
-      timeoutMs: opts.timeoutMs,
-      leaseRef: leaseRef(claim),
-      until: (c) => c.state === "Shutdown",
-    });
+    live = await waitForCodespace(svc, { name, target: "Shutdown", timeoutMs: opts.timeoutMs, leaseRef: leaseRef(claim) });
   }
-  assertIdentity(claim, live, me, apiUrl);
-  claim = seen(claim, live, runtime.now());
+  const final = decide();
+  if (final.action === "refuse") throw identityError(claim, live!, final.mismatches);
+  claim = seen(claim, live!, runtime.now());
 
-  if (!del) {
+  if (final.action === "stop" || final.action === "forget") {
     await store.write({ ...claim, state: "released" });
-    return { ...base, codespace: name, action: "stopped", reason: claim.keep ? "kept lease: stopped, not deleted" : "policy: stop on release" };
+    return { ...base, codespace: name, action: "stopped", reason: final.reason };
   }
-  const git = gitVerdict(live.git_status);
-  if (!git.deletable) {
-    await store.write({ ...claim, state: "released", failure: `not deleted: ${git.reason}` });
-    throw dirtyError(claim, live);
+  if (final.action === "refuse-delete") {
+    await store.write({ ...claim, state: "released", failure: `not deleted: ${final.reason}` });
+    throw dirtyError(claim, live!);
   }
 
   await store.write({ ...claim, state: "releasing" });
   log.info(`deleting codespace ${name}`);
-  await deleteCodespace(client, name);
+  await api.deleteCodespace(name);
   const gone = await waitUntilGone(svc, name, opts.timeoutMs);
   if (!gone) {
     throw new CrabboxError({
@@ -129,15 +121,15 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
     });
   }
   await forgetLease(svc, claim.leaseId);
-  return { ...base, codespace: name, action: "deleted", reason: "stopped clean, deleted, confirmed gone" };
+  return { ...base, codespace: name, action: "deleted", reason: final.reason };
 }
 
 async function waitUntilGone(svc: Services, name: string, timeoutMs: number): Promise<boolean> {
   const { runtime } = svc.ctx;
-  const client = await svc.github();
+  const api = await svc.api();
   const deadline = runtime.now() + Math.min(timeoutMs, 120_000);
   for (let i = 0; ; i++) {
-    if (!(await getCodespaceOrNull(client, name))) return true;
+    if (!(await api.getCodespaceOrNull(name))) return true;
     if (runtime.now() >= deadline) return false;
     await runtime.sleep(Math.min(250 * 2 ** i, 3000));
   }

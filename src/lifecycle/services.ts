@@ -1,49 +1,59 @@
 /**
- * Lazily built collaborators of a command: the claim store, the GitHub client
- * (token resolved only when an API call is really needed) and the
- * authenticated user (fetched at most once).
+ * Lazily built collaborators of a command: the claim store, the Codespaces
+ * API (token resolved only when an API call is really needed), the gh
+ * binary, and the authenticated user (fetched at most once). `api` and `gh`
+ * are ports: unit tests pass in-memory fakes through `createServices`.
  */
 import type { Context } from "../context.ts";
+import { createGh, type Gh } from "../gh/gh.ts";
+import { codespacesApi, type CodespacesApi } from "../github/api.ts";
 import { resolveToken, type ResolvedToken } from "../github/auth.ts";
-import { createGithubClient, type GithubClient } from "../github/client.ts";
-import { getAuthenticatedUser } from "../github/operations.ts";
+import { createGithubClient } from "../github/client.ts";
+import type { GithubUser } from "../github/schemas.ts";
 import { createClaimStore, type ClaimStore } from "../leases/store.ts";
 import { VERSION } from "../version.ts";
-
-export interface GithubUser {
-  login: string;
-  id: number;
-}
 
 export interface Services {
   ctx: Context;
   store: ClaimStore;
   /** The token and where it came from (resolved once). */
   token(): Promise<ResolvedToken>;
-  github(): Promise<GithubClient>;
+  /** The Codespaces API calls the product makes. */
+  api(): Promise<CodespacesApi>;
+  /** The gh binary (ssh config, version). */
+  gh: Gh;
   me(): Promise<GithubUser>;
 }
 
-export function createServices(ctx: Context): Services {
+/** Replacements for the real collaborators (tests). */
+export interface Ports {
+  api?: CodespacesApi;
+  gh?: Gh;
+  store?: ClaimStore;
+}
+
+export function createServices(ctx: Context, ports: Ports = {}): Services {
   let token: Promise<ResolvedToken> | undefined;
-  let client: Promise<GithubClient> | undefined;
+  let api: Promise<CodespacesApi> | undefined;
   let user: Promise<GithubUser> | undefined;
+  const cfg = ctx.config.githubCodespaces;
   const svc: Services = {
     ctx,
-    store: createClaimStore(ctx.runtime, { warn: (m) => ctx.log.warn(m) }),
+    store: ports.store ?? createClaimStore(ctx.runtime, { warn: (m) => ctx.log.warn(m) }),
+    gh: ports.gh ?? createGh(ctx.runtime, cfg.ghPath),
     token() {
-      token ??= resolveToken(ctx.runtime, { ghPath: ctx.config.githubCodespaces.ghPath, apiUrl: ctx.config.githubCodespaces.apiUrl });
+      token ??= resolveToken(ctx.runtime, { ghPath: cfg.ghPath, apiUrl: cfg.apiUrl });
       return token;
     },
-    github() {
-      client ??= svc.token().then(({ token }) =>
-        createGithubClient({ runtime: ctx.runtime, apiUrl: ctx.config.githubCodespaces.apiUrl, token, version: VERSION }),
-      );
-      return client;
+    api() {
+      api ??= ports.api
+        ? Promise.resolve(ports.api)
+        : svc.token().then(({ token }) => codespacesApi(createGithubClient({ runtime: ctx.runtime, apiUrl: cfg.apiUrl, token, version: VERSION })));
+      return api;
     },
     me() {
-      user ??= svc.github().then(async (c) => {
-        const u = await getAuthenticatedUser(c);
+      user ??= svc.api().then(async (a) => {
+        const u = await a.authenticatedUser();
         return { login: u.login, id: u.id };
       });
       return user;

@@ -4,9 +4,8 @@
  * Rate-limit waits (Retry-After) are the HTTP client's job.
  */
 import { CrabboxError, Exit } from "../errors.ts";
-import type { GithubClient } from "../github/client.ts";
-import { getCodespaceOrNull } from "../github/operations.ts";
 import type { Codespace } from "../github/schemas.ts";
+import { waitStep, type WaitTarget } from "../github/states.ts";
 import type { Services } from "./services.ts";
 import { createProgress } from "../output/progress.ts";
 import { oneLine } from "../output/sanitize.ts";
@@ -14,29 +13,23 @@ import { oneLine } from "../output/sanitize.ts";
 /** Poll intervals in ms; the last one repeats. */
 export const POLL_SCHEDULE = [250, 250, 500, 500, 1000, 1000, 2000, 2000, 3000, 5000];
 
-const TERMINAL_BAD = new Set(["Failed", "Deleted", "Archived", "Moved", "Unavailable"]);
-const KNOWN = new Set([
-  "Unknown", "Created", "Queued", "Provisioning", "Available", "Awaiting", "Unavailable", "Deleted", "Moved",
-  "Shutdown", "Archived", "Starting", "ShuttingDown", "Failed", "Exporting", "Updating", "Rebuilding",
-]);
-
 export interface WaitOptions {
   name: string;
-  /** Stop waiting when this returns true. */
-  until: (cs: Codespace) => boolean;
-  /** Called when the codespace is in a state where we should act (e.g. start it). Return true if it acted. */
-  onState?: (cs: Codespace) => Promise<boolean> | boolean;
+  /** The state waited for (see waitStep in src/github/states.ts for what every other state means). */
+  target: WaitTarget;
+  /** Waiting for Available: how to start a stopped codespace (called at most once). Without it, a stopped one is polled. */
+  start?: (cs: Codespace) => Promise<void>;
   timeoutMs: number;
-  /** What we are waiting for, for messages: "Available". */
-  label: string;
   leaseRef?: string;
 }
 
-export async function waitForCodespace(svc: Services, client: GithubClient, opts: WaitOptions): Promise<Codespace> {
+export async function waitForCodespace(svc: Services, opts: WaitOptions): Promise<Codespace> {
   const { runtime, log } = svc.ctx;
+  const api = await svc.api();
   const deadline = runtime.now() + opts.timeoutMs;
   let lastState = "";
   let warnedUnknown = false;
+  let started = false;
   const progress = createProgress({ env: runtime.env, isTTY: runtime.tty.stderr, quiet: svc.ctx.quiet, now: runtime.now });
   try {
     return await poll();
@@ -46,11 +39,11 @@ export async function waitForCodespace(svc: Services, client: GithubClient, opts
 
   async function poll(): Promise<Codespace> {
   for (let i = 0; ; i++) {
-    const cs = await getCodespaceOrNull(client, opts.name);
+    const cs = await api.getCodespaceOrNull(opts.name);
     if (!cs) {
       throw new CrabboxError({
         code: "codespace_gone",
-        message: `codespace ${opts.name} disappeared while waiting for it to be ${opts.label}`,
+        message: `codespace ${opts.name} disappeared while waiting for it to be ${opts.target}`,
         why: "GitHub no longer knows it (deleted in the web UI, by retention, or by another tool)",
         hint: opts.leaseRef ? `crabbox-cs stop ${opts.leaseRef}  (forgets the lease)` : undefined,
         exit: Exit.notFound,
@@ -61,28 +54,33 @@ export async function waitForCodespace(svc: Services, client: GithubClient, opts
       log.info(`codespace ${cs.name}: ${lastState ? `${oneLine(lastState)} → ` : ""}${oneLine(cs.state)}`);
       lastState = cs.state;
     }
-    progress.set(`waiting for ${cs.name} to be ${opts.label}: ${oneLine(cs.state)}`);
-    if (opts.until(cs)) return cs;
-    if (!KNOWN.has(cs.state) && !warnedUnknown) {
+    progress.set(`waiting for ${cs.name} to be ${opts.target}: ${oneLine(cs.state)}`);
+    const step = waitStep(cs.state, opts.target, started || !opts.start);
+    if (step.action === "done") return cs;
+    if (step.action === "poll" && step.unfamiliar && !warnedUnknown) {
       warnedUnknown = true;
       progress.clear();
       log.warn(`GitHub reports an unfamiliar state "${oneLine(cs.state)}": treating it as not ready yet`);
     }
-    if (TERMINAL_BAD.has(cs.state)) {
+    if (step.action === "fail") {
       throw new CrabboxError({
         code: "codespace_failed",
-        message: `codespace ${cs.name} is ${oneLine(cs.state)}, not ${opts.label}`,
+        message: `codespace ${cs.name} is ${oneLine(cs.state)}, not ${opts.target}`,
         why: "GitHub put the codespace in a state it does not recover from by waiting",
         hint: `inspect it at ${cs.web_url}; then release the lease: crabbox-cs stop ${opts.leaseRef ?? cs.name}`,
         exit: Exit.api,
       });
     }
-    if (opts.onState && (await opts.onState(cs))) continue;
+    if (step.action === "start") {
+      started = true;
+      await opts.start!(cs);
+      continue;
+    }
     const now = runtime.now();
     if (now >= deadline) {
       throw new CrabboxError({
         code: "wait_timeout",
-        message: `timed out waiting for codespace ${cs.name} to be ${opts.label} (still ${oneLine(cs.state)})`,
+        message: `timed out waiting for codespace ${cs.name} to be ${opts.target} (still ${oneLine(cs.state)})`,
         why: `it did not get there within ${Math.round(opts.timeoutMs / 1000)}s`,
         hint: opts.leaseRef
           ? `wait longer: crabbox-cs status --id ${opts.leaseRef} --wait   or release it: crabbox-cs stop ${opts.leaseRef}`
@@ -91,8 +89,8 @@ export async function waitForCodespace(svc: Services, client: GithubClient, opts
         details: { codespace: cs.name, state: cs.state },
       });
     }
-    const step = POLL_SCHEDULE[Math.min(i, POLL_SCHEDULE.length - 1)]!;
-    await runtime.sleep(Math.min(step, Math.max(0, deadline - now)));
+    const pause = POLL_SCHEDULE[Math.min(i, POLL_SCHEDULE.length - 1)]!;
+    await runtime.sleep(Math.min(pause, Math.max(0, deadline - now)));
   }
   }
 }

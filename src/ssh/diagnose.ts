@@ -5,7 +5,10 @@
  */
 import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
 import { CrabboxError, Exit } from "../errors.ts";
-import { redact } from "../redact.ts";
+import { tail } from "../util/text.ts";
+
+// Re-exported for the tree-sync modules that still import it from here.
+export { tail };
 
 /** The devcontainer.json fragment that adds an SSH server to a codespace image. */
 export const SSHD_FEATURE_SNIPPET = `{
@@ -21,18 +24,6 @@ const SSH_SERVER_MISSING_RE = /failed to start SSH server|SSH server|\bsshd\b/i;
 
 export function mentionsMissingSshServer(text: string): boolean {
   return SSH_SERVER_MISSING_RE.test(text);
-}
-
-/** The last few non-empty lines of a tool's output, redacted, for `why`. */
-export function tail(text: string, lines = 6, maxChars = 800): string {
-  const kept = text
-    .split(/\r?\n/)
-    .map((l) => l.trimEnd())
-    .filter((l) => l !== "")
-    .slice(-lines)
-    .join("\n");
-  const cut = kept.length > maxChars ? `…${kept.slice(-maxChars)}` : kept;
-  return redact(cut);
 }
 
 export function sshServerMissingError(output: string, codespaceName?: string): CrabboxError {

@@ -10,7 +10,7 @@
  */
 import type { Child, ChildExit, Runtime } from "../runtime.ts";
 import { CrabboxError, Exit } from "../errors.ts";
-import { tail } from "./diagnose.ts";
+import { tail } from "../util/text.ts";
 import { MarkerFilter, pumpThrough, writeAllSync } from "./markers.ts";
 import { cancelScript, exportLines, remoteCommand } from "./quote.ts";
 
@@ -188,25 +188,6 @@ export async function uploadEnv(runtime: Runtime, configPath: string, alias: str
     });
   }
   return path;
-}
-
-/**
- * Forward SIGINT/SIGTERM/SIGHUP received by this process to `child` while it
- * runs (without them, Bun would die and leave ssh behind). Returns the undo.
- */
-export function forwardSignals(child: Child, signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"]): () => void {
-  const handlers = signals.map((sig) => {
-    const h = () => {
-      try {
-        child.kill(sig);
-      } catch {}
-    };
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
-  return () => {
-    for (const [sig, h] of handlers) process.off(sig, h);
-  };
 }
 
 /** True when a ControlMaster for this lease is up (`ssh -O check`). */

@@ -7,7 +7,8 @@
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
 import { proxyLogPathFor } from "./config.ts";
-import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError, tail } from "./diagnose.ts";
+import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError } from "./diagnose.ts";
+import { tail } from "../util/text.ts";
 import { sshArgs } from "./exec.ts";
 import { quoteWorkRoot, RUNS_DIR } from "./quote.ts";
 

@@ -42,7 +42,7 @@ test("a marker written between the first look and the lock: 'now in use', no rel
     ctx: { runtime },
     // The first look has been made when cleanup asks for the lock: a run marks the lease right then.
     store: { ...store, withLease: async (id: string, fn: (c: Claim) => unknown) => (await use.mark(id), store.withLease(id, fn as never)) },
-    github: async () => {
+    api: async () => {
       released = true;
       throw new Error("cleanup went on to release a lease in use");
     },

@@ -11,9 +11,9 @@ import {
   RepoDefaults,
   Repository,
   SimpleUser,
-  classifyState,
   isKnownState,
 } from "../../src/github/schemas.ts";
+import { stateClass } from "../../src/github/states.ts";
 import { fixture } from "./github-mock.ts";
 
 describe("GitHub's documented example payloads parse", () => {
@@ -84,14 +84,7 @@ describe("states", () => {
     const cs = v.parse(Codespace, { ...fixture("github-example-codespace.json"), state: "Teleporting" });
     expect(cs.state).toBe("Teleporting");
     expect(isKnownState(cs.state)).toBe(false);
-    expect(classifyState(cs.state)).toBe("unknown");
-    expect(classifyState("Unknown")).toBe("unknown");
-  });
-  test("classification of documented states", () => {
-    expect(classifyState("Available")).toBe("ready");
-    expect(classifyState("Shutdown")).toBe("stopped");
-    expect(classifyState("Provisioning")).toBe("pending");
-    expect(classifyState("Deleted")).toBe("gone");
-    expect(classifyState("Failed")).toBe("failed");
+    expect(stateClass(cs.state)).toBe("unknown");
+    expect(stateClass("Unknown")).toBe("unknown");
   });
 });
