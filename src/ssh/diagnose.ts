@@ -8,7 +8,6 @@ import { CrabboxError, Exit } from "../errors.ts";
 import { tail } from "../util/text.ts";
 
 // Re-exported for the tree-sync modules that still import it from here.
-export { tail };
 
 /** The devcontainer.json fragment that adds an SSH server to a codespace image. */
 export const SSHD_FEATURE_SNIPPET = `{

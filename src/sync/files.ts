@@ -12,7 +12,7 @@ import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
-import { tail } from "../ssh/diagnose.ts";
+import { tail } from "../util/text.ts";
 
 /** Names skipped at any depth when the local root is not a git work tree. */
 export const WALK_EXCLUDES: readonly string[] = [".git", "node_modules", ".DS_Store"];
