@@ -182,12 +182,11 @@ export function resolvedName(name: string, row: KeyRow): string {
   return row.minutes ? `${name}Minutes` : name;
 }
 
-/** "--flag" spellings of a row, for messages (`A or B`). */
+/** Where else a key can be set, for messages: "CRABBOX_X, --x or --y". */
 export function whereInstead(row: KeyRow): string {
-  const env = [row.env, row.synonym?.env].filter(Boolean).join(", ");
-  const flags = [row.default === true || row.default === false ? `--[no-]${row.flag}` : `--${row.flag}`];
-  if (row.globalFlag) flags.push(`--${row.globalFlag.flag}`);
-  return `${env} or ${flags.join(" or ")}`;
+  const all = [row.env, row.synonym?.env, typeof row.default === "boolean" ? `--[no-]${row.flag}` : `--${row.flag}`, row.globalFlag && `--${row.globalFlag.flag}`];
+  const names = all.filter((x): x is string => Boolean(x));
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names.at(-1)}` : names.join("");
 }
 
 /** The "## Keys" table of docs/configuration.md, derived from the rows. */
