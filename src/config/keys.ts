@@ -9,16 +9,17 @@
  * (tests/unit/config-keys.test.ts). Adding a key is adding a row.
  */
 import * as v from "valibot";
-import { DurationError, isDuration, parseDuration } from "./duration.ts";
+import { DurationError, parseDuration } from "./duration.ts";
 
 /** The provider we are; the other names in PROVIDER_NAMES mean the same. */
 export const PROVIDER = "github-codespaces" as const;
 export const PROVIDER_NAMES = [PROVIDER, "codespaces", "gh-codespaces"] as const;
 
-function durationProblem(input: unknown): string {
+/** Why a string is not a Go duration, or null when it is one. */
+function durationProblem(input: unknown): string | null {
   try {
     parseDuration(String(input));
-    return "is not a valid duration";
+    return null;
   } catch (e) {
     const why = e instanceof DurationError ? e.why : undefined;
     const hint = e instanceof DurationError ? e.hint : undefined;
@@ -30,7 +31,7 @@ const str = v.nullish(v.string("must be a string"));
 const duration = v.nullish(
   v.pipe(
     v.string("must be a duration string such as 30m or 1h (a bare number has no unit)"),
-    v.check(isDuration, (issue) => durationProblem(issue.input)),
+    v.check((s) => durationProblem(s) === null, (issue) => durationProblem(issue.input) ?? "is not a valid duration"),
   ),
 );
 const bool = v.nullish(v.boolean("must be true or false (unquoted)"));

@@ -124,7 +124,7 @@ describe("every command's definitions", () => {
       const c = await load();
       expect(c.meta.name).toBe(name);
       if (c.passthrough) withPassthrough.push(name);
-      const positionals = Object.entries(c.args).filter(([, d]) => d.type === "positional").map(([n]) => n);
+      const positionals = Object.entries(c.args as ArgsDef).filter(([, d]) => d.type === "positional").map(([n]) => n);
       expect({ name, positionals }).toEqual({ name, positionals: ["ssh", "status", "stop"].includes(name) ? ["lease"] : name === "completion" ? ["shell"] : [] });
     }
     expect(withPassthrough.sort()).toEqual(["run", "ssh"]);

@@ -7,6 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { ArgsDef } from "../../src/commands/argv.ts";
 import { globalArgs, providerArgs } from "../../src/config/flags.ts";
 import { allKeys, docsKeyTable, GC_KEYS, resolvedName, TOP_KEYS } from "../../src/config/keys.ts";
 import { DEFAULTS, envLayer, loadConfig } from "../../src/config/load.ts";
@@ -19,14 +20,14 @@ const doc = readFileSync(join(ROOT, "docs/configuration.md"), "utf8");
 
 describe("every table derived from the rows agrees with them", () => {
   test("flags, env variables, defaults, file schema, trust rule, resolved Config", async () => {
-    const args = { ...globalArgs, ...providerArgs };
+    const args: ArgsDef = { ...globalArgs, ...providerArgs };
     const resolved = await loadConfig(createRuntime({ env: {}, homeDir: "/nonexistent", cwd: "/" }), {});
     for (const { key, name, row } of allKeys()) {
       const top = key === name;
       expect(args[row.flag]?.description, key).toBe(row.help);
       expect(args[row.flag]?.type, key).toBe(typeof row.default === "boolean" ? "boolean" : "string");
       if (row.synonym?.flag) expect(args[row.synonym.flag]?.description).toBe(`Same as --${row.flag}`);
-      if (row.globalFlag) expect((globalArgs as Record<string, { description?: string }>)[row.globalFlag.flag]?.description).toBe(row.globalFlag.help);
+      if (row.globalFlag) expect((globalArgs as ArgsDef)[row.globalFlag.flag]?.description).toBe(row.globalFlag.help);
       const sample = typeof row.default === "boolean" ? "false" : top && name === "provider" ? "codespaces" : "x";
       if (row.env) {
         const { layer } = envLayer({ [row.env]: sample });
