@@ -68,3 +68,18 @@ describe("what is accepted", () => {
     expect((await h.run(["stop", lease.slug, "--delete"])).code).toBe(0);
   });
 });
+
+describe("where each setting came from (Config.sources, shown as the docs promise)", () => {
+  test("doctor prints one config line per setting that is not a default; --verbose prints them on stderr", async () => {
+    const d = await h.run(["doctor", "--github-codespaces-geo", "UsEast"], { env: { CRABBOX_GITHUB_CODESPACES_REF: "main" } });
+    expect(d.code).toBe(0);
+    expect(d.stdout).toContain("config  githubCodespaces.geo = UsEast from --github-codespaces-geo\n");
+    expect(d.stdout).toContain("config  githubCodespaces.ref = main from CRABBOX_GITHUB_CODESPACES_REF\n");
+    expect(d.stdout).not.toContain("githubCodespaces.machine =");
+
+    const l = await h.run(["list", "--verbose", "--type", "premiumLinux"]);
+    expect(l.code).toBe(0);
+    expect(l.stderr).toContain("githubCodespaces.machine = premiumLinux from --type");
+    expect((await h.run(["list"])).stderr).not.toContain("githubCodespaces.");
+  });
+});
