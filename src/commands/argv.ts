@@ -12,11 +12,10 @@
  * a passthrough are refused with exit 2. Everything after the first bare `--`
  * is the passthrough, never inspected.
  */
-import type { ArgDef as CittyArgDef } from "citty";
+import type { ArgDef, ArgsDef } from "../config/flags.ts";
 import { CrabboxError, Exit, usageError } from "../errors.ts";
 
-export type ArgDef = CittyArgDef & { multiple?: boolean };
-export type ArgsDef = Record<string, ArgDef>;
+export type { ArgDef, ArgsDef };
 
 /** The typed values of a set of arg definitions: one spelling per flag, as defined. */
 export type ArgValues<A extends ArgsDef> = {

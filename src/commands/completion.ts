@@ -2,7 +2,7 @@
  * `crabbox-cs completion <bash|zsh|fish>`: print a shell completion script.
  *
  * The script is generated from the command table (commands/index.ts) and each
- * command's citty args (the same definitions the parser and --help use), so
+ * command's arg definitions (the same ones the parser and --help use), so
  * completion cannot drift from what the CLI accepts. Lease ids and slugs are
  * completed from the local claim files (no network, no token).
  */

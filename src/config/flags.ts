@@ -3,12 +3,16 @@
  * configuration key (derived from keys.ts), plus the mapping from parsed flags
  * to a config layer. Parsing itself is src/commands/argv.ts.
  */
-import type { ArgsDef } from "../commands/argv.ts";
+import type { ArgDef as CittyArgDef } from "citty";
 import { CrabboxError, Exit } from "../errors.ts";
 import { allKeys, GC_KEYS, type KeyRow, PROVIDER, PROVIDER_NAMES, TOP_KEYS } from "./keys.ts";
 import type { ConfigLayer } from "./schema.ts";
 
 export { PROVIDER, PROVIDER_NAMES };
+
+/** An arg definition: citty's shape, plus `multiple` for a repeatable string flag. */
+export type ArgDef = CittyArgDef & { multiple?: boolean };
+export type ArgsDef = Record<string, ArgDef>;
 
 /** Normalise a provider name or throw a usage error (exit 2) listing the accepted names. */
 export function normalizeProvider(name: string, from: string): typeof PROVIDER {

@@ -5,7 +5,7 @@
  * config file, follow a link to one, or let one pull in another.
  */
 import { normalizeApiUrl } from "../github/api-url.ts";
-import { parseRepo } from "../github/operations.ts";
+import { parseRepo } from "../github/repo-name.ts";
 import { existsSync } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { parseYAML } from "confbox/yaml";

@@ -1,5 +1,5 @@
 /**
- * Per-command help, rendered from the same citty ArgsDef the parser uses (so
+ * Per-command help, rendered from the same arg definitions the parser uses (so
  * help and parsing cannot disagree), laid out to fit 80 columns.
  */
 import type { Command } from "../commands/argv.ts";
