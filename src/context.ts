@@ -2,7 +2,7 @@
  * What every command starts from: the runtime, the logger, the resolved
  * config and output helpers. Built once per invocation.
  */
-import { loadConfig } from "./config/load.ts";
+import { describeSources, loadConfig } from "./config/load.ts";
 import type { Config } from "./config/types.ts";
 import { createLogger, type Logger } from "./output/log.ts";
 import { redact, redactValue } from "./redact.ts";
@@ -38,6 +38,7 @@ export async function createContext(args: ContextArgs, runtime: Runtime = create
   });
   const config = await loadConfig(runtime, args);
   for (const w of config.warnings) log.warn(w);
+  for (const line of describeSources(config)) log.debug(`config: ${line}`);
   return {
     runtime,
     config,

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./argv.ts";
 import { createContext } from "../context.ts";
 import { cleanup } from "../lifecycle/cleanup.ts";
 import { createServices } from "../lifecycle/services.ts";
@@ -15,7 +15,7 @@ export default defineCommand({
   async run({ args }) {
     const ctx = await createContext(args);
     const svc = createServices(ctx);
-    const dryRun = Boolean(args["dry-run"] ?? args.dryRun);
+    const dryRun = Boolean(args["dry-run"]);
     const result = await cleanup(svc, { dryRun, timeoutMs: durationArg("timeout", args.timeout) });
     for (const c of result.corrupt) ctx.log.warn(`unreadable claim ${c.path}: ${c.error} (left alone)`);
     if (ctx.json) ctx.printJson(result);

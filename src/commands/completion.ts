@@ -1,14 +1,14 @@
 /**
  * `crabbox-cs completion <bash|zsh|fish>`: print a shell completion script.
  *
- * The script is generated from the command table in src/cli.ts and each
- * command's citty args (the same definitions the parser and --help use), so
+ * The script is generated from the command table (commands/index.ts) and each
+ * command's arg definitions (the same ones the parser and --help use), so
  * completion cannot drift from what the CLI accepts. Lease ids and slugs are
  * completed from the local claim files (no network, no token).
  */
-import { defineCommand, type ArgsDef } from "citty";
 import { usageError } from "../errors.ts";
 import { PROVIDER_NAMES, globalArgs } from "../config/flags.ts";
+import { type ArgsDef, type Command, defineCommand } from "./argv.ts";
 
 export const SHELLS = ["bash", "zsh", "fish"] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -72,8 +72,9 @@ function valueKind(flag: string, def: ArgLike): { kind: ValueKind; words: string
   return { kind: "none", words: [] };
 }
 
-/** The completion model of one command, from its citty args. */
-export function commandSpec(name: string, description: string, args: ArgsDef): CommandSpec {
+/** The completion model of one command, from its arg definitions. */
+export function commandSpec(cmd: Pick<Command, "meta" | "args" | "passthrough">): CommandSpec {
+  const { meta, args } = cmd;
   const flags: FlagSpec[] = [];
   let positional: CommandSpec["positional"] = null;
   for (const [flag, raw] of Object.entries(args)) {
@@ -93,21 +94,13 @@ export function commandSpec(name: string, description: string, args: ArgsDef): C
     }
   }
   flags.push({ name: "help", description: "Show help for this command", takesValue: false, kind: "none", words: [] });
-  return { name, description, flags, positional, passthrough: name === "run" || name === "ssh" };
+  return { name: meta.name, description: meta.description, flags, positional, passthrough: Boolean(cmd.passthrough) };
 }
 
 /** Every command of the CLI, in the order `crabbox-cs --help` lists them. */
 export async function completionSpecs(): Promise<CommandSpec[]> {
-  // Lazy: cli.ts loads this module lazily too (through its command table).
-  const { COMMANDS } = await import("../cli.ts");
-  const out: CommandSpec[] = [];
-  for (const [name, entry] of Object.entries(COMMANDS)) {
-    const cmd = await entry.load();
-    const args = ((typeof cmd.args === "function" ? await cmd.args() : await cmd.args) ?? {}) as ArgsDef;
-    out.push(commandSpec(name, entry.description, args));
-  }
-  if (!out.some((c) => c.name === "completion")) out.push(commandSpec("completion", DESCRIPTION, completionArgs));
-  return out;
+  const { loadCommands } = await import("./index.ts");
+  return (await loadCommands()).map(commandSpec);
 }
 
 // ---------------------------------------------------------------- bash
@@ -337,16 +330,12 @@ export function completionScript(shell: Shell, specs: CommandSpec[]): string {
 
 // ---------------------------------------------------------------- command
 
-const DESCRIPTION = "Print a shell completion script (bash, zsh or fish)";
-
-const completionArgs = {
-  shell: { type: "positional", required: false, description: "Shell to print the script for: bash, zsh or fish" },
-  json: globalArgs.json,
-} satisfies ArgsDef;
-
 const completionCommand = defineCommand({
-  meta: { name: "completion", description: DESCRIPTION },
-  args: completionArgs,
+  meta: { name: "completion", description: "Print a shell completion script (bash, zsh or fish)" },
+  args: {
+    shell: { type: "positional", required: false, description: "Shell to print the script for: bash, zsh or fish" },
+    json: globalArgs.json,
+  },
   async run({ args }) {
     const shell = String(args.shell ?? "").trim().toLowerCase();
     if (!(SHELLS as readonly string[]).includes(shell)) {

@@ -1,7 +1,8 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./argv.ts";
 import type * as v from "valibot";
 import type { DoctorCheck as DoctorCheckSchema } from "../output/schemas.ts";
 import { createContext } from "../context.ts";
+import { describeSources } from "../config/load.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Repository } from "../github/schemas.ts";
 import { assertPermissionsAccepted, chooseMachine } from "../lifecycle/preflight.ts";
@@ -18,7 +19,7 @@ import { commonArgs, idArg } from "./shared.ts";
 export type DoctorCheck = v.InferOutput<typeof DoctorCheckSchema>;
 
 export default defineCommand({
-  meta: { name: "doctor", description: "Check gh, auth, repository, Codespaces access and local state (changes nothing)" },
+  meta: { name: "doctor", description: "Check gh, auth, repository, Codespaces access and local state" },
   args: { ...commonArgs, ...idArg },
   async run({ args }) {
     const ctx = await createContext(args);
@@ -122,6 +123,8 @@ export default defineCommand({
         ctx.print(`${c.ok ? "ok  " : "FAIL"}  ${c.check.padEnd(width)}  ${c.detail}`);
         if (c.hint) ctx.print(`      ${" ".repeat(width)}  fix: ${c.hint}`);
       }
+      // Where each setting that is not a default came from.
+      for (const line of describeSources(ctx.config)) ctx.print(`config  ${line}`);
     }
     return checks.every((c) => c.ok || c.code === "skipped") ? 0 : firstExit || 1;
   },

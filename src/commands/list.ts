@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./argv.ts";
 import { createContext } from "../context.ts";
 import type { Codespace } from "../github/schemas.ts";
 import { createServices } from "../lifecycle/services.ts";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./argv.ts";
 import { createContext, type Context } from "../context.ts";
 import { CrabboxError, Exit, usageError } from "../errors.ts";
 import type { Claim } from "../leases/claim.ts";
@@ -19,10 +19,11 @@ import type * as v from "valibot";
 import { signalNumber } from "../runtime.ts";
 import { ENV_NAME_RE } from "../ssh/quote.ts";
 import { trapInterrupts } from "./interrupts.ts";
-import { commonArgs, durationArg, idArg, leaseArgs, passthrough, prArg, repeated } from "./shared.ts";
+import { commonArgs, durationArg, idArg, leaseArgs, prArg } from "./shared.ts";
 
 export default defineCommand({
-  meta: { name: "run", description: "Sync the working tree and run a command on a codespace (a new one-shot lease, or --id LEASE)" },
+  meta: { name: "run", description: "Sync the working tree and run a command (one-shot lease, or --id)" },
+  passthrough: "command...",
   args: {
     ...commonArgs,
     ...idArg,
@@ -30,16 +31,15 @@ export default defineCommand({
     sync: { type: "boolean", default: true, description: "Sync the working tree first", negativeDescription: "Do not sync; run on what is there" },
     "sync-only": { type: "boolean", description: "Sync, do not run anything" },
     "sync-all": { type: "boolean", description: "Outside a git work tree, send the whole directory anyway (secrets never; see docs/sync.md)" },
-    env: { type: "string", description: "Forward this local environment variable (repeatable, or comma-separated); none by default", valueHint: "NAME" },
+    env: { type: "string", description: "Forward this local environment variable (repeatable, or comma-separated); none by default", valueHint: "NAME", multiple: true },
   },
-  async run({ args, rawArgs }) {
+  async run({ args, passthrough: argv }) {
     // 1. What to run, and how.
-    const argv = passthrough(rawArgs);
-    const syncOnly = Boolean(args["sync-only"] ?? args.syncOnly);
+    const syncOnly = Boolean(args["sync-only"]);
     if (argv.length === 0 && !syncOnly) throw usageError("nothing to run", "crabbox-cs run [--id LEASE] -- <command> [args...]");
     if (syncOnly && args.sync === false) throw usageError("--sync-only and --no-sync contradict each other");
     const ctx = await createContext(args);
-    const env = forwardedEnv(ctx, repeated(rawArgs, "env"));
+    const env = forwardedEnv(ctx, args.env);
     const svc = createServices(ctx);
     const { runtime, log } = ctx;
     const timeoutMs = durationArg("timeout", args.timeout);
@@ -68,7 +68,7 @@ export default defineCommand({
     try {
       // 2. A lease: the one named, or a fresh one.
       claim = await timed("acquire", async () => {
-        if (args.id) return leaseInUse(svc, await resolveLease(svc.store, String(args.id)), use, { timeoutMs });
+        if (args.id) return leaseInUse(svc, await resolveLease(svc.store, args.id), use, { timeoutMs });
         const fresh = await acquire(svc, {
           keep: Boolean(args.keep),
           ttlMs: durationArg("ttl", args.ttl),

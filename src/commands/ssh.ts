@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./argv.ts";
 import { createContext } from "../context.ts";
 import type { Claim } from "../leases/claim.ts";
 import { resolveLease } from "../leases/resolve.ts";
@@ -7,18 +7,18 @@ import { createServices } from "../lifecycle/services.ts";
 import { signalNumber, type Runtime } from "../runtime.ts";
 import { runRemote, sshArgs } from "../ssh/exec.ts";
 import { quoteWorkRoot, shQuote } from "../ssh/quote.ts";
-import { commonArgs, durationArg, idArg, leaseRefArg, passthrough } from "./shared.ts";
+import { commonArgs, durationArg, leaseRefArg, leaseRefArgs } from "./shared.ts";
 
 export default defineCommand({
-  meta: { name: "ssh", description: "Open an SSH session on a lease, landing in its work root (or run one command after --)" },
+  meta: { name: "ssh", description: "Open an SSH session (or run one command) on a lease" },
+  passthrough: "command...",
   args: {
     ...commonArgs,
-    lease: { type: "positional", required: false, description: "Lease id, slug, or claimed codespace name" },
-    ...idArg,
+    ...leaseRefArgs,
     print: { type: "boolean", description: "Print the ssh command line to reuse (paths only) instead of connecting" },
     timeout: { type: "string", description: "How long to wait if the codespace must be started (Go duration)", default: "10m", valueHint: "duration" },
   },
-  async run({ args, rawArgs }) {
+  async run({ args, passthrough }) {
     const ctx = await createContext(args);
     const svc = createServices(ctx);
     const claim = await resolveLease(svc.store, leaseRefArg(args, "ssh"));
@@ -30,7 +30,7 @@ export default defineCommand({
     }
     // In use (cleanup leaves it alone) while we are connected.
     const timeoutMs = durationArg("timeout", args.timeout);
-    return withLeaseInUse(svc, claim, { timeoutMs, connect: true }, (c) => session(ctx.runtime, c, passthrough(rawArgs)));
+    return withLeaseInUse(svc, claim, { timeoutMs, connect: true }, (c) => session(ctx.runtime, c, passthrough));
   },
 });
 

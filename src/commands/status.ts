@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./argv.ts";
 import { createContext } from "../context.ts";
 import { bringUp } from "../lifecycle/connect.ts";
 import { createServices } from "../lifecycle/services.ts";
@@ -6,7 +6,7 @@ import { resolveLease } from "../leases/resolve.ts";
 import { relativeTime } from "../output/format.ts";
 import { oneLine } from "../output/sanitize.ts";
 import { leaseView } from "../output/views.ts";
-import { commonArgs, durationArg, idArg, leaseRefArg } from "./shared.ts";
+import { commonArgs, durationArg, leaseRefArg, leaseRefArgs } from "./shared.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import { ghHostFor } from "../github/api-url.ts";
 import type { Claim } from "../leases/claim.ts";
@@ -40,8 +40,7 @@ export default defineCommand({
   meta: { name: "status", description: "Show one lease and its codespace" },
   args: {
     ...commonArgs,
-    lease: { type: "positional", required: false, description: "Lease id, slug, or claimed codespace name" },
-    ...idArg,
+    ...leaseRefArgs,
     wait: { type: "boolean", description: "Wait until the lease is ready (finishes an interrupted warmup)" },
     timeout: { type: "string", description: "How long --wait waits (Go duration)", default: "10m", valueHint: "duration" },
   },

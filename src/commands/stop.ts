@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./argv.ts";
 import { createContext } from "../context.ts";
 import { elapsed } from "../output/format.ts";
 import { usageError } from "../errors.ts";
@@ -6,14 +6,13 @@ import { release } from "../lifecycle/release.ts";
 import { reclaim } from "../lifecycle/reclaim.ts";
 import { createServices } from "../lifecycle/services.ts";
 import { resolveLease } from "../leases/resolve.ts";
-import { commonArgs, durationArg, idArg, leaseRefArg } from "./shared.ts";
+import { commonArgs, durationArg, leaseRefArg, leaseRefArgs } from "./shared.ts";
 
 export default defineCommand({
   meta: { name: "stop", description: "Release a lease: stop, and delete when safe" },
   args: {
     ...commonArgs,
-    lease: { type: "positional", required: false, description: "Lease id, slug, or claimed codespace name" },
-    ...idArg,
+    ...leaseRefArgs,
     delete: { type: "boolean", description: "Delete this time even if the lease is kept or the policy says stop (never when there is unsaved work)" },
     keep: { type: "boolean", description: "Only stop this time, even if the policy says delete" },
     force: { type: "boolean", description: "Same as --delete; still never deletes a codespace with uncommitted or unpushed work" },
@@ -29,7 +28,7 @@ export default defineCommand({
     const opts = { delete: override, timeoutMs: durationArg("timeout", args.timeout) };
     const t0 = ctx.runtime.now();
     const outcome = args.reclaim
-      ? await reclaim(svc, String(args.reclaim), opts)
+      ? await reclaim(svc, args.reclaim, opts)
       : await release(svc, (await resolveLease(svc.store, leaseRefArg(args, "stop"))).leaseId, opts);
     if (ctx.json) ctx.printJson(outcome);
     else {

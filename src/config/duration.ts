@@ -70,16 +70,6 @@ export function parseDuration(input: string): number {
   return total;
 }
 
-/** True when `input` parses as a duration. */
-export function isDuration(input: string): boolean {
-  try {
-    parseDuration(input);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Format milliseconds compactly in the same syntax: 90 min -> "1h30m",
  * 168 h -> "168h", 500 -> "500ms", 0 -> "0s". parseDuration(formatDuration(x)) === x

@@ -4,76 +4,32 @@
  * Files are read as YAML data only (see readYamlFile): we never execute a
  * config file, follow a link to one, or let one pull in another.
  */
-import { checkApiUrl } from "../github/api-url.ts";
+import { normalizeApiUrl } from "../github/api-url.ts";
+import { parseRepo } from "../github/repo-name.ts";
 import { existsSync } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { parseYAML } from "confbox/yaml";
 import { lexists, type NoFollowRead, readFileNoFollow } from "../fsutil.ts";
 import { CrabboxError, Exit } from "../errors.ts";
-import { redact, redactValue } from "../redact.ts";
+import { redact } from "../redact.ts";
 import type { Env, Runtime } from "../runtime.ts";
 import { DurationError, durationToMinutes } from "./duration.ts";
-import { flagOverrides, normalizeProvider, PROVIDER } from "./flags.ts";
+import { flagOverrides, normalizeProvider } from "./flags.ts";
+import { allKeys, GC_KEYS, type KeyRow, resolvedName, TOP_KEYS } from "./keys.ts";
 import { type ConfigLayer, type FileGithubCodespaces, parseFileConfig } from "./schema.ts";
 import { applyTrustRule } from "./trust.ts";
 import type { Config, ConfigSource, GithubCodespacesConfig } from "./types.ts";
 
 export const REPO_CONFIG_NAMES = [".crabbox.yaml", ".crabbox.yml"] as const;
 
+/** The defaults as a layer (from keys.ts). */
 export const DEFAULTS = {
-  provider: PROVIDER,
-  target: "linux",
-  class: "standard",
-  githubCodespaces: {
-    repo: "",
-    ref: "",
-    machine: "",
-    devcontainerPath: "",
-    workingDirectory: "",
-    geo: "",
-    idleTimeout: "30m",
-    retentionPeriod: "1h",
-    deleteOnRelease: true,
-    ghPath: "gh",
-    workRoot: "",
-    apiUrl: "https://api.github.com",
-  },
-} as const satisfies ConfigLayer;
+  ...Object.fromEntries(Object.entries(TOP_KEYS).map(([k, row]) => [k, row.default])),
+  githubCodespaces: Object.fromEntries(Object.entries(GC_KEYS).map(([k, row]) => [k, row.default])),
+} as { provider: string; target: string; class: string; githubCodespaces: Required<FileGithubCodespaces> };
 
 export const IDLE_TIMEOUT_MINUTES = { min: 5, max: 240 } as const;
 export const RETENTION_MINUTES = { min: 0, max: 720 * 60 } as const;
-
-/** Environment variable -> githubCodespaces key. */
-export const ENV_VARS: Record<string, keyof FileGithubCodespaces> = {
-  CRABBOX_GITHUB_CODESPACES_REPO: "repo",
-  CRABBOX_GITHUB_CODESPACES_REF: "ref",
-  CRABBOX_GITHUB_CODESPACES_MACHINE: "machine",
-  CRABBOX_GITHUB_CODESPACES_DEVCONTAINER_PATH: "devcontainerPath",
-  CRABBOX_GITHUB_CODESPACES_WORKING_DIRECTORY: "workingDirectory",
-  CRABBOX_GITHUB_CODESPACES_GEO: "geo",
-  CRABBOX_GITHUB_CODESPACES_IDLE_TIMEOUT: "idleTimeout",
-  CRABBOX_GITHUB_CODESPACES_RETENTION_PERIOD: "retentionPeriod",
-  CRABBOX_GITHUB_CODESPACES_DELETE_ON_RELEASE: "deleteOnRelease",
-  CRABBOX_GITHUB_CODESPACES_GH: "ghPath",
-  CRABBOX_GITHUB_CODESPACES_GH_PATH: "ghPath",
-  CRABBOX_GITHUB_CODESPACES_WORK_ROOT: "workRoot",
-  CRABBOX_GITHUB_CODESPACES_API_URL: "apiUrl",
-};
-
-const FLAG_NAMES: Record<keyof FileGithubCodespaces, string> = {
-  repo: "--github-codespaces-repo",
-  ref: "--github-codespaces-ref",
-  machine: "--github-codespaces-machine",
-  devcontainerPath: "--github-codespaces-devcontainer-path",
-  workingDirectory: "--github-codespaces-working-directory",
-  geo: "--github-codespaces-geo",
-  idleTimeout: "--github-codespaces-idle-timeout",
-  retentionPeriod: "--github-codespaces-retention-period",
-  deleteOnRelease: "--github-codespaces-delete-on-release",
-  ghPath: "--github-codespaces-gh-path",
-  workRoot: "--github-codespaces-work-root",
-  apiUrl: "--github-codespaces-api-url",
-};
 
 function usage(code: string, message: string, hint?: string, why?: string, details?: Record<string, unknown>): CrabboxError {
   return new CrabboxError({ code, message: redact(message), why, hint, exit: Exit.usage, details });
@@ -178,35 +134,27 @@ function parseBoolEnv(name: string, value: string): boolean {
   throw usage("config_invalid", `${name} must be true, false, 1 or 0`, `export ${name}=false (or true)`);
 }
 
-/** The CRABBOX_* environment variables as a layer. Empty variables count as unset. */
+/** The CRABBOX_* environment variables as a layer (names from keys.ts). Empty variables count as unset. */
 export function envLayer(env: Env): { layer: ConfigLayer; labels: Record<string, string> } {
-  const layer: ConfigLayer = {};
+  const layer: Record<string, unknown> = {};
+  const nested: Record<string, unknown> = {};
   const labels: Record<string, string> = {};
-  if (env.CRABBOX_PROVIDER) {
-    layer.provider = normalizeProvider(env.CRABBOX_PROVIDER, "CRABBOX_PROVIDER");
-    labels.provider = "CRABBOX_PROVIDER";
-  }
-  const gc: FileGithubCodespaces = {};
-  for (const [name, key] of Object.entries(ENV_VARS)) {
-    const value = env[name];
-    if (value === undefined || value === "") continue;
-    if (key === "deleteOnRelease") {
-      gc.deleteOnRelease = parseBoolEnv(name, value);
-    } else {
-      const previous = gc[key];
-      if (key === "ghPath" && previous !== undefined && previous !== value) {
-        throw usage(
-          "config_invalid",
-          "CRABBOX_GITHUB_CODESPACES_GH and CRABBOX_GITHUB_CODESPACES_GH_PATH disagree",
-          "unset one of them",
-        );
+  for (const { key, name, row } of allKeys()) {
+    const into = key === name ? layer : nested;
+    for (const variable of [row.env, row.synonym?.env]) {
+      const raw = variable ? env[variable] : undefined;
+      if (!variable || raw === undefined || raw === "") continue;
+      const value = typeof row.default === "boolean" ? parseBoolEnv(variable, raw) : raw;
+      if (into[name] !== undefined && into[name] !== value) {
+        throw usage("config_invalid", `${labels[key]} and ${variable} disagree`, "unset one of them");
       }
-      (gc as Record<string, unknown>)[key] = value;
+      into[name] = value;
+      labels[key] ??= variable;
     }
-    labels[`githubCodespaces.${key}`] = name;
   }
-  if (Object.keys(gc).length > 0) layer.githubCodespaces = gc;
-  return { layer, labels };
+  if (typeof layer.provider === "string") layer.provider = normalizeProvider(layer.provider, labels.provider!);
+  if (Object.keys(nested).length > 0) layer.githubCodespaces = nested;
+  return { layer: layer as ConfigLayer, labels };
 }
 
 // ---------------------------------------------------------------- merging and validation
@@ -218,45 +166,32 @@ interface SourcedLayer {
   label: (key: string) => string;
 }
 
-const REPO_RE = /^([A-Za-z0-9-]{1,39})\/([A-Za-z0-9._-]{1,100})$/;
-
-/** Check an owner/name repository spelling (empty allowed: resolved later from the git remote). */
+/**
+ * Check an owner/name repository (empty allowed: resolved later from the git
+ * remote). The rule is parseRepo's (github/operations.ts); the error says where
+ * the value came from.
+ */
 export function validateRepo(repo: string, from: string): string {
   const r = repo.trim();
   if (r === "") return "";
-  const m = REPO_RE.exec(r);
-  const name = m?.[2];
-  if (!m || name === "." || name === ".." || m[1]!.startsWith("-") || m[1]!.endsWith("-")) {
-    throw usage(
-      "bad_repo",
-      `bad repo syntax ${JSON.stringify(r)} (from ${from})`,
-      "write the repository as owner/name, e.g. octocat/hello-world",
-      "a GitHub owner is 1-39 letters, digits or single hyphens; a name is 1-100 letters, digits, '.', '_' or '-'",
-    );
+  try {
+    const { owner, name } = parseRepo(r);
+    return `${owner}/${name}`;
+  } catch (e) {
+    if (!(e instanceof CrabboxError)) throw e;
+    throw new CrabboxError({
+      code: e.code,
+      message: `bad repo syntax ${JSON.stringify(r)} (from ${from})`,
+      why: e.why,
+      hint: e.hint,
+      exit: e.exit,
+    });
   }
-  return r;
 }
 
-/** https (or http on a loopback host only), no credentials/query/fragment; trailing slash removed. */
-export function normalizeApiUrl(raw: string, from: string): string {
-  const r = checkApiUrl(raw);
-  if ("url" in r) return r.url;
-  throw usage(
-    "bad_api_url",
-    `apiUrl ${JSON.stringify(redact(raw))} (from ${from}) is not usable`,
-    "use https://api.github.com, https://<host>/api/v3 (GitHub Enterprise Server) or http://127.0.0.1:<port> for a local emulator",
-    r.problem,
-  );
-}
-
-const TOP_KEYS = ["provider", "target", "class"] as const;
-const GC_KEYS = Object.keys(DEFAULTS.githubCodespaces) as (keyof typeof DEFAULTS.githubCodespaces)[];
-
-/** The Config field path used in `sources` for a githubCodespaces file key. */
-function fieldPath(key: keyof FileGithubCodespaces): string {
-  if (key === "idleTimeout") return "githubCodespaces.idleTimeoutMinutes";
-  if (key === "retentionPeriod") return "githubCodespaces.retentionPeriodMinutes";
-  return `githubCodespaces.${key}`;
+/** The Config field path used in `sources` for a key (durations: `...Minutes`). */
+function fieldPath(key: string, name: string, row: KeyRow): string {
+  return key === name ? key : `githubCodespaces.${resolvedName(name, row)}`;
 }
 
 function rejectControlChars(value: string, key: string, from: string): void {
@@ -266,138 +201,108 @@ function rejectControlChars(value: string, key: string, from: string): void {
   }
 }
 
+/** Checks beyond a key's schema, in Config terms (minutes for durations). `from` names the layer. */
+const CHECKS: { [K in keyof GithubCodespacesConfig]?: (value: GithubCodespacesConfig[K], from: string, raw: unknown) => GithubCodespacesConfig[K] } = {
+  repo: (repo, from) => validateRepo(repo, from),
+  apiUrl: (url, from) => normalizeApiUrl(url, from),
+  ghPath: (ghPath, from) => {
+    if (ghPath !== "") return ghPath;
+    throw usage("config_invalid", `githubCodespaces.ghPath (from ${from}) is empty`, "remove the setting to use gh from PATH, or give the path of the gh executable");
+  },
+  workRoot: (workRoot, from) => {
+    if (workRoot === "" || (workRoot.startsWith("/") && !/^\/+$/.test(workRoot))) return workRoot;
+    throw usage(
+      "config_invalid",
+      `githubCodespaces.workRoot ${JSON.stringify(workRoot)} (from ${from}) must be an absolute path below /`,
+      "e.g. /workspaces/<repo-name>/crabbox, or leave it empty for the default",
+      "the sync deletes files under the work root that are not in your checkout",
+    );
+  },
+  idleTimeoutMinutes: (idle, from, raw) => {
+    if (idle >= IDLE_TIMEOUT_MINUTES.min && idle <= IDLE_TIMEOUT_MINUTES.max) return idle;
+    throw usage("bad_idle_timeout", `idle timeout ${String(raw)} (from ${from}) is out of range`, "choose between 5m and 4h (240m), e.g. 30m", "GitHub accepts idle timeouts from 5 to 240 minutes");
+  },
+  retentionPeriodMinutes: (retention, from, raw) => {
+    if (retention >= RETENTION_MINUTES.min && retention <= RETENTION_MINUTES.max) return retention;
+    throw usage("bad_retention_period", `retention period ${String(raw)} (from ${from}) is out of range`, "choose between 0m and 720h (30 days), e.g. 1h", "GitHub keeps a stopped codespace for at most 30 days");
+  },
+};
+
+function minutesOf(value: string, key: string, from: string): number {
+  try {
+    return durationToMinutes(value, key === "githubCodespaces.idleTimeout" ? "idle timeout" : key === "githubCodespaces.retentionPeriod" ? "retention period" : key);
+  } catch (e) {
+    if (!(e instanceof DurationError)) throw e;
+    throw new CrabboxError({ code: "bad_duration", message: `${e.message} for ${key} (from ${from})`, why: e.why, hint: e.hint, exit: Exit.usage });
+  }
+}
+
 /**
  * Merge layers (lowest first) over the defaults and validate the result.
  * Exported for tests and for callers that build layers themselves.
  */
 export function resolveLayers(layers: SourcedLayer[], warnings: string[] = []): Config {
   const sources: Record<string, ConfigSource> = {};
-  const labels: Record<string, string> = {};
-  const top: Record<(typeof TOP_KEYS)[number], string> = {
-    provider: DEFAULTS.provider,
-    target: DEFAULTS.target,
-    class: DEFAULTS.class,
-  };
-  const gc: Record<string, string | boolean> = { ...DEFAULTS.githubCodespaces };
-  for (const k of TOP_KEYS) {
-    sources[k] = "default";
-    labels[k] = "default";
-  }
-  for (const k of GC_KEYS) {
-    sources[fieldPath(k)] = "default";
-    labels[k] = "default";
-  }
-  for (const { source, layer, label } of layers) {
-    for (const k of TOP_KEYS) {
-      const value = layer[k];
+  const origins: Record<string, string> = {};
+  const top: Record<string, unknown> = {};
+  const gc: Record<string, unknown> = {};
+  for (const { key, name, row } of allKeys()) {
+    const into = key === name ? top : gc;
+    const field = fieldPath(key, name, row);
+    into[name] = row.default;
+    sources[field] = "default";
+    let from = "default";
+    for (const { source, layer, label } of layers) {
+      const value = key === name ? (layer as Record<string, unknown>)[name] : (layer.githubCodespaces as Record<string, unknown> | undefined)?.[name];
       if (value === undefined) continue;
-      top[k] = value;
-      sources[k] = source;
-      labels[k] = label(k);
+      into[name] = value;
+      sources[field] = source;
+      from = origins[field] = label(key);
     }
-    for (const k of GC_KEYS) {
-      const value = layer.githubCodespaces?.[k];
-      if (value === undefined) continue;
-      gc[k] = value;
-      sources[fieldPath(k)] = source;
-      labels[k] = label(`githubCodespaces.${k}`);
+    // Resolve to Config terms: trimmed strings without control characters, durations in minutes.
+    let value = into[name];
+    if (typeof value === "string") {
+      // A newline in a value could smuggle options into a generated ssh config.
+      if (/[\u0000-\u001f\u007f]/.test(value)) throw usage("config_invalid", `${key} (from ${from}) contains a control character such as a newline`, "remove it");
+      value = row.minutes ? minutesOf(value, key, from) : value.trim();
     }
+    const check = (CHECKS as Record<string, ((v: unknown, from: string, raw: unknown) => unknown) | undefined>)[resolvedName(name, row)];
+    if (key !== name) {
+      delete gc[name];
+      gc[resolvedName(name, row)] = check ? check(value, from, into[name]) : value;
+    } else top[name] = value;
   }
 
-  const provider = normalizeProvider(top.provider, labels.provider!);
-  const target = top.target.trim().toLowerCase();
+  const provider = normalizeProvider(top.provider as string, origins.provider ?? "default");
+  const target = (top.target as string).toLowerCase();
   if (target !== "linux") {
     throw usage(
       "unsupported_target",
-      `target ${JSON.stringify(top.target)} (from ${labels.target}) is not supported`,
+      `target ${JSON.stringify(top.target)} (from ${origins.target ?? "default"}) is not supported`,
       "use --target linux, or remove the target setting",
       "GitHub Codespaces are Linux dev containers",
     );
   }
-  const str = (k: string) => {
-    const value = gc[k] as string;
-    rejectControlChars(value, `githubCodespaces.${k}`, labels[k]!);
-    return value.trim();
-  };
-  rejectControlChars(top.class, "class", labels.class!);
-
-  const durationMinutes = (k: "idleTimeout" | "retentionPeriod", what: string) => {
-    try {
-      return durationToMinutes(gc[k] as string, what);
-    } catch (e) {
-      if (e instanceof DurationError) {
-        throw new CrabboxError({
-          code: "bad_duration",
-          message: `${e.message} for githubCodespaces.${k} (from ${labels[k]})`,
-          why: e.why,
-          hint: e.hint,
-          exit: Exit.usage,
-        });
-      }
-      throw e;
-    }
-  };
-  const idle = durationMinutes("idleTimeout", "idle timeout");
-  if (idle < IDLE_TIMEOUT_MINUTES.min || idle > IDLE_TIMEOUT_MINUTES.max) {
-    throw usage(
-      "bad_idle_timeout",
-      `idle timeout ${gc.idleTimeout} (from ${labels.idleTimeout}) is out of range`,
-      "choose between 5m and 4h (240m), e.g. 30m",
-      "GitHub accepts idle timeouts from 5 to 240 minutes",
-    );
-  }
-  const retention = durationMinutes("retentionPeriod", "retention period");
-  if (retention < RETENTION_MINUTES.min || retention > RETENTION_MINUTES.max) {
-    throw usage(
-      "bad_retention_period",
-      `retention period ${gc.retentionPeriod} (from ${labels.retentionPeriod}) is out of range`,
-      "choose between 0m and 720h (30 days), e.g. 1h",
-      "GitHub keeps a stopped codespace for at most 30 days",
-    );
-  }
-
-  const ghPath = str("ghPath");
-  if (ghPath === "") {
-    throw usage("config_invalid", `githubCodespaces.ghPath (from ${labels.ghPath}) is empty`, "remove the setting to use gh from PATH, or give the path of the gh executable");
-  }
-  const workRoot = str("workRoot");
-  if (workRoot !== "" && (!workRoot.startsWith("/") || /^\/+$/.test(workRoot))) {
-    throw usage(
-      "config_invalid",
-      `githubCodespaces.workRoot ${JSON.stringify(workRoot)} (from ${labels.workRoot}) must be an absolute path below /`,
-      "e.g. /workspaces/<repo-name>/crabbox, or leave it empty for the default",
-      "the sync deletes files under the work root that are not in your checkout",
-    );
-  }
-
-  const githubCodespaces: GithubCodespacesConfig = {
-    repo: validateRepo(str("repo"), labels.repo!),
-    ref: str("ref"),
-    machine: str("machine"),
-    devcontainerPath: str("devcontainerPath"),
-    workingDirectory: str("workingDirectory"),
-    geo: str("geo"),
-    idleTimeoutMinutes: idle,
-    retentionPeriodMinutes: retention,
-    deleteOnRelease: gc.deleteOnRelease as boolean,
-    ghPath,
-    workRoot,
-    apiUrl: normalizeApiUrl(gc.apiUrl as string, labels.apiUrl!),
-  };
   return {
     provider,
     target: "linux",
-    class: top.class.trim() || DEFAULTS.class,
-    githubCodespaces,
+    class: (top.class as string) || DEFAULTS.class,
+    githubCodespaces: gc as GithubCodespacesConfig,
     sources,
+    origins,
     warnings,
   };
 }
 
-/** Flag name for a config key, for messages. */
-function flagLabel(key: string): string {
-  if (key.startsWith("githubCodespaces.")) return FLAG_NAMES[key.slice(17) as keyof FileGithubCodespaces] ?? `--${key}`;
-  return `--${key}`;
+/** "machine = largePremiumLinux from ~/.config/crabbox/config.yaml", for each key not at its default. */
+export function describeSources(config: Config): string[] {
+  const out: string[] = [];
+  for (const [field, origin] of Object.entries(config.origins)) {
+    const value = field.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], config);
+    const shown = field.endsWith("Minutes") ? `${String(value)}m` : value === "" ? '""' : String(value);
+    out.push(`${field} = ${shown} from ${origin}`);
+  }
+  return out;
 }
 
 /**
@@ -441,21 +346,9 @@ export async function loadConfig(runtime: Runtime, flagArgs: Record<string, unkn
   layers.push({ source: "env", layer: env.layer, label: (k) => env.labels[k] ?? "environment" });
 
   const flags = flagOverrides(flagArgs);
-  const typeGiven = flagArgs.type !== undefined && flagArgs.type !== null;
-  const machineFlagGiven =
-    flagArgs["github-codespaces-machine"] !== undefined || flagArgs.githubCodespacesMachine !== undefined;
-  layers.push({
-    source: "flag",
-    layer: flags,
-    label: (k) => (k === "githubCodespaces.machine" && typeGiven && !machineFlagGiven ? "--type" : flagLabel(k)),
-  });
+  layers.push({ source: "flag", layer: flags.layer, label: (k) => flags.labels[k] ?? "flags" });
 
   const config = resolveLayers(layers, warnings);
   config.files = { repo: repoFile.path, user: lexists(user.path) ? user.path : null };
   return config;
-}
-
-/** A copy of the config safe to print (nothing secret is expected in it; this is the hook). */
-export function redactConfig(config: Config): Config {
-  return redactValue(config);
 }

@@ -12,23 +12,9 @@
 import * as v from "valibot";
 import { CrabboxError, Exit } from "../errors.ts";
 import { looksLikeToken } from "../redact.ts";
-import { DurationError, parseDuration } from "./duration.ts";
+import { GC_KEYS, type FileGithubCodespaces, type KeyRow, TOP_KEYS } from "./keys.ts";
 
-/** githubCodespaces.* as written in a file (durations still strings). */
-export interface FileGithubCodespaces {
-  repo?: string;
-  ref?: string;
-  machine?: string;
-  devcontainerPath?: string;
-  workingDirectory?: string;
-  geo?: string;
-  idleTimeout?: string;
-  retentionPeriod?: string;
-  deleteOnRelease?: boolean;
-  ghPath?: string;
-  workRoot?: string;
-  apiUrl?: string;
-}
+export type { FileGithubCodespaces };
 
 /** One layer of configuration: a file, the environment, or the flags. */
 export interface ConfigLayer {
@@ -38,60 +24,23 @@ export interface ConfigLayer {
   githubCodespaces?: FileGithubCodespaces;
 }
 
-function durationProblem(input: unknown): string {
-  try {
-    parseDuration(String(input));
-    return "is not a valid duration";
-  } catch (e) {
-    const why = e instanceof DurationError ? e.why : undefined;
-    const hint = e instanceof DurationError ? e.hint : undefined;
-    return `is not a valid duration${why ? `: ${why}` : ""}; ${hint ?? "write a Go duration such as 30m, 1h30m or 168h"}`;
+/** The valibot object for a set of rows (a file key and its synonym share the row's schema). */
+function rowsSchema(rows: Record<string, KeyRow>) {
+  const entries: Record<string, KeyRow["schema"]> = {};
+  for (const [name, row] of Object.entries(rows)) {
+    entries[name] = row.schema;
+    if (row.synonym?.file) entries[row.synonym.file] = row.schema;
   }
+  return entries;
 }
 
-const str = v.nullish(v.string("must be a string"));
-const duration = v.nullish(
-  v.pipe(
-    v.string("must be a duration string such as 30m or 1h (a bare number has no unit)"),
-    v.check((s) => {
-      try {
-        parseDuration(s);
-        return true;
-      } catch {
-        return false;
-      }
-    }, (issue) => durationProblem(issue.input)),
-  ),
-);
-const bool = v.nullish(v.boolean("must be true or false (unquoted)"));
-
 export const githubCodespacesFileSchema = v.object(
-  {
-    repo: str,
-    ref: str,
-    machine: str,
-    devcontainerPath: str,
-    workingDirectory: str,
-    geo: str,
-    idleTimeout: duration,
-    retentionPeriod: duration,
-    deleteOnRelease: bool,
-    ghPath: str,
-    /** The seed's short name; a synonym of ghPath. */
-    gh: str,
-    workRoot: str,
-    apiUrl: str,
-  },
+  rowsSchema(GC_KEYS),
   "must be a mapping (repo: ..., ref: ..., on their own indented lines)",
 );
 
 export const fileConfigSchema = v.object(
-  {
-    provider: str,
-    target: str,
-    class: str,
-    githubCodespaces: v.nullish(githubCodespacesFileSchema),
-  },
+  { ...rowsSchema(TOP_KEYS), githubCodespaces: v.nullish(githubCodespacesFileSchema) },
   "must be a YAML mapping (key: value)",
 );
 
@@ -201,43 +150,21 @@ export function parseFileConfig(raw: unknown, file: string): ParsedFile {
     }
   }
 
-  const out = result.output;
+  const out = result.output as Record<string, unknown> & { githubCodespaces?: Record<string, unknown> | null };
   const layer: ConfigLayer = {};
-  if (out.provider != null) layer.provider = out.provider;
-  if (out.target != null) layer.target = out.target;
-  if (out.class != null) layer.class = out.class;
+  for (const k of Object.keys(TOP_KEYS) as (keyof typeof TOP_KEYS)[]) if (out[k] != null) layer[k] = out[k] as string;
   if (out.githubCodespaces) {
-    const { gh, ...rest } = out.githubCodespaces;
-    const gc: FileGithubCodespaces = {};
-    for (const [k, val] of Object.entries(rest)) {
-      if (val !== null && val !== undefined) (gc as Record<string, unknown>)[k] = val;
-    }
-    if (gh != null) {
-      if (gc.ghPath !== undefined && gc.ghPath !== gh) {
-        throw configError(file, "githubCodespaces.gh", "and githubCodespaces.ghPath are both set and differ", `keep only githubCodespaces.ghPath in ${file}`);
+    const gc: Record<string, unknown> = {};
+    for (const [name, row] of Object.entries(GC_KEYS) as [string, KeyRow][]) {
+      const value = out.githubCodespaces[name];
+      const synonym = row.synonym?.file ? out.githubCodespaces[row.synonym.file] : undefined;
+      if (value != null && synonym != null && value !== synonym) {
+        throw configError(file, `githubCodespaces.${row.synonym!.file}`, `and githubCodespaces.${name} are both set and differ`, `keep only githubCodespaces.${name} in ${file}`);
       }
-      gc.ghPath = gh;
+      if (value != null) gc[name] = value;
+      else if (synonym != null) gc[name] = synonym;
     }
-    if (Object.keys(gc).length > 0) layer.githubCodespaces = gc;
+    if (Object.keys(gc).length > 0) layer.githubCodespaces = gc as FileGithubCodespaces;
   }
   return { layer, warnings };
 }
-
-/** Every configurable key: file key, env var, flag, default (as a string). For docs and doctor. */
-export const CONFIG_KEYS = [
-  { key: "provider", env: "CRABBOX_PROVIDER", flag: "--provider", default: "github-codespaces" },
-  { key: "target", env: null, flag: "--target", default: "linux" },
-  { key: "class", env: null, flag: "--class", default: "standard" },
-  { key: "githubCodespaces.repo", env: "CRABBOX_GITHUB_CODESPACES_REPO", flag: "--github-codespaces-repo", default: "" },
-  { key: "githubCodespaces.ref", env: "CRABBOX_GITHUB_CODESPACES_REF", flag: "--github-codespaces-ref", default: "" },
-  { key: "githubCodespaces.machine", env: "CRABBOX_GITHUB_CODESPACES_MACHINE", flag: "--github-codespaces-machine, --type", default: "" },
-  { key: "githubCodespaces.devcontainerPath", env: "CRABBOX_GITHUB_CODESPACES_DEVCONTAINER_PATH", flag: "--github-codespaces-devcontainer-path", default: "" },
-  { key: "githubCodespaces.workingDirectory", env: "CRABBOX_GITHUB_CODESPACES_WORKING_DIRECTORY", flag: "--github-codespaces-working-directory", default: "" },
-  { key: "githubCodespaces.geo", env: "CRABBOX_GITHUB_CODESPACES_GEO", flag: "--github-codespaces-geo", default: "" },
-  { key: "githubCodespaces.idleTimeout", env: "CRABBOX_GITHUB_CODESPACES_IDLE_TIMEOUT", flag: "--github-codespaces-idle-timeout", default: "30m" },
-  { key: "githubCodespaces.retentionPeriod", env: "CRABBOX_GITHUB_CODESPACES_RETENTION_PERIOD", flag: "--github-codespaces-retention-period", default: "1h" },
-  { key: "githubCodespaces.deleteOnRelease", env: "CRABBOX_GITHUB_CODESPACES_DELETE_ON_RELEASE", flag: "--github-codespaces-delete-on-release", default: "true" },
-  { key: "githubCodespaces.ghPath", env: "CRABBOX_GITHUB_CODESPACES_GH_PATH, CRABBOX_GITHUB_CODESPACES_GH", flag: "--github-codespaces-gh-path, --github-codespaces-gh", default: "gh" },
-  { key: "githubCodespaces.workRoot", env: "CRABBOX_GITHUB_CODESPACES_WORK_ROOT", flag: "--github-codespaces-work-root", default: "" },
-  { key: "githubCodespaces.apiUrl", env: "CRABBOX_GITHUB_CODESPACES_API_URL", flag: "--github-codespaces-api-url", default: "https://api.github.com" },
-] as const;

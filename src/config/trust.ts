@@ -8,28 +8,11 @@
  * ignored with a warning. (The file itself is read as YAML data only, never
  * through a link: see readYamlFile in load.ts.)
  */
+import { GC_KEYS, type GcKey, whereInstead } from "./keys.ts";
 import type { ConfigLayer, FileGithubCodespaces } from "./schema.ts";
 
-/** githubCodespaces.* keys a repository-local file may not set. */
-export const UNTRUSTED_REPO_KEYS: readonly (keyof FileGithubCodespaces)[] = [
-  "repo",
-  "apiUrl",
-  "ghPath",
-  "machine",
-  "idleTimeout",
-  "retentionPeriod",
-  "deleteOnRelease",
-];
-
-const WHERE_INSTEAD: Record<string, string> = {
-  repo: "CRABBOX_GITHUB_CODESPACES_REPO or --github-codespaces-repo",
-  apiUrl: "CRABBOX_GITHUB_CODESPACES_API_URL or --github-codespaces-api-url",
-  ghPath: "CRABBOX_GITHUB_CODESPACES_GH_PATH or --github-codespaces-gh-path",
-  machine: "CRABBOX_GITHUB_CODESPACES_MACHINE, --github-codespaces-machine or --type",
-  idleTimeout: "CRABBOX_GITHUB_CODESPACES_IDLE_TIMEOUT or --github-codespaces-idle-timeout",
-  retentionPeriod: "CRABBOX_GITHUB_CODESPACES_RETENTION_PERIOD or --github-codespaces-retention-period",
-  deleteOnRelease: "CRABBOX_GITHUB_CODESPACES_DELETE_ON_RELEASE or --[no-]github-codespaces-delete-on-release",
-};
+/** githubCodespaces.* keys a repository-local file may not set (rows with repoMay: false). */
+export const UNTRUSTED_REPO_KEYS = (Object.keys(GC_KEYS) as GcKey[]).filter((k) => !GC_KEYS[k].repoMay);
 
 /**
  * Drop the keys a repository-local file may not set. Returns the trusted
@@ -49,10 +32,11 @@ export function applyTrustRule(
   for (const key of UNTRUSTED_REPO_KEYS) {
     if (kept[key] === undefined) continue;
     delete kept[key];
-    const spelled = key === "ghPath" && rawKeys.includes("gh") && !rawKeys.includes("ghPath") ? "gh" : key;
+    const synonym = (GC_KEYS[key] as { synonym?: { file?: string } }).synonym?.file;
+    const spelled = synonym && rawKeys.includes(synonym) && !rawKeys.includes(key) ? synonym : key;
     warnings.push(
       `ignored githubCodespaces.${spelled} in ${file}: a repository's own config file cannot set it (trust rule); ` +
-        `set it in ${userConfigHint}, ${WHERE_INSTEAD[key]}`,
+        `set it in ${userConfigHint}, ${whereInstead(GC_KEYS[key])}`,
     );
   }
   const out: ConfigLayer = { ...layer };

@@ -1,33 +1,17 @@
 /** The resolved configuration every command works from. */
-export interface GithubCodespacesConfig {
-  /** owner/name; "" = from the current directory's GitHub remote. */
-  repo: string;
-  /** Branch or ref; "" = repository default branch. */
-  ref: string;
-  /** Machine type name, e.g. basicLinux32gb; "" = smallest offered. */
-  machine: string;
-  devcontainerPath: string;
-  workingDirectory: string;
-  geo: string;
-  /** Minutes. */
-  idleTimeoutMinutes: number;
-  /** Minutes. */
-  retentionPeriodMinutes: number;
-  deleteOnRelease: boolean;
-  ghPath: string;
-  /** Remote sync root; "" = /workspaces/.crabbox/<repo-name>. */
-  workRoot: string;
-  /** REST base URL, no trailing slash. */
-  apiUrl: string;
-}
+import type { GithubCodespacesConfig } from "./keys.ts";
+
+export type { GithubCodespacesConfig };
 
 export interface Config {
   provider: "github-codespaces";
   target: "linux";
   class: string;
   githubCodespaces: GithubCodespacesConfig;
-  /** Where each value came from, for `doctor` and --verbose: key -> source. */
+  /** Where each value came from, for `doctor` and --verbose: Config field path -> source. */
   sources: Record<string, ConfigSource>;
+  /** Field path -> the file, variable or flag that set it (absent for defaults). */
+  origins: Record<string, string>;
   /** Warnings produced while loading (e.g. untrusted keys ignored). */
   warnings: string[];
   /** The config files that were read (null = none). Set by loadConfig. */

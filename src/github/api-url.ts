@@ -4,6 +4,8 @@
  * a token never crosses a network unencrypted), no credentials, no query or
  * fragment; canonical form without a trailing slash.
  */
+import { CrabboxError, Exit } from "../errors.ts";
+import { redact } from "../redact.ts";
 
 export function isLoopback(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
@@ -44,4 +46,17 @@ export function ghHostFor(apiUrl: string): string {
   const ghe = /^api\.([a-z0-9-]+\.ghe\.com)$/.exec(host);
   if (ghe) return ghe[1]!;
   return u.host.toLowerCase();
+}
+
+/** checkApiUrl or a usage error (exit 2); `from` names where the value came from. */
+export function normalizeApiUrl(raw: string, from?: string): string {
+  const r = checkApiUrl(raw);
+  if ("url" in r) return r.url;
+  throw new CrabboxError({
+    code: "config_api_url",
+    exit: Exit.usage,
+    message: `apiUrl ${JSON.stringify(redact(raw))}${from ? ` (from ${from})` : ""} is not usable`,
+    why: r.problem,
+    hint: "use https://api.github.com, https://<host>/api/v3 (GitHub Enterprise Server), https://api.<subdomain>.ghe.com or http://127.0.0.1:<port> for a local emulator",
+  });
 }

@@ -19,7 +19,9 @@
  *   (GET, start, stop, PATCH, DELETE). A create is never retried on these: it
  *   raises `create_outcome_unknown` (the codespace may exist) for recovery.
  */
-import { checkApiUrl, ghHostFor } from "./api-url.ts";
+import { ghHostFor, normalizeApiUrl } from "./api-url.ts";
+
+export { normalizeApiUrl };
 import { FetchError, ofetch, type FetchContext } from "ofetch";
 import * as v from "valibot";
 import { CrabboxError, Exit } from "../errors.ts";
@@ -104,20 +106,6 @@ const MAX_REDIRECTS = 5;
 /** Environment knob: the per-attempt request timeout (Go duration; default 30s). */
 export const API_TIMEOUT_ENV = "CRABBOX_API_TIMEOUT";
 const SERVER_RETRY = new Set([500, 502, 503, 504]);
-
-/** Validate and normalise the API base URL (no trailing slash). Exit 2 when unusable. */
-export function normalizeApiUrl(apiUrl: string): string {
-  const r = checkApiUrl(apiUrl);
-  if ("url" in r) return r.url;
-  throw new CrabboxError({
-    code: "config_api_url",
-    exit: Exit.usage,
-    message: `Invalid GitHub API URL ${JSON.stringify(redact(apiUrl))}`,
-    why: r.problem,
-    hint: `Use ${DEFAULT_API_URL} (or https://api.<subdomain>.ghe.com); plain http is only allowed for localhost.`,
-  });
-}
-
 
 /** CRABBOX_API_TIMEOUT as milliseconds (unset or empty: undefined); exit 2 when it is not a positive duration. */
 function timeoutFromEnv(raw: string | undefined): number | undefined {

@@ -3,8 +3,9 @@
  * ours. Stored as ~/.crabbox/claims/<leaseId>.json, version 1. No secrets.
  */
 import * as v from "valibot";
+import { PROVIDER } from "../config/keys.ts";
 
-export const PROVIDER = "github-codespaces" as const;
+export { PROVIDER };
 
 export const LEASE_ID_RE = /^cbx_[a-z2-7]{12}$/;
 

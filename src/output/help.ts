@@ -1,8 +1,8 @@
 /**
- * Per-command help, rendered from the same citty ArgsDef the parser uses (so
+ * Per-command help, rendered from the same arg definitions the parser uses (so
  * help and parsing cannot disagree), laid out to fit 80 columns.
  */
-import type { ArgsDef, CommandDef } from "citty";
+import type { Command } from "../commands/argv.ts";
 import { globalArgs, providerArgs } from "../config/flags.ts";
 
 interface ArgLike {
@@ -61,16 +61,9 @@ function flagLines(name: string, def: ArgLike): string[] {
   return out;
 }
 
-/** The flag names (without --) a command accepts, for docs tests. */
-export function flagNames(args: ArgsDef): string[] {
-  return Object.entries(args)
-    .filter(([, d]) => (d as ArgLike).type !== "positional")
-    .map(([n]) => n);
-}
-
-export async function renderCommandHelp(name: string, cmd: CommandDef<any>): Promise<string> {
-  const meta = (await (typeof cmd.meta === "function" ? cmd.meta() : cmd.meta)) ?? {};
-  const args: ArgsDef = (await (typeof cmd.args === "function" ? cmd.args() : cmd.args)) ?? {};
+export function renderCommandHelp(cmd: Command): string {
+  const { meta, args } = cmd;
+  const name = meta.name;
   const positionals = Object.entries(args).filter(([, d]) => (d as ArgLike).type === "positional");
   const own: string[] = [];
   const global: string[] = [];
@@ -82,8 +75,8 @@ export async function renderCommandHelp(name: string, cmd: CommandDef<any>): Pro
     else if (n in globalArgs) global.push(...lines);
     else own.push(...lines);
   }
-  const usage = `crabbox-cs ${name}${positionals.map(([n]) => ` [${n.toUpperCase()}]`).join("")} [flags]${name === "run" || name === "ssh" ? " [-- command...]" : ""}`;
-  const out = [...wrap(`crabbox-cs ${name} — ${meta.description ?? ""}`, 0), "", "USAGE", `  ${usage}`];
+  const usage = `crabbox-cs ${name}${positionals.map(([n]) => ` [${n.toUpperCase()}]`).join("")} [flags]${cmd.passthrough ? ` [-- ${cmd.passthrough}]` : ""}`;
+  const out = [...wrap(`crabbox-cs ${name} — ${meta.description}`, 0), "", "USAGE", `  ${usage}`];
   if (positionals.length) {
     out.push("", "ARGUMENTS");
     for (const [n, d] of positionals) out.push(`  ${n.toUpperCase().padEnd(COL - 2)}${(d as ArgLike).description ?? ""}`);

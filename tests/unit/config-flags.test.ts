@@ -1,19 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { type ArgsDef, parseArgs } from "citty";
-import {
-  checkUnknownFlags,
-  configArgs,
-  flagOverrides,
-  globalArgs,
-  normalizeProvider,
-  PROVIDER_NAMES,
-  providerArgs,
-} from "../../src/config/flags.ts";
+import { type ArgsDef, parseArgv } from "../../src/commands/argv.ts";
+import { commonArgs, flagOverrides, globalArgs, normalizeProvider, PROVIDER_NAMES, providerArgs } from "../../src/config/flags.ts";
 import { CrabboxError, Exit } from "../../src/errors.ts";
 
-/** What a command does: citty parses, then we map. */
-function overrides(argv: string[], def: ArgsDef = configArgs) {
-  return flagOverrides(parseArgs(argv, def) as Record<string, unknown>);
+/** What a command does: parse, then map. */
+function overrides(argv: string[], def: ArgsDef = commonArgs) {
+  return flagOverrides(parseArgv(argv, def).values).layer;
 }
 
 function usageErrorOf(fn: () => unknown): CrabboxError {
@@ -34,11 +26,11 @@ describe("arg definitions", () => {
       "retention-period", "delete-on-release", "gh", "work-root", "gh-path", "api-url",
     ];
     for (const s of seed) {
-      const def = (providerArgs as ArgsDef)[`github-codespaces-${s}`];
+      const def = providerArgs[`github-codespaces-${s}`];
       expect(def).toBeDefined();
       expect(def!.description?.length ?? 0).toBeGreaterThan(5);
     }
-    expect(providerArgs["github-codespaces-delete-on-release"].type).toBe("boolean");
+    expect(providerArgs["github-codespaces-delete-on-release"]!.type).toBe("boolean");
     for (const [name, def] of Object.entries(globalArgs as ArgsDef)) {
       expect(def.description, name).toBeTruthy();
       // No defaults: an absent flag must not override a lower layer.
@@ -122,92 +114,6 @@ describe("flagOverrides", () => {
   });
 
   test("a negated string flag is refused", () => {
-    usageErrorOf(() => flagOverrides({ "github-codespaces-repo": false }));
-  });
-});
-
-describe("checkUnknownFlags", () => {
-  const def = configArgs as ArgsDef;
-  const ok = (argv: string[], d: ArgsDef = def) => expect(() => checkUnknownFlags(argv, d)).not.toThrow();
-
-  test("known flags in every citty spelling pass", () => {
-    ok([]);
-    ok(["--json", "--verbose", "--quiet"]);
-    ok(["--github-codespaces-repo", "a/b", "--github-codespaces-repo=a/b"]);
-    ok(["--githubCodespacesRepo", "a/b"]);
-    ok(["--no-github-codespaces-delete-on-release"]);
-    ok(["--no-githubCodespacesDeleteOnRelease"]);
-    ok(["--no-json"]);
-    ok(["--json=false"]);
-    ok(["positional", "another"]);
-    ok(["-"]);
-    ok(["--help"]);
-  });
-
-  test("a string flag consumes the next argument, even one that looks like a flag", () => {
-    ok(["--github-codespaces-repo", "--bogus"]);
-  });
-
-  test("unknown long flag -> exit 2 with a suggestion", () => {
-    const err = usageErrorOf(() => checkUnknownFlags(["--jsno"], def));
-    expect(err.message).toBe("unknown flag --jsno");
-    expect(err.hint).toContain("--json");
-    const err2 = usageErrorOf(() => checkUnknownFlags(["--github-codespace-repo=a/b"], def));
-    expect(err2.message).toBe("unknown flag --github-codespace-repo");
-    expect(err2.hint).toContain("--github-codespaces-repo");
-    const err3 = usageErrorOf(() => checkUnknownFlags(["--repo", "a/b"], def));
-    expect(err3.hint).toContain("--github-codespaces-repo");
-  });
-
-  test("far-off unknown flags get no suggestion", () => {
-    const err = usageErrorOf(() => checkUnknownFlags(["--completely-different-thing"], def));
-    expect(err.hint).not.toContain("did you mean");
-  });
-
-  test("--no- form of a string flag is refused", () => {
-    const err = usageErrorOf(() => checkUnknownFlags(["--no-github-codespaces-repo"], def));
-    expect(err.message).toContain("--no-github-codespaces-repo");
-  });
-
-  test("--no- of an unknown flag is refused", () => {
-    usageErrorOf(() => checkUnknownFlags(["--no-such-thing"], def));
-  });
-
-  test("stops at a bare --", () => {
-    ok(["--json", "--", "--anything", "-x", "--no-idea"]);
-    usageErrorOf(() => checkUnknownFlags(["--nope", "--", "--json"], def));
-  });
-
-  test("string flag with a missing value is refused", () => {
-    const err = usageErrorOf(() => checkUnknownFlags(["--github-codespaces-repo"], def));
-    expect(err.message).toContain("needs a value");
-    usageErrorOf(() => checkUnknownFlags(["--class", "--"], def));
-  });
-
-  test("short aliases", () => {
-    const withShort: ArgsDef = {
-      ...def,
-      env: { type: "string", alias: "e" },
-      keep: { type: "boolean", alias: "k" },
-      force: { type: "boolean", alias: ["f"] },
-    };
-    ok(["-k", "-f", "-kf"], withShort);
-    ok(["-e", "FOO", "-kf"], withShort);
-    ok(["-keFOO"], withShort);
-    const err = usageErrorOf(() => checkUnknownFlags(["-x"], withShort));
-    expect(err.message).toBe("unknown flag -x");
-    usageErrorOf(() => checkUnknownFlags(["-kx"], withShort));
-    usageErrorOf(() => checkUnknownFlags(["-e"], withShort));
-    usageErrorOf(() => checkUnknownFlags(["-k"], def));
-  });
-
-  test("long aliases and positionals in a command's own args", () => {
-    const cmd: ArgsDef = {
-      ...def,
-      id: { type: "string", alias: ["lease"] },
-      command: { type: "positional", required: false },
-    };
-    ok(["--lease", "cbx_x", "echo"], cmd);
-    usageErrorOf(() => checkUnknownFlags(["--command", "x"], cmd));
+    usageErrorOf(() => overrides(["--no-github-codespaces-repo"]));
   });
 });
