@@ -106,13 +106,49 @@ function hashFile(abs: string, isLink: boolean): string {
  * Compute the fingerprint, updating `cache.entries` in place. Returns whether
  * the cache changed (so the caller can decide to save it).
  */
-export function computeFingerprint(
+export function computeFingerprint(localRoot: string, files: string[], cache: SyncCache, nowMs: number, salt = ""): FingerprintResult & { dirty: boolean } {
+  const run = fingerprintSteps(localRoot, files, cache, nowMs, salt);
+  for (;;) {
+    const step = run.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same, yielding to the event loop every few thousand files once a file
+ * was met whose signature differs from `sent` (what the last sync sent; a new
+ * file too): `onFirstChange` is called then, so that work the caller starts at
+ * that moment (a remote session) proceeds while the check goes on.
+ */
+export async function computeFingerprintAsync(
   localRoot: string,
   files: string[],
   cache: SyncCache,
   nowMs: number,
-  salt = "",
-): FingerprintResult & { dirty: boolean } {
+  salt: string,
+  sent: Record<string, string>,
+  onFirstChange: () => void,
+): Promise<FingerprintResult & { dirty: boolean }> {
+  const run = fingerprintSteps(localRoot, files, cache, nowMs, salt, { sent, onFirstChange });
+  for (;;) {
+    const step = run.next();
+    if (step.done) return step.value;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+const YIELD_EVERY = 2_000;
+
+function* fingerprintSteps(
+  localRoot: string,
+  files: string[],
+  cache: SyncCache,
+  nowMs: number,
+  salt: string,
+  watch?: { sent: Record<string, string>; onFirstChange: () => void },
+): Generator<void, FingerprintResult & { dirty: boolean }> {
+  let changedSeen = false;
+  let sinceYield = 0;
   const parts: string[] = [`crabbox-sync-v2\0${localRoot}\0${salt}\0`];
   const next: Record<string, Entry> = {};
   const present: string[] = [];
@@ -122,6 +158,10 @@ export function computeFingerprint(
   const racyAfter = nowMs - RACY_WINDOW_MS;
   const base = localRoot.endsWith("/") ? localRoot : `${localRoot}/`;
   for (const rel of files) {
+    if (changedSeen && ++sinceYield >= YIELD_EVERY) {
+      sinceYield = 0;
+      yield;
+    }
     const abs = base + rel; // (path.join per file costs more than the lstat)
     let st;
     try {
@@ -149,6 +189,10 @@ export function computeFingerprint(
     totalBytes += size;
     const sig = `${mode.toString(8)}:${size}:${hash}`;
     signatures.set(rel, sig);
+    if (watch && !changedSeen && watch.sent[rel] !== sig) {
+      changedSeen = true;
+      watch.onFirstChange();
+    }
     parts.push(`${rel}\0${sig}\0`);
   }
   if (!dirty && Object.keys(cache.entries).length !== present.length) dirty = true;

@@ -27,10 +27,11 @@ import { proxyLogPathFor } from "../ssh/config.ts";
 import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError } from "../ssh/diagnose.ts";
 import { tail } from "../util/text.ts";
 import { WALK_EXCLUDES, listFiles } from "./files.ts";
-import { computeFingerprint, loadSyncCache, markSyncPending, saveSyncCache } from "./fingerprint.ts";
+import { computeFingerprintAsync, loadSyncCache, markSyncPending, saveSyncCache } from "./fingerprint.ts";
 import { ignoredPaths } from "./ignore.ts";
 import { planSync, toBytes, type Candidate } from "./plan.ts";
-import { startRemoteSync, stampKey, type Removal } from "./remote.ts";
+import { startRemoteSync, stampKey, type RemoteSession, type Removal } from "./remote.ts";
+import { checkMaster } from "../ssh/exec.ts";
 import { checkLocalRsync, parseRsyncStats, rsyncArgs, rsyncNotFound } from "./rsync.ts";
 import { secretByName, secretRules, withoutSecrets } from "./secrets.ts";
 import { writePrivateFileAtomic } from "../fsutil.ts";
@@ -83,17 +84,53 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   const { files, held } = withoutSecrets(input.localRoot, utf8, rules);
   const base = { held, unreadable: listed.files.length - utf8.length };
   const cache = loadSyncCache(runtime, input.leaseId, input.localRoot);
-  const fp = computeFingerprint(input.localRoot, files, cache, runtime.now(), `${input.alias}\0${input.workRoot}`);
-  if (input.lastFingerprint !== null && fp.fingerprint === input.lastFingerprint && !cache.pending) {
-    if (fp.dirty) await saveSyncCache(runtime, input.leaseId, cache);
-    return { skipped: true, fingerprint: fp.fingerprint, files: fp.files.length, bytes: fp.totalBytes, sessions: 0, ms: runtime.now() - started, ...base };
-  }
-  await checkLocalRsync(runtime);
-  await input.beforeTransfer?.();
-
-  // From here on, a failure leaves `pending`: the next sync mirrors everything.
   const recovering = cache.pending === true;
   const last = recovering ? null : cache.lastSync;
+
+  // 1. What changed remotely, and the removals that makes necessary: one session. As soon as the
+  // local check meets a changed file, the master is asked (a local socket query); when it is up,
+  // the session starts then and overlaps the rest of the check. Otherwise it starts once the
+  // lease is brought up. An unchanged tree starts nothing at all.
+  const newStamp = randomBytes(8).toString("hex");
+  let session: RemoteSession | undefined;
+  const startReport = () =>
+    (session ??= startRemoteSync(runtime, {
+      configPath: input.configPath,
+      alias: input.alias,
+      workRoot: input.workRoot,
+      key: stampKey(input.leaseId, input.workRoot),
+      oldStamp: last?.stamp ?? null,
+      newStamp,
+      leaseId: input.leaseId,
+    }));
+  let masterChecked: Promise<boolean> | undefined;
+  let done = false;
+  const fp = await computeFingerprintAsync(input.localRoot, files, cache, runtime.now(), `${input.alias}\0${input.workRoot}`, cache.lastSync?.sent ?? {}, () => {
+    masterChecked = checkMaster(runtime, input.configPath, input.alias).then(
+      (up) => {
+        if (up && !done) startReport();
+        return up;
+      },
+      () => false,
+    );
+  });
+  done = true;
+  if (input.lastFingerprint !== null && fp.fingerprint === input.lastFingerprint && !cache.pending) {
+    (session as RemoteSession | undefined)?.abort(); // a touched file whose content did not change
+    if (fp.dirty) await saveSyncCache(runtime, input.leaseId, cache);
+    await masterChecked;
+    return { skipped: true, fingerprint: fp.fingerprint, files: fp.files.length, bytes: fp.totalBytes, sessions: 0, ms: runtime.now() - started, ...base };
+  }
+  try {
+    await checkLocalRsync(runtime);
+    // A master found up a moment ago is used as it is; otherwise the caller brings the lease up.
+    if (!session || !(await masterChecked)) await input.beforeTransfer?.();
+  } catch (e) {
+    (session as RemoteSession | undefined)?.abort();
+    throw e;
+  }
+
+  // From here on, a failure leaves `pending`: the next sync mirrors everything.
   cache.pending = true;
   await markSyncPending(runtime, input.leaseId);
 
@@ -102,17 +139,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   const changed = last ? fp.files.filter((f) => sent[f] !== fp.signatures.get(f)).map(toBytes) : view;
   const gone = Object.keys(sent).filter((f) => !fp.signatures.has(f)).map(toBytes);
 
-  // 1. What changed remotely; the removals that makes necessary.
-  const newStamp = randomBytes(8).toString("hex");
-  const session = startRemoteSync(runtime, {
-    configPath: input.configPath,
-    alias: input.alias,
-    workRoot: input.workRoot,
-    key: stampKey(input.leaseId, input.workRoot),
-    oldStamp: last?.stamp ?? null,
-    newStamp,
-    leaseId: input.leaseId,
-  });
+  const remote = startReport();
   // 2. Meanwhile, rsync sends what changed locally (present paths only) over the same master,
   // unless a local directory became a file (then rsync's --force and the removals would race).
   const viewSet = new Set(view);
@@ -126,15 +153,15 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   let removed = 0;
   let plan;
   try {
-    const report = await session.report;
+    const report = await remote.report;
     const inFlight = new Set(early);
     const written = new Set(last?.wroteAll ? Object.keys(sent).map(toBytes) : (last?.written ?? []));
     plan = planSync({ view, changed, gone, report, written });
     // The report ran beside the early rsync: its temporary files are not strays.
     const removals = await decideRemovals(runtime, input.localRoot, listed.source, plan.candidates.filter((c) => !rsyncTempOf(c.path, inFlight)));
-    removed = (await session.finish(removals)).removed;
+    removed = (await remote.finish(removals)).removed;
   } catch (e) {
-    session.abort();
+    remote.abort();
     await earlyRsync.catch(() => {});
     throw e;
   }
