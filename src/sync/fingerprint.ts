@@ -107,11 +107,9 @@ function hashFile(abs: string, isLink: boolean): string {
  * the cache changed (so the caller can decide to save it).
  */
 export function computeFingerprint(localRoot: string, files: string[], cache: SyncCache, nowMs: number, salt = ""): FingerprintResult & { dirty: boolean } {
-  const run = fingerprintSteps(localRoot, files, cache, nowMs, salt);
-  for (;;) {
-    const step = run.next();
-    if (step.done) return step.value;
-  }
+  const run = new FingerprintRun(localRoot, cache, nowMs, salt);
+  run.add(files, 0, files.length);
+  return run.finish(cache);
 }
 
 /**
@@ -129,77 +127,88 @@ export async function computeFingerprintAsync(
   sent: Record<string, string>,
   onFirstChange: () => void,
 ): Promise<FingerprintResult & { dirty: boolean }> {
-  const run = fingerprintSteps(localRoot, files, cache, nowMs, salt, { sent, onFirstChange });
-  for (;;) {
-    const step = run.next();
-    if (step.done) return step.value;
-    await new Promise((r) => setImmediate(r));
+  const run = new FingerprintRun(localRoot, cache, nowMs, salt, { sent, onFirstChange });
+  for (let i = 0; i < files.length; i += CHUNK) {
+    run.add(files, i, Math.min(i + CHUNK, files.length));
+    if (run.changedSeen) await new Promise((r) => setImmediate(r));
   }
+  return run.finish(cache);
 }
 
-const YIELD_EVERY = 2_000;
+const CHUNK = 2_000;
 
-function* fingerprintSteps(
-  localRoot: string,
-  files: string[],
-  cache: SyncCache,
-  nowMs: number,
-  salt: string,
-  watch?: { sent: Record<string, string>; onFirstChange: () => void },
-): Generator<void, FingerprintResult & { dirty: boolean }> {
-  let changedSeen = false;
-  let sinceYield = 0;
-  const parts: string[] = [`crabbox-sync-v2\0${localRoot}\0${salt}\0`];
-  const next: Record<string, Entry> = {};
-  const present: string[] = [];
-  const signatures = new Map<string, string>();
-  let dirty = false;
-  let totalBytes = 0;
-  const racyAfter = nowMs - RACY_WINDOW_MS;
-  const base = localRoot.endsWith("/") ? localRoot : `${localRoot}/`;
-  for (const rel of files) {
-    if (changedSeen && ++sinceYield >= YIELD_EVERY) {
-      sinceYield = 0;
-      yield;
-    }
-    const abs = base + rel; // (path.join per file costs more than the lstat)
-    let st;
-    try {
-      st = lstatSync(abs);
-    } catch {
-      continue; // vanished since listing (or tracked but deleted)
-    }
-    const isLink = st.isSymbolicLink();
-    if (!isLink && !st.isFile()) continue;
-    const { size, mtimeMs: mtime, ctimeMs: ctime, mode, ino } = st;
-    const old = cache.entries[rel];
-    let hash: string | null =
-      old && old[0] === size && old[1] === mtime && old[2] === ctime && old[3] === mode && old[4] === ino ? old[5] : null;
-    if (hash === null) {
-      try {
-        hash = hashFile(abs, isLink);
-      } catch {
-        continue;
-      }
-      dirty = true;
-    }
-    const racy = mtime >= racyAfter;
-    next[rel] = [size, mtime, ctime, mode, ino, racy ? null : hash];
-    present.push(rel);
-    totalBytes += size;
-    const sig = `${mode.toString(8)}:${size}:${hash}`;
-    signatures.set(rel, sig);
-    if (watch && !changedSeen && watch.sent[rel] !== sig) {
-      changedSeen = true;
-      watch.onFirstChange();
-    }
-    parts.push(`${rel}\0${sig}\0`);
+class FingerprintRun {
+  changedSeen = false;
+  private readonly parts: string[];
+  private readonly next: Record<string, Entry> = {};
+  private readonly present: string[] = [];
+  private readonly signatures = new Map<string, string>();
+  private dirty = false;
+  private totalBytes = 0;
+  private readonly racyAfter: number;
+  private readonly base: string;
+
+  constructor(
+    localRoot: string,
+    private readonly cache: SyncCache,
+    nowMs: number,
+    salt: string,
+    private readonly watch?: { sent: Record<string, string>; onFirstChange: () => void },
+  ) {
+    this.parts = [`crabbox-sync-v2\0${localRoot}\0${salt}\0`];
+    this.racyAfter = nowMs - RACY_WINDOW_MS;
+    this.base = localRoot.endsWith("/") ? localRoot : `${localRoot}/`;
   }
-  if (!dirty && Object.keys(cache.entries).length !== present.length) dirty = true;
-  cache.entries = next;
-  const digest = new Bun.CryptoHasher("sha256");
-  digest.update(parts.join(""));
-  return { fingerprint: `sha256:${digest.digest("hex")}`, files: present, totalBytes, dirty, signatures };
+
+  add(files: string[], from: number, to: number): void {
+    const { cache, next, present, signatures, parts, racyAfter, base, watch } = this;
+    for (let i = from; i < to; i++) {
+      const rel = files[i]!;
+      const abs = base + rel; // (path.join per file costs more than the lstat)
+      let st;
+      try {
+        st = lstatSync(abs);
+      } catch {
+        continue; // vanished since listing (or tracked but deleted)
+      }
+      const isLink = st.isSymbolicLink();
+      if (!isLink && !st.isFile()) continue;
+      const { size, mtimeMs: mtime, ctimeMs: ctime, mode, ino } = st;
+      const old = cache.entries[rel];
+      let hash: string | null =
+        old && old[0] === size && old[1] === mtime && old[2] === ctime && old[3] === mode && old[4] === ino ? old[5] : null;
+      const recomputed = hash === null;
+      if (recomputed) {
+        try {
+          hash = hashFile(abs, isLink);
+        } catch {
+          continue;
+        }
+        this.dirty = true;
+      }
+      const racy = mtime >= racyAfter;
+      next[rel] = [size, mtime, ctime, mode, ino, racy ? null : hash];
+      present.push(rel);
+      this.totalBytes += size;
+      const sig = `${mode.toString(8)}:${size}:${hash}`;
+      signatures.set(rel, sig);
+      // A file whose stat matches its cache entry has the signature the last save recorded (a sync
+      // or a skip, both equal to what was sent): only a re-hashed file can be a change.
+      if (recomputed && watch && !this.changedSeen && watch.sent[rel] !== sig) {
+        this.changedSeen = true;
+        watch.onFirstChange();
+      }
+      parts.push(`${rel}\0${sig}\0`);
+    }
+  }
+
+  finish(cache: SyncCache): FingerprintResult & { dirty: boolean } {
+    const dirty = this.dirty || Object.keys(cache.entries).length !== this.present.length;
+    cache.entries = this.next;
+    const digest = new Bun.CryptoHasher("sha256");
+    digest.update(this.parts.join(""));
+    return { fingerprint: `sha256:${digest.digest("hex")}`, files: this.present, totalBytes: this.totalBytes, dirty, signatures: this.signatures };
+  }
 }
 
 /** List (unless given) and fingerprint the local tree, saving the stat cache when it changed. */

@@ -3,8 +3,8 @@
  * binary under test (dist/crabbox-cs, or CRABBOX_BENCH_BIN) against an
  * earlier build named by CRABBOX_BENCH_OTHER (e.g. one built from an older
  * commit). Each build syncs to its own kept lease, so neither reads the
- * other's sync state. Figures: `run --id L -- true` with nothing changed, and
- * with one file changed. Not part of `npm run bench` (it needs a second build):
+ * other's sync state. Figures: `run --id L --no-sync -- true`, `run --id L -- true` with nothing
+ * changed, and with one file changed. Not part of `npm run bench` (it needs a second build):
  *
  *   git worktree add /tmp/old <rev> && (cd /tmp/old && npm ci && bun build.ts)
  *   CRABBOX_BENCH_OTHER=/tmp/old/dist/crabbox-cs bun tests/bench/versus.ts
@@ -27,6 +27,11 @@ export default async function versus(ctx: BenchContext): Promise<Figure[]> {
   if (first.code !== 0) throw new Error(`the other build's first sync failed: ${first.stderr}`);
   const mine = tree.lease.slug;
 
+  const noSync = await alternate({
+    rounds: ctx.rounds(9),
+    a: async () => (await ctx.ours(["run", "--id", mine, "--no-sync", "--", "true"])).ms,
+    b: async () => (await theirs(["run", "--id", second.slug, "--no-sync", "--", "true"])).ms,
+  });
   const noChange = await alternate({
     rounds: ctx.rounds(9),
     a: async () => (await ctx.ours(["run", "--id", mine, "--", "true"])).ms,
@@ -47,6 +52,16 @@ export default async function versus(ctx: BenchContext): Promise<Figure[]> {
   const claim = JSON.parse(readFileSync(join(h.home, "claims", `${second.leaseId}.json`), "utf8")) as { codespace: { name: string } };
   const note = `other build: ${other} (lease ${second.slug}, codespace ${claim.codespace.name})`;
   return [
+    ratioFigure({
+      id: "versus-no-sync",
+      label: "command only (--no-sync): this build vs the other",
+      a: "this build: run --id L --no-sync -- true",
+      b: "other build: run --id L2 --no-sync -- true",
+      aSamples: noSync.a,
+      bSamples: noSync.b,
+      target: 1.0,
+      notes: [note],
+    }),
     ratioFigure({
       id: "versus-no-change",
       label: "no change (20k files): this build vs the other",
