@@ -18,19 +18,9 @@ import { COMMANDS } from "../src/commands/index.ts";
 import { globalArgs, providerArgs } from "../src/config/flags.ts";
 import { allKeys } from "../src/config/keys.ts";
 import { Exit } from "../src/errors.ts";
-import { renderCommandHelp } from "../src/output/help.ts";
+import { type ArgLike, renderCommandHelp } from "../src/output/help.ts";
 
 export const MAN_PATH = join(import.meta.dir, "..", "crabbox-cs.1");
-
-interface ArgLike {
-  type?: string;
-  description?: string;
-  valueHint?: string;
-  default?: unknown;
-  alias?: string | string[];
-  negativeDescription?: string;
-  required?: boolean;
-}
 
 /** What each exit code means; a new code in src/errors.ts without a line here fails generation. */
 const EXIT_MEANING: Record<keyof typeof Exit, string> = {

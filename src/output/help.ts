@@ -5,7 +5,8 @@
 import type { Command } from "../commands/argv.ts";
 import { globalArgs, providerArgs } from "../config/flags.ts";
 
-interface ArgLike {
+/** The fields of an arg definition that help, completion and the man page read. */
+export interface ArgLike {
   type?: string;
   description?: string;
   valueHint?: string;
