@@ -21,7 +21,7 @@ function ghEnv(runtime: Runtime): Record<string, string | undefined> {
 export function ghNotFoundError(ghPath: string, why?: string): CrabboxError {
   return new CrabboxError({
     code: "gh_not_found",
-    message: `The GitHub CLI (${ghPath}) could not be run`,
+    message: `the GitHub CLI (${ghPath}) could not be run`,
     why,
     hint: "Install gh (https://cli.github.com, or `sudo apt-get install gh`), or point --github-codespaces-gh at it",
     exit: Exit.usage,

@@ -47,7 +47,7 @@ export async function resolveToken(runtime: Runtime, opts: ResolveTokenOptions =
     new CrabboxError({
       code: "auth_missing",
       exit: Exit.auth,
-      message: `No GitHub token: GH_TOKEN and GITHUB_TOKEN are unset and \`gh auth token${host ? ` -h ${host}` : ""}\` gave none`,
+      message: `no GitHub token: GH_TOKEN and GITHUB_TOKEN are unset and \`gh auth token${host ? ` -h ${host}` : ""}\` gave none`,
       why: redact(why),
       hint: host && host !== "github.com" ? `Run \`gh auth login -h ${host} -s codespace\`, or set GH_TOKEN to a token for ${host} with the \`codespace\` scope.` : LOGIN_HINT,
     });

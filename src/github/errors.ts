@@ -179,7 +179,7 @@ export function httpError(f: HttpFailure, opts: { maxWaitMs?: number } = {}): Cr
     return make(f, {
       code: "auth_missing_scope",
       exit: Exit.auth,
-      message: `The GitHub token lacks the \`codespace\` scope needed for ${f.method} ${f.route}`,
+      message: `the GitHub token lacks the \`codespace\` scope needed for ${f.method} ${f.route}`,
       why: why ?? `x-oauth-scopes: ${f.headers.get("x-oauth-scopes") ?? "(none)"}`,
       hint: scopeHint,
       extra,
@@ -349,7 +349,7 @@ export function createOutcomeUnknown(f: { method: string; route: string; status?
   return make(f, {
     code: "create_outcome_unknown",
     exit: Exit.api,
-    message: `Creating the codespace may or may not have succeeded (${f.method} ${f.route}${
+    message: `creating the codespace may or may not have succeeded (${f.method} ${f.route}${
       f.status !== undefined ? `, HTTP ${f.status}` : ""
     })`,
     why: f.reason,

@@ -155,7 +155,7 @@ export function listRepoCodespaces(client: GithubClient, repo: string | RepoRef,
 }
 
 function codespaceSpec(name: string) {
-  if (!name) throw new CrabboxError({ code: "usage", exit: Exit.usage, message: "A codespace name is required" });
+  if (!name) throw new CrabboxError({ code: "usage", exit: Exit.usage, message: "a codespace name is required" });
   return { params: { codespace_name: name }, subject: `codespace ${name}` };
 }
 
@@ -203,7 +203,7 @@ export async function createPullRequestCodespace(
 ): Promise<Codespace> {
   const r = repoOf(repo);
   if (!Number.isInteger(pullNumber) || pullNumber <= 0) {
-    throw new CrabboxError({ code: "usage", exit: Exit.usage, message: `Invalid pull request number ${pullNumber}` });
+    throw new CrabboxError({ code: "usage", exit: Exit.usage, message: `invalid pull request number ${pullNumber}` });
   }
   const { ref: _ignored, ...rest } = body as CreateCodespaceBody;
   return (

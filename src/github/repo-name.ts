@@ -24,7 +24,7 @@ export function parseRepo(input: string): RepoRef {
     new CrabboxError({
       code: "usage_repo",
       exit: Exit.usage,
-      message: `Invalid repository ${JSON.stringify(s)}`,
+      message: `invalid repository ${JSON.stringify(s)}`,
       why,
       hint: "Use owner/name (e.g. octocat/Hello-World) or a GitHub remote URL.",
     });

@@ -222,7 +222,7 @@ export async function resolveControlDir(crabboxHome: string): Promise<string> {
   if (!st.isDirectory() || st.isSymbolicLink() || st.uid !== uid || (st.mode & 0o077) !== 0) {
     throw new CrabboxError({
       code: "ssh_control_dir_unsafe",
-      message: `The SSH control socket directory ${dir} is not a private directory owned by you`,
+      message: `the SSH control socket directory ${dir} is not a private directory owned by you`,
       hint: `Remove ${dir}, or set CRABBOX_HOME to a shorter path`,
       exit: Exit.unexpected,
     });
@@ -243,7 +243,7 @@ export function leaseConfigPath(runtime: Runtime, leaseId: string): string {
 /** Parse gh's output and write the lease's private config file (0600, atomically). */
 export async function writeLeaseConfig(runtime: Runtime, leaseId: string, ghOutput: string, codespace?: string): Promise<LeaseConfigFile> {
   if (!/^[A-Za-z0-9_-]+$/.test(leaseId)) {
-    throw new CrabboxError({ code: "usage", message: `Invalid lease id ${JSON.stringify(leaseId)}`, exit: Exit.usage });
+    throw new CrabboxError({ code: "usage", message: `invalid lease id ${JSON.stringify(leaseId)}`, exit: Exit.usage });
   }
   const block = parseHostBlock(ghOutput, { codespace });
   const sshDir = join(runtime.crabboxHome, "ssh");

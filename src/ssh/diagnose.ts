@@ -28,7 +28,7 @@ export function mentionsMissingSshServer(text: string): boolean {
 export function sshServerMissingError(output: string, codespaceName?: string): CrabboxError {
   return new CrabboxError({
     code: "ssh_server_missing",
-    message: `The codespace${codespaceName ? ` ${codespaceName}` : ""} does not run an SSH server, so crabbox-cs cannot reach it`,
+    message: `the codespace${codespaceName ? ` ${codespaceName}` : ""} does not run an SSH server, so crabbox-cs cannot reach it`,
     why: tail(output) || undefined,
     hint: `Add the SSH server feature to the repository's .devcontainer/devcontainer.json, then rebuild or recreate the codespace:\n${SSHD_FEATURE_SNIPPET}`,
     exit: Exit.sshUnusable,

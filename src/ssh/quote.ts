@@ -49,7 +49,7 @@ export interface RemoteCommandInput {
 export function exportLines(env: Record<string, string>): string {
   return Object.entries(env)
     .map(([name, value]) => {
-      if (!ENV_NAME_RE.test(name)) throw new CrabboxError({ code: "usage", message: `Invalid environment variable name: ${JSON.stringify(name)}`, exit: Exit.usage });
+      if (!ENV_NAME_RE.test(name)) throw new CrabboxError({ code: "usage", message: `invalid environment variable name: ${JSON.stringify(name)}`, exit: Exit.usage });
       return `export ${name}=${shQuote(value)}\n`;
     })
     .join("");
@@ -66,7 +66,7 @@ export function exportLines(env: Record<string, string>): string {
  */
 export function remoteCommand(input: RemoteCommandInput): string {
   if (input.workRoot === "") {
-    throw new CrabboxError({ code: "usage", message: "The remote work root is empty", exit: Exit.usage });
+    throw new CrabboxError({ code: "usage", message: "the remote work root is empty", exit: Exit.usage });
   }
   const parts: string[] = [];
   if (input.envFile) {
@@ -79,7 +79,7 @@ export function remoteCommand(input: RemoteCommandInput): string {
     if (!ENV_NAME_RE.test(name)) {
       throw new CrabboxError({
         code: "usage",
-        message: `Invalid environment variable name: ${JSON.stringify(name)}`,
+        message: `invalid environment variable name: ${JSON.stringify(name)}`,
         hint: "Names must match [A-Za-z_][A-Za-z0-9_]*",
         exit: Exit.usage,
       });

@@ -92,7 +92,7 @@ export async function probe(runtime: Runtime, input: ProbeInput): Promise<ProbeR
   if (r.timedOut) {
     throw new CrabboxError({
       code: "ssh_timeout",
-      message: "The codespace did not answer over SSH in time",
+      message: "the codespace did not answer over SSH in time",
       why: tail(r.stderr) || undefined,
       hint: "The codespace may still be starting; retry, or check `gh codespace ssh -c <name>`.",
       exit: Exit.timeout,
@@ -105,7 +105,7 @@ export async function probe(runtime: Runtime, input: ProbeInput): Promise<ProbeR
   if (!parsed) {
     throw new CrabboxError({
       code: "probe_failed",
-      message: `The readiness check in the codespace failed (exit ${r.code})`,
+      message: `the readiness check in the codespace failed (exit ${r.code})`,
       why: tail(r.stderr) || tail(r.stdout) || undefined,
       hint: "The remote account needs a POSIX sh; run `crabbox-cs ssh` to look around.",
       exit: Exit.sshUnusable,
@@ -126,7 +126,7 @@ export function assertReady(result: ProbeResult, workRoot?: string): string[] {
   if (!result.workRootWritable) {
     throw new CrabboxError({
       code: "work_root_unwritable",
-      message: `The work root ${root} cannot be created or written by ${result.user || "the remote user"} in the codespace`,
+      message: `the work root ${root} cannot be created or written by ${result.user || "the remote user"} in the codespace`,
       hint: "Choose a writable directory with --github-codespaces-work-root (e.g. ~/crabbox or /workspaces/<repo>)",
       exit: Exit.sshUnusable,
       details: { workRoot: result.workRoot, user: result.user },

@@ -79,7 +79,7 @@ describe("shQuote", () => {
     }
   });
   test("remoteCommand rejects invalid env names", () => {
-    expect(() => remoteCommand({ workRoot: "/", argv: ["true"], env: { "A-B": "x" } })).toThrow(/Invalid environment/);
+    expect(() => remoteCommand({ workRoot: "/", argv: ["true"], env: { "A-B": "x" } })).toThrow(/invalid environment/);
     expect(() => remoteCommand({ workRoot: "/", argv: ["true"], env: { "1A": "x" } })).toThrow();
   });
 });
