@@ -8,7 +8,7 @@
  */
 import { usageError } from "../errors.ts";
 import { PROVIDER_NAMES, globalArgs } from "../config/flags.ts";
-import { type ArgsDef, type Command, defineCommand } from "./argv.ts";
+import { type Command, defineCommand } from "./argv.ts";
 
 export const SHELLS = ["bash", "zsh", "fish"] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -108,10 +108,6 @@ export async function completionSpecs(): Promise<CommandSpec[]> {
 /** Only [A-Za-z0-9_-./] and friends reach generated code unquoted; descriptions never do in bash. */
 function bashWords(words: string[]): string {
   return words.map((w) => w.replace(/[^A-Za-z0-9_./:-]/g, "")).join(" ");
-}
-
-function fnName(s: string): string {
-  return s.replace(/[^A-Za-z0-9_]/g, "_");
 }
 
 const LEASES_SH = `  local dir="\${CRABBOX_HOME:-$HOME/.crabbox}/claims" f

@@ -11,8 +11,7 @@ import { installHint, missingTools } from "../lifecycle/tools.ts";
 import { createServices } from "../lifecycle/services.ts";
 import { resolveLease } from "../leases/resolve.ts";
 import { leaseRef } from "../lifecycle/claims.ts";
-import { sshArgs } from "../ssh/exec.ts";
-import { checkLocalRsync, MIN_RSYNC, parseRsyncVersion, versionAtLeast } from "../sync/rsync.ts";
+import { checkLocalRsync, checkRemoteRsync } from "../sync/rsync.ts";
 import { commonArgs, idArg } from "./shared.ts";
 
 /** One row of `doctor --json` (shape: src/output/schemas.ts). */
@@ -56,15 +55,8 @@ export default defineCommand({
         if (!claim.sshConfigPath || !claim.sshHost) {
           throw new CrabboxError({ code: "lease_not_ready", message: `lease ${leaseRef(claim)} has no ssh config yet`, hint: `bring it up first: crabbox-cs run --id ${leaseRef(claim)} --no-sync -- true`, exit: Exit.refused });
         }
-        const r = await ctx.runtime.exec(sshArgs({ configPath: claim.sshConfigPath, alias: claim.sshHost, tty: false, command: "rsync --version" }), { timeoutMs: 60_000, passTokens: true });
-        const v = parseRsyncVersion(r.stdout);
-        if (r.code !== 0 || !v) {
-          throw new CrabboxError({ code: "remote_rsync_unknown", message: `could not read the rsync version in ${leaseRef(claim)} (exit ${r.code})`, why: r.stderr.trim().split("\n").slice(-3).join("; ") || undefined, hint: `check the codespace is running (crabbox-cs status ${leaseRef(claim)}) and has rsync 3.1 or newer`, exit: r.code === 255 ? Exit.sshConnect : Exit.sshUnusable });
-        }
-        if (!versionAtLeast(v, MIN_RSYNC)) {
-          throw new CrabboxError({ code: "remote_rsync_too_old", message: `the codespace's rsync ${v.join(".")} is older than 3.1`, hint: "install a newer rsync in the devcontainer image", exit: Exit.sshUnusable });
-        }
-        return `rsync ${v.join(".")} in ${leaseRef(claim)} (${r.stdout.split("\n")[0]!.trim()})`;
+        const { version, line } = await checkRemoteRsync(ctx.runtime, { configPath: claim.sshConfigPath, alias: claim.sshHost, ref: leaseRef(claim) });
+        return `rsync ${version} in ${leaseRef(claim)} (${line})`;
       });
     }
     await check("gh", async () => {

@@ -262,8 +262,7 @@ export function resolveLayers(layers: SourcedLayer[], warnings: string[] = []): 
     // Resolve to Config terms: trimmed strings without control characters, durations in minutes.
     let value = into[name];
     if (typeof value === "string") {
-      // A newline in a value could smuggle options into a generated ssh config.
-      if (/[\u0000-\u001f\u007f]/.test(value)) throw usage("config_invalid", `${key} (from ${from}) contains a control character such as a newline`, "remove it");
+      rejectControlChars(value, key, from);
       value = row.minutes ? minutesOf(value, key, from) : value.trim();
     }
     const check = (CHECKS as Record<string, ((v: unknown, from: string, raw: unknown) => unknown) | undefined>)[resolvedName(name, row)];

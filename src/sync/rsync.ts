@@ -14,6 +14,8 @@
  */
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
+import { sshArgs } from "../ssh/exec.ts";
+import { tail } from "../util/text.ts";
 
 export const MIN_RSYNC = [3, 1, 0] as const;
 
@@ -52,6 +54,28 @@ export async function checkLocalRsync(runtime: Runtime): Promise<{ version: stri
     });
   }
   return { version: v.join("."), line };
+}
+
+/**
+ * The rsync version in the codespace, over the lease's ssh config (`ref`
+ * names the lease in messages); throws when it cannot be read or is too old.
+ */
+export async function checkRemoteRsync(runtime: Runtime, lease: { configPath: string; alias: string; ref: string }): Promise<{ version: string; line: string }> {
+  const r = await runtime.exec(sshArgs({ configPath: lease.configPath, alias: lease.alias, tty: false, command: "rsync --version" }), { timeoutMs: 60_000, passTokens: true });
+  const v = parseRsyncVersion(r.stdout);
+  if (r.code !== 0 || !v) {
+    throw new CrabboxError({
+      code: "remote_rsync_unknown",
+      message: `could not read the rsync version in ${lease.ref} (exit ${r.code})`,
+      why: tail(r.stderr) || undefined,
+      hint: `check the codespace is running (crabbox-cs status ${lease.ref}) and has rsync 3.1 or newer`,
+      exit: r.code === 255 ? Exit.sshConnect : Exit.sshUnusable,
+    });
+  }
+  if (!versionAtLeast(v, MIN_RSYNC)) {
+    throw new CrabboxError({ code: "remote_rsync_too_old", message: `the codespace's rsync ${v.join(".")} is older than 3.1`, hint: "install a newer rsync in the devcontainer image", exit: Exit.sshUnusable });
+  }
+  return { version: v.join("."), line: r.stdout.split("\n")[0]!.trim() };
 }
 
 /** Quote one word for rsync's -e parser (single quotes; a doubled quote is a literal quote). */

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { COMMANDS } from "../../src/cli.ts";
-import { BIN, createHarness, requireBinary, type Harness } from "./harness.ts";
+import { createHarness, requireBinary, type Harness } from "./harness.ts";
 import { parseHelp } from "./docs-lib.ts";
 
 let h: Harness;

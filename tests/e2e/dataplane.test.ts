@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createHarness, recordRsync, type Harness } from "./harness.ts";
+import { createHarness, recordRsync, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
 
 let h: Harness;
 let lease: any;
@@ -17,13 +17,10 @@ beforeAll(async () => {
   h = await createHarness();
   // A recording rsync first on PATH, so tests can tell whether rsync ran at all.
   rsync = recordRsync(h);
-  const r = await h.run(["warmup", "--json", "--keep"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  lease = r.json();
+  lease = await warmKeptLease(h);
 });
 afterAll(async () => {
-  if (lease) await h.run(["stop", lease.leaseId, "--delete"]);
-  await h?.close();
+  await closeWithLease(h, lease);
 });
 
 describe("run --id", () => {

@@ -134,6 +134,19 @@ export async function createHarness(opts: EmulatorOptions & { repo?: string } = 
   };
 }
 
+/** `warmup --keep --json`: the kept lease a suite works on (throws with warmup's stderr if it fails). */
+export async function warmKeptLease(h: Harness): Promise<any> {
+  const r = await h.run(["warmup", "--json", "--keep"]);
+  if (r.code !== 0) throw new Error(`warmup failed (exit ${r.code}):\n${r.stderr}`);
+  return r.json();
+}
+
+/** Delete a suite's kept lease (if it got one) and close the harness. */
+export async function closeWithLease(h: Harness | undefined, lease: { leaseId: string } | undefined): Promise<void> {
+  if (h && lease) await h.run(["stop", lease.leaseId, "--delete"]);
+  await h?.close();
+}
+
 /**
  * Put a recording `rsync` first on the harness's PATH. `calls()` lists every
  * invocation: "version" for `rsync --version`, "transfer <args>" otherwise.

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createHarness, recordRsync, seedLeases, type Harness } from "./harness.ts";
+import { createHarness, recordRsync, seedLeases, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
 
 let h: Harness;
 let lease: { leaseId: string; slug: string; codespace: { name: string } };
@@ -39,14 +39,11 @@ function closeMaster(): void {
 beforeAll(async () => {
   h = await createHarness();
   rsync = recordRsync(h);
-  const r = await h.run(["warmup", "--json", "--keep"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  lease = r.json();
+  lease = await warmKeptLease(h);
 });
 
 afterAll(async () => {
-  if (lease) await h.run(["stop", lease.leaseId, "--delete"]);
-  await h?.close();
+  await closeWithLease(h, lease);
 });
 
 describe("connection reuse", () => {

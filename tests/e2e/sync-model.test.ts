@@ -7,9 +7,9 @@
  * SEED=<n> reproduces a run; a failure prints the seed and the step.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createHarness, git, type Harness } from "./harness.ts";
+import { createHarness, git, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
 
 const SEED = Number(process.env.SEED ?? 20261203);
 const BLOCKS = 8;
@@ -184,17 +184,14 @@ beforeAll(async () => {
   writeFileSync(join(h.work, ".gitignore"), "ignored.txt\nnode_modules/\ncache.ignored/\n");
   git(h.work, "add", ".gitignore");
   git(h.work, "commit", "-qm", "ignores");
-  const r = await h.run(["warmup", "--json", "--keep"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  lease = r.json();
+  lease = await warmKeptLease(h);
   remoteRoot = join(h.emu.control.codespaceDir(lease.codespace.name), ".crabbox", "hello-world");
   const first = await h.run(["run", "--id", lease.slug, "--", "true"]);
   if (first.code !== 0) throw new Error(first.stderr);
   process.stderr.write(`sync-model: SEED=${SEED}\n`);
 });
 afterAll(async () => {
-  if (lease) await h.run(["stop", lease.leaseId, "--delete"]);
-  await h?.close();
+  await closeWithLease(h, lease);
 });
 
 describe(`sync model (SEED=${SEED})`, () => {

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createHarness, git, type Harness } from "./harness.ts";
+import { createHarness, git, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
 
 let h: Harness;
 let lease: any;
@@ -28,13 +28,10 @@ const SECRETS = [".ssh/id_ed25519", "sub/.ssh/id_rsa", ".aws/credentials", ".gnu
 
 beforeAll(async () => {
   h = await createHarness();
-  const r = await h.run(["warmup", "--json", "--keep"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  lease = r.json();
+  lease = await warmKeptLease(h);
 });
 afterAll(async () => {
-  if (lease) await h.run(["stop", lease.leaseId, "--delete"]);
-  await h?.close();
+  await closeWithLease(h, lease);
 });
 
 describe("secrets and sync roots", () => {

@@ -3,18 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { type ArgsDef, commandWord, parseArgv } from "../../src/commands/argv.ts";
 import { COMMANDS } from "../../src/commands/index.ts";
 import { commonArgs, globalArgs } from "../../src/config/flags.ts";
-import { CrabboxError, Exit } from "../../src/errors.ts";
+import { usageErrorOf } from "./helpers/errors.ts";
 
-function usageErrorOf(fn: () => unknown): CrabboxError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CrabboxError);
-    expect((e as CrabboxError).exit).toBe(Exit.usage);
-    return e as CrabboxError;
-  }
-  throw new Error("expected a usage error");
-}
 
 const cmd = {
   ...commonArgs,

@@ -1,23 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { type ArgsDef, parseArgv } from "../../src/commands/argv.ts";
 import { commonArgs, flagOverrides, globalArgs, normalizeProvider, PROVIDER_NAMES, providerArgs } from "../../src/config/flags.ts";
-import { CrabboxError, Exit } from "../../src/errors.ts";
+import { usageErrorOf } from "./helpers/errors.ts";
 
 /** What a command does: parse, then map. */
 function overrides(argv: string[], def: ArgsDef = commonArgs) {
   return flagOverrides(parseArgv(argv, def).values).layer;
 }
 
-function usageErrorOf(fn: () => unknown): CrabboxError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CrabboxError);
-    expect((e as CrabboxError).exit).toBe(Exit.usage);
-    return e as CrabboxError;
-  }
-  throw new Error("expected a usage error");
-}
 
 describe("arg definitions", () => {
   test("every seed flag exists with a description", () => {

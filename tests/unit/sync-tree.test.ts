@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, lstatSync, readlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync, lstatSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { CrabboxError } from "../../src/errors.ts";
 import { writeLeaseConfig } from "../../src/ssh/config.ts";
