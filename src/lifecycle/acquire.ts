@@ -183,6 +183,7 @@ function findReusable(svc: Services, claims: Claim[], repo: string): Claim | und
   return claims.find(
     (c) =>
       c.keep &&
+      !c.pool && // pool leases are borrowed through the pool (pool.ts), never resumed here
       c.codespace &&
       (c.state === "released" || c.state === "ready") &&
       c.repo === repo &&
