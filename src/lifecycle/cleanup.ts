@@ -63,13 +63,13 @@ export async function cleanupLease(svc: Services, claim: Claim, opts: { dryRun: 
   const holder = await lockHolder(store.lockPath(claim.leaseId));
   const holderLive = holder && (holder.host !== localProbe.host || localProbe.alive(holder.pid));
   const users = [...(await usersOf(store, claim.leaseId)), ...(holderLive ? [{ pid: holder.pid, host: holder.host }] : [])];
-  const first = cleanupVerdict(claim, ctx.runtime.now(), users, poolCleanupReason(claim, ctx.runtime.now(), users, ctx.config.pool));
+  const first = cleanupVerdict(claim, ctx.runtime.now(), users, claim.pool ? poolCleanupReason(claim, ctx.runtime.now(), users, ctx.config.pool) : null);
   if (!first.release) return { ...base, action: "skip", reason: first.reason };
   try {
     const r = await store.withLease(claim.leaseId, async (current): Promise<{ skip: string } | { due: string; outcome: ReleaseOutcome }> => {
       const now = ctx.runtime.now();
       const users = await usersOf(store, current.leaseId);
-      const poolDue = poolCleanupReason(current, now, users, ctx.config.pool);
+      const poolDue = current.pool ? poolCleanupReason(current, now, users, ctx.config.pool) : null;
       const again = cleanupVerdict(current, now, users, poolDue);
       if (!again.release) return { skip: again.reason.startsWith("in use") ? `now ${again.reason}` : `no longer due: ${again.reason}` };
       if (poolDue) return { due: again.reason, outcome: await drainLocked(svc, current, poolDue, opts.timeoutMs, opts.dryRun) };
