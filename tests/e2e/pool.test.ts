@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHarness, type Harness } from "./harness.ts";
-import { claims, liveState, prewarm } from "./pool-lib.ts";
+import { claims, gate, liveState, prewarm, waitFor } from "./pool-lib.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -99,5 +99,32 @@ describe("prewarm and run --pool", () => {
     expect(bad.error.code).toBe("hydrate_failed");
     expect(liveState(h, bad.codespace)).toBeNull();
     expect(claims(h).map((c) => c.leaseId)).toEqual([pw.leases.find((l: any) => l.state === "ready").leaseId]);
+  });
+
+  test("an interrupted run drains its borrowed lease instead of returning it", async () => {
+    const [lease] = (await prewarm(h)).leases;
+    const g = gate();
+    const p = h.spawn(["run", "--pool", "--json", "--", "sh", "-c", g.cmd("i")]);
+    expect(await waitFor(() => g.started() === 1)).toBe(true);
+    p.kill("SIGINT");
+    expect(await p.exited).toBe(130);
+    const out = JSON.parse(await new Response(p.stdout).text());
+    expect(out.pool).toMatchObject({ borrowed: true, outcome: "drained", reason: "the run was interrupted" });
+    expect(claims(h)).toHaveLength(0);
+    expect(liveState(h, lease.codespace)).toBeNull();
+  });
+
+  test("a connection lost mid-command drains the borrowed lease", async () => {
+    const [lease] = (await prewarm(h)).leases;
+    const g = gate();
+    const p = h.spawn(["run", "--pool", "--json", "--", "sh", "-c", g.cmd("c")]);
+    expect(await waitFor(() => g.started() === 1)).toBe(true);
+    expect(h.emu.control.cutConnections(lease.codespace)).toBeGreaterThan(0);
+    expect(await p.exited).toBe(255);
+    g.open();
+    const out = JSON.parse(await new Response(p.stdout).text());
+    expect(out.pool).toMatchObject({ borrowed: true, outcome: "drained", reason: "the connection was lost while the command ran" });
+    expect(claims(h)).toHaveLength(0);
+    expect(liveState(h, lease.codespace)).toBeNull();
   });
 });
