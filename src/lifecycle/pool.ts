@@ -20,7 +20,8 @@
 import { join } from "node:path";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Claim } from "../leases/claim.ts";
-import { withLock } from "../leases/lock.ts";
+import { lockHolder, withLock } from "../leases/lock.ts";
+import { localProbe } from "../leases/proc.ts";
 import { usersOf, type LeaseUse } from "../leases/usage.ts";
 import { closeMaster } from "../ssh/exec.ts";
 import { acquire } from "./acquire.ts";
@@ -68,11 +69,12 @@ export async function borrowFromPool(svc: Services, opts: BorrowOptions): Promis
       poolLockPath(svc),
       async () => {
         const { claims } = await store.list();
+        // Never wait on a lease lock while holding the pool lock: a lease someone is working on is passed over.
         for (const c of claims) {
-          if (c.pool?.key === key && c.pool.state === "busy") await markIfAbandoned(svc, c.leaseId);
+          if (c.pool?.key === key && c.pool.state === "busy" && !(await lockedByLiveProcess(svc, c.leaseId))) await markIfAbandoned(svc, c.leaseId);
         }
         for (const candidate of borrowCandidates(claims, key, config.githubCodespaces.apiUrl, runtime.now(), config.pool)) {
-          if (tried.has(candidate.leaseId)) continue;
+          if (tried.has(candidate.leaseId) || (await lockedByLiveProcess(svc, candidate.leaseId, 250))) continue;
           const got = await tryBorrow(svc, candidate.leaseId, key, opts.use);
           if (got) return got;
         }
@@ -114,9 +116,26 @@ async function tryBorrow(svc: Services, leaseId: string, key: string, use: Lease
   }
 }
 
+/**
+ * Is the lease's lock held by a live process (or one on another host), and still after `graceMs`
+ * (a claim write takes milliseconds; a stop or delete takes seconds)? Then someone is working on it.
+ */
+async function lockedByLiveProcess(svc: Services, leaseId: string, graceMs = 0): Promise<boolean> {
+  const { runtime } = svc.ctx;
+  const until = runtime.now() + graceMs;
+  for (;;) {
+    const holder = await lockHolder(svc.store.lockPath(leaseId));
+    if (holder === null || (holder.host === localProbe.host && !localProbe.alive(holder.pid))) return false;
+    if (runtime.now() >= until) return true;
+    await runtime.sleep(10);
+  }
+}
+
 /** A busy lease whose borrower is provably gone (no live in-use marker): mark it draining. */
 async function markIfAbandoned(svc: Services, leaseId: string): Promise<void> {
   const { store, ctx } = svc;
+  // A live marker (its borrower, still returning it) settles it without the lock.
+  if ((await usersOf(store, leaseId)).length > 0) return;
   await store
     .withLease(leaseId, async (cur) => {
       const reason = poolCleanupReason(cur, ctx.runtime.now(), await usersOf(store, leaseId), ctx.config.pool);
@@ -190,7 +209,8 @@ export async function settlePool(svc: Services, opts: { timeoutMs: number }): Pr
   const key = await currentPoolKey(svc);
   const { claims } = await store.list();
   for (const c of claims) {
-    if (c.pool?.key !== key || c.pool.state !== "draining" || c.state === "released") continue;
+    // A draining lease that was stopped and kept for a reason (unsaved work, identity) waits for cleanup or pool drain.
+    if (c.pool?.key !== key || c.pool.state !== "draining" || (c.state === "released" && c.failure)) continue;
     await store
       .withLease(c.leaseId, async (cur) => {
         if (cur.pool?.state !== "draining" || (await usersOf(store, cur.leaseId)).length > 0) return;
