@@ -55,7 +55,7 @@ export default defineCommand({
     const usePool = askedPool || (oneShot && !args.keep && !args.pr && args.pool !== false && ctx.config.pool.enabled);
     let pooled = false;
     let pooledOutcome: ReturnOutcome | null = null;
-    let connectionLost = false;
+    let failedWith: string | null = null;
     const durations = { acquire: 0, sync: 0, command: 0, release: 0 };
     const timed = async <T>(step: keyof typeof durations, fn: () => Promise<T>): Promise<T> => {
       const t = runtime.now();
@@ -132,7 +132,7 @@ export default defineCommand({
         exitCode = interrupts.status;
       }
     } catch (e) {
-      connectionLost = e instanceof CrabboxError && e.code === "ssh_connection_lost";
+      if (e instanceof CrabboxError) failedWith = e.code;
       // An interrupted run exits 128+n whatever failed on the way (e.g. rsync killed by the same Ctrl-C).
       if (!(e instanceof CrabboxError) || !claim || (!oneShot && interrupts.count === 0)) throw e;
       process.stderr.write(`${formatError(e, useColor(runtime.env, runtime.tty.stderr))}\n`);
@@ -140,7 +140,7 @@ export default defineCommand({
     } finally {
       // 5. A borrowed pool lease goes back (or is drained); a one-shot lease is released, whatever happened (unless --keep).
       if (pooled && claim) {
-        const end = { interrupted: interrupts.count > 0, connectionLost };
+        const end = { interrupted: interrupts.count > 0, connectionLost: failedWith === "ssh_connection_lost", failed: failedWith };
         pooledOutcome = await timed("release", () => returnToPool(svc, claim!, end, { timeoutMs }));
       } else if (oneShot && claim) {
         const code = await timed("release", () => releaseOneShot(svc, claim!, Boolean(args.keep), timeoutMs));

@@ -54,8 +54,9 @@ async function prewarmOne(svc: Services, key: string, opts: PrewarmOptions): Pro
     error: { code: e.code, message: e.message, exitCode: e.exit },
   });
   try {
-    const r = await acquire(svc, { keep: true, ttlMs: config.pool.maxAgeMs || 12 * 3_600_000, timeoutMs: opts.timeoutMs, reuse: false, use, onClaim: (c) => (claim = c) });
-    claim = await store.withLease(r.claim.leaseId, (cur) => store.write({ ...cur, pool: newPoolRecord(key) }));
+    // Busy (and marked in use) from its claim's creation until it is hydrated: nobody borrows or drains it meanwhile.
+    const r = await acquire(svc, { keep: true, ttlMs: config.pool.maxAgeMs || 12 * 3_600_000, timeoutMs: opts.timeoutMs, reuse: false, use, pool: newPoolRecord(key), onClaim: (c) => (claim = c) });
+    claim = r.claim;
     if (opts.source) claim = (await syncLease(svc, claim, { source: opts.source, connect: (c) => ensureMaster(svc, c, { timeoutMs: opts.timeoutMs }) })).claim;
     let hydrateExitCode: number | null = null;
     if (opts.hydrate) {

@@ -58,6 +58,8 @@ export function borrowCandidates(claims: readonly Claim[], key: string, apiUrl: 
 export interface RunEnd {
   interrupted: boolean;
   connectionLost: boolean;
+  /** The code of a crabbox-cs error on the way (sync failed, codespace gone, ...); null when none (the command's own status does not count). */
+  failed?: string | null;
 }
 
 export type ReturnDecision =
@@ -68,6 +70,7 @@ export type ReturnDecision =
 export function returnDecision(claim: Claim, pool: ClaimPool, end: RunEnd, now: number, cfg: PoolLimits & Pick<PoolConfig, "stopIdle">): ReturnDecision {
   if (end.interrupted) return { action: "drain", reason: "the run was interrupted" };
   if (end.connectionLost) return { action: "drain", reason: "the connection was lost while the command ran" };
+  if (end.failed) return { action: "drain", reason: `the run failed (${end.failed}): the lease's state is not known to be good` };
   if (claim.state !== "ready") return { action: "drain", reason: `the lease is ${claim.state}, not ready` };
   const spent = spentReason(claim, pool, now, cfg);
   if (spent) return { action: "drain", reason: spent };

@@ -127,4 +127,17 @@ describe("prewarm and run --pool", () => {
     expect(claims(h)).toHaveLength(0);
     expect(liveState(h, lease.codespace)).toBeNull();
   });
+
+  test("a pool lease whose codespace vanished is not returned to the pool: the failed run drains (forgets) it", async () => {
+    const [lease] = (await prewarm(h)).leases;
+    h.emu.control.deleteBehindBack(lease.codespace);
+    const r = await h.run(["run", "--pool", "--json", "--", "true"]);
+    expect(r.code).toBe(4);
+    expect(r.json().pool).toMatchObject({ borrowed: true, outcome: "drained" });
+    expect(r.json().pool.reason).toContain("codespace_gone");
+    expect(claims(h)).toHaveLength(0);
+    const next = await h.run(["run", "--pool", "--json", "--", "true"]);
+    expect(next.code).toBe(0);
+    expect(next.json().pool.borrowed).toBe(false);
+  });
 });

@@ -68,7 +68,7 @@ describe("borrowCandidates", () => {
 
 describe("returnDecision", () => {
   const now = CREATED + 5 * MIN;
-  const end = { interrupted: false, connectionLost: false };
+  const end: { interrupted: boolean; connectionLost: boolean; failed?: string | null } = { interrupted: false, connectionLost: false };
   const cases: [string, Claim, typeof end, typeof LIMITS, string][] = [
     ["a normal run", pooled({ uses: 1, state: "busy" }), end, LIMITS, "return"],
     ["pool.stopIdle", pooled({ uses: 1, state: "busy" }), end, { ...LIMITS, stopIdle: true }, "return+stop"],
@@ -78,6 +78,8 @@ describe("returnDecision", () => {
     ["interrupted", pooled({ uses: 1, state: "busy" }), { interrupted: true, connectionLost: false }, LIMITS, "drain"],
     ["connection lost", pooled({ uses: 1, state: "busy" }), { interrupted: false, connectionLost: true }, LIMITS, "drain"],
     ["claim no longer ready", pooled({ uses: 1, state: "busy" }, { state: "released" }), end, LIMITS, "drain"],
+    ["the run failed on the way (codespace gone)", pooled({ uses: 1, state: "busy" }), { ...end, failed: "codespace_gone" }, LIMITS, "drain"],
+    ["the command failed (its own status)", pooled({ uses: 1, state: "busy" }), { ...end, failed: null }, LIMITS, "return"],
   ];
   for (const [name, claim, e, cfg, want] of cases) {
     test(`${name} → ${want}`, () => {
