@@ -140,4 +140,20 @@ describe("prewarm and run --pool", () => {
     expect(next.code).toBe(0);
     expect(next.json().pool.borrowed).toBe(false);
   });
+
+  test("cleanup drains (deletes, when clean) a ready pool lease idle past pool.idleTtl, and one past pool.maxAge; leaves a fresh one", async () => {
+    const pw = await prewarm(h, ["--count", "2"]);
+    const keep = await h.run(["cleanup", "--json"]);
+    expect(keep.json().decisions.filter((d: any) => d.leaseId).map((d: any) => d.action)).toEqual(["skip", "skip"]);
+    const idle = await h.run(["cleanup", "--json"], { env: { CRABBOX_POOL_IDLE_TTL: "1ms" } });
+    expect(idle.json().decisions.map((d: any) => d.action)).toEqual(["deleted", "deleted"]);
+    expect(idle.json().decisions[0].reason).toContain("pool.idleTtl");
+    for (const l of pw.leases) expect(liveState(h, l.codespace)).toBeNull();
+
+    const [old] = (await prewarm(h)).leases;
+    const aged = await h.run(["cleanup", "--json"], { env: { CRABBOX_POOL_MAX_AGE: "1ms" } });
+    expect(aged.json().decisions).toMatchObject([{ leaseId: old.leaseId, action: "deleted" }]);
+    expect(aged.json().decisions[0].reason).toContain("pool.maxAge");
+    expect(claims(h)).toHaveLength(0);
+  });
 });

@@ -120,3 +120,10 @@ describe("every command's definitions", () => {
     expect(withPassthrough.sort()).toEqual(["run", "ssh"]);
   });
 });
+
+describe("pool's positional ACTION", () => {
+  test("completes to its words, list and drain", async () => {
+    const { commandSpec } = await import("../../src/commands/completion.ts");
+    expect(commandSpec(await COMMANDS.pool!()).positional).toMatchObject({ name: "action", kind: "words", words: ["list", "drain"] });
+  });
+});
