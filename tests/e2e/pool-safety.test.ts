@@ -78,6 +78,25 @@ describe("a borrower killed with SIGKILL", () => {
   }
 });
 
+describe("an interrupted prewarm", () => {
+  test("leaves its lease busy; the next cleanup drains it as abandoned", async () => {
+    const g = gate();
+    const p = h.spawn(["prewarm", "--probe-command", g.cmd("p")]);
+    expect(await waitFor(() => g.started() === 1)).toBe(true);
+    const [c] = claims(h);
+    expect(c.pool.state).toBe("busy");
+    p.kill("SIGINT");
+    await p.exited;
+    g.open();
+    const r = await h.run(["cleanup", "--json"]);
+    const d = r.json().decisions.find((x: any) => x.leaseId === c.leaseId);
+    expect(d).toMatchObject({ action: "deleted" });
+    expect(d.reason).toContain("abandoned");
+    expect(claims(h)).toHaveLength(0);
+    expect(liveState(h, c.codespace.name)).toBeNull();
+  });
+});
+
 describe("a pool lease that cannot be proven safe to delete is stopped and keeps its claim", () => {
   test("identity mismatch (environment id changed): stopped, not deleted, claim kept (draining)", async () => {
     const [lease] = (await prewarm(h)).leases;
