@@ -17,9 +17,9 @@ export interface PoolKeyInput {
   devcontainerPath: string;
 }
 
-/** The pool key: readable, and equal exactly when the four settings are. */
+/** The pool key: readable ("octo/app", "octo/app@dev machine=premiumLinux"), and equal exactly when the four settings are. */
 export function poolKey(k: PoolKeyInput): string {
-  return `${k.repo}@${k.ref || "(default)"} ${k.machine || "(smallest)"} ${k.devcontainerPath || "(default devcontainer)"}`;
+  return `${k.repo}${k.ref ? `@${k.ref}` : ""}${k.machine ? ` machine=${k.machine}` : ""}${k.devcontainerPath ? ` devcontainer=${k.devcontainerPath}` : ""}`;
 }
 
 export type PoolLimits = Pick<PoolConfig, "maxUses" | "maxAgeMs" | "idleTtlMs">;

@@ -114,7 +114,7 @@ export const CleanupResult = v.strictObject({
 export const PoolLeaseView = v.strictObject({
   leaseId: v.string(),
   slug: v.string(),
-  key: v.pipe(v.string(), v.description("repository@ref, machine and devcontainer path as configured")),
+  key: v.pipe(v.string(), v.description("the pool key: repository, then @ref, machine= and devcontainer= when configured (e.g. octo/app@dev machine=premiumLinux)")),
   state: v.picklist(["ready", "busy", "draining"]),
   uses: v.number(),
   ageMs: ms,

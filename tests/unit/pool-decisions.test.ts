@@ -30,7 +30,9 @@ const USER = { pid: 42, host: "here" };
 describe("poolKey", () => {
   test("equal exactly when repo, ref, machine and devcontainer path are", () => {
     const base = { repo: "o/r", ref: "", machine: "", devcontainerPath: "" };
-    expect(poolKey(base)).toBe(poolKey({ ...base }));
+    expect(poolKey(base)).toBe("o/r");
+    expect(poolKey({ repo: "o/r", ref: "dev", machine: "premiumLinux", devcontainerPath: ".devcontainer/x.json" })).toBe("o/r@dev machine=premiumLinux devcontainer=.devcontainer/x.json");
+    expect(poolKey({ ...base, machine: "x" })).not.toBe(poolKey({ ...base, devcontainerPath: "x" }));
     for (const change of [{ repo: "o/s" }, { ref: "dev" }, { machine: "largePremiumLinux" }, { devcontainerPath: ".devcontainer/x.json" }]) {
       expect(poolKey({ ...base, ...change })).not.toBe(poolKey(base));
     }
@@ -44,7 +46,7 @@ describe("borrowCandidates", () => {
     ["ready, stopped and kept", pooled({}, { state: "released" }), true],
     ["busy", pooled({ state: "busy" }), false],
     ["draining", pooled({ state: "draining" }), false],
-    ["another pool key", pooled({ key: "o/other@(default) (smallest) (default devcontainer)" }), false],
+    ["another pool key", pooled({ key: "o/other" }), false],
     ["another API", pooled({}, { apiUrl: "https://ghe.example/api/v3" }), false],
     ["no codespace bound", pooled({}, { codespace: null }), false],
     ["failed claim", pooled({}, { state: "failed" }), false],
