@@ -50,6 +50,7 @@ export default defineCommand({
     const source = args.sync !== false ? await syncSource(runtime, Boolean(args["sync-all"])) : null;
     const oneShot = !args.id;
     // The ready pool: borrow (under the pool lock), return afterwards (lifecycle/pool.ts).
+    if (args.pool === false && args["pool-only"]) throw usageError("--no-pool and --pool-only contradict each other", "pick one");
     const askedPool = args.pool === true || Boolean(args["pool-only"]);
     if (askedPool && (args.id || args.keep || args.pr)) throw usageError(`--pool cannot be combined with ${args.id ? "--id" : args.keep ? "--keep" : "--pr"}`, "a pool lease is borrowed and returned; use --no-pool for the others");
     const usePool = askedPool || (oneShot && !args.keep && !args.pr && args.pool !== false && ctx.config.pool.enabled);

@@ -157,3 +157,14 @@ describe("prewarm and run --pool", () => {
     expect(claims(h)).toHaveLength(0);
   });
 });
+
+describe("run --pool refuses what it cannot honour (exit 2, nothing created)", () => {
+  for (const extra of [["--id", "amber-crab"], ["--keep"], ["--pr", "1"], ["--no-pool", "--pool-only"]]) {
+    test(`${extra.join(" ")}`, async () => {
+      const r = await h.run(["run", extra[0] === "--no-pool" ? "--pool-only" : "--pool", ...extra.filter((x) => x !== "--pool-only"), "--json", "--", "true"]);
+      expect(r.code).toBe(2);
+      expect(r.json().error.code).toBe("usage");
+      expect(h.emu.control.codespaces()).toHaveLength(0);
+    });
+  }
+});
