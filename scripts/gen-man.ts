@@ -143,7 +143,7 @@ export async function renderManPage(): Promise<string> {
     "\\fB\\-\\-version\\fR",
     roff("Show the version and the commit it was built from"),
     ".SH PROVIDER FLAGS",
-    roff("Also settable in config files and CRABBOX_GITHUB_CODESPACES_* variables (see ENVIRONMENT)."),
+    roff("Also settable in config files and CRABBOX_GITHUB_CODESPACES_* and CRABBOX_POOL_* variables (see ENVIRONMENT)."),
     ...Object.entries(providerArgs).flatMap(([n, d]) => flagEntry(n, d as ArgLike)),
     ".SH ENVIRONMENT",
     ...allKeys()

@@ -81,7 +81,11 @@ export function commandSpec(cmd: Pick<Command, "meta" | "args" | "passthrough">)
     const def = raw as ArgLike;
     if (def.type === "positional") {
       if (!positional) {
-        const v = flag === "shell" ? { kind: "words" as const, words: [...SHELLS] } : { kind: "lease" as const, words: [] };
+        // A positional with fixed words says so in its valueHint ("list|drain"); otherwise it is a lease.
+        const v =
+          flag === "shell" ? { kind: "words" as const, words: [...SHELLS] }
+          : def.valueHint?.includes("|") ? { kind: "words" as const, words: def.valueHint.split("|") }
+          : { kind: "lease" as const, words: [] };
         positional = { name: flag, description: def.description ?? "", ...v };
       }
       continue;

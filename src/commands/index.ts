@@ -8,6 +8,8 @@ import type { Command } from "./argv.ts";
 export const COMMANDS: Record<string, () => Promise<Command<any>>> = {
   warmup: () => import("./warmup.ts").then((m) => m.default),
   run: () => import("./run.ts").then((m) => m.default),
+  prewarm: () => import("./prewarm.ts").then((m) => m.default),
+  pool: () => import("./pool.ts").then((m) => m.default),
   ssh: () => import("./ssh.ts").then((m) => m.default),
   list: () => import("./list.ts").then((m) => m.default),
   status: () => import("./status.ts").then((m) => m.default),

@@ -8,6 +8,7 @@ import { acquire } from "../lifecycle/acquire.ts";
 import { leaseRef } from "../lifecycle/claims.ts";
 import { ensureMaster, runOnLease } from "../lifecycle/connect.ts";
 import { leaseInUse } from "../lifecycle/in-use.ts";
+import { borrowOrAcquire, returnToPool, settlePool, type ReturnOutcome } from "../lifecycle/pool.ts";
 import { release } from "../lifecycle/release.ts";
 import { createServices, type Services } from "../lifecycle/services.ts";
 import { syncLease, syncSource, type SyncSummary } from "../lifecycle/sync.ts";
@@ -32,6 +33,8 @@ export default defineCommand({
     "sync-only": { type: "boolean", description: "Sync, do not run anything" },
     "sync-all": { type: "boolean", description: "Outside a git work tree, send the whole directory anyway (secrets never; see docs/sync.md)" },
     env: { type: "string", description: "Forward this local environment variable (repeatable, or comma-separated); none by default", valueHint: "NAME", multiple: true },
+    pool: { type: "boolean", description: "Borrow a ready pool lease (see prewarm) and return it afterwards; no ready one: a fresh one-shot lease (default: config pool.enabled)", negativeDescription: "Do not borrow from the pool, whatever pool.enabled says" },
+    "pool-only": { type: "boolean", description: "Like --pool, but fail (exit 4) when no pool lease is ready" },
   },
   async run({ args, passthrough: argv }) {
     // 1. What to run, and how.
@@ -46,6 +49,14 @@ export default defineCommand({
     // The tree to send is checked before any lease exists: a refused sync creates no codespace.
     const source = args.sync !== false ? await syncSource(runtime, Boolean(args["sync-all"])) : null;
     const oneShot = !args.id;
+    // The ready pool: borrow (under the pool lock), return afterwards (lifecycle/pool.ts).
+    if (args.pool === false && args["pool-only"]) throw usageError("--no-pool and --pool-only contradict each other", "pick one");
+    const askedPool = args.pool === true || Boolean(args["pool-only"]);
+    if (askedPool && (args.id || args.keep || args.pr)) throw usageError(`--pool cannot be combined with ${args.id ? "--id" : args.keep ? "--keep" : "--pr"}`, "a pool lease is borrowed and returned; use --no-pool for the others");
+    const usePool = askedPool || (oneShot && !args.keep && !args.pr && args.pool !== false && ctx.config.pool.enabled);
+    let pooled = false;
+    let pooledOutcome: ReturnOutcome | null = null;
+    let failedWith: string | null = null;
     const durations = { acquire: 0, sync: 0, command: 0, release: 0 };
     const timed = async <T>(step: keyof typeof durations, fn: () => Promise<T>): Promise<T> => {
       const t = runtime.now();
@@ -69,6 +80,11 @@ export default defineCommand({
       // 2. A lease: the one named, or a fresh one.
       claim = await timed("acquire", async () => {
         if (args.id) return leaseInUse(svc, await resolveLease(svc.store, args.id), use, { timeoutMs });
+        if (usePool) {
+          const got = await borrowOrAcquire(svc, { use, timeoutMs, ttlMs: durationArg("ttl", args.ttl), poolOnly: Boolean(args["pool-only"]), onClaim: (c) => (claim = c) });
+          pooled = got.pooled;
+          return got.claim;
+        }
         const fresh = await acquire(svc, {
           keep: Boolean(args.keep),
           ttlMs: durationArg("ttl", args.ttl),
@@ -106,7 +122,7 @@ export default defineCommand({
               // With --json, stdout carries our summary: the command's output goes to stderr.
               stdoutToStderr: ctx.json,
             },
-            { timeoutMs, oneShot: oneShot && !args.keep },
+            { timeoutMs, oneShot: oneShot && !args.keep && !pooled },
           ),
         );
         interrupts.setChild(undefined);
@@ -117,21 +133,28 @@ export default defineCommand({
         exitCode = interrupts.status;
       }
     } catch (e) {
+      if (e instanceof CrabboxError) failedWith = e.code;
       // An interrupted run exits 128+n whatever failed on the way (e.g. rsync killed by the same Ctrl-C).
       if (!(e instanceof CrabboxError) || !claim || (!oneShot && interrupts.count === 0)) throw e;
       process.stderr.write(`${formatError(e, useColor(runtime.env, runtime.tty.stderr))}\n`);
       exitCode = interrupts.status || e.exit;
     } finally {
-      // 5. A one-shot lease is released, whatever happened (unless --keep).
-      if (oneShot && claim) {
+      // 5. A borrowed pool lease goes back (or is drained); a one-shot lease is released, whatever happened (unless --keep).
+      if (pooled && claim) {
+        const end = { interrupted: interrupts.count > 0, connectionLost: failedWith === "ssh_connection_lost", failed: failedWith };
+        pooledOutcome = await timed("release", () => returnToPool(svc, claim!, end, { timeoutMs }));
+      } else if (oneShot && claim) {
         const code = await timed("release", () => releaseOneShot(svc, claim!, Boolean(args.keep), timeoutMs));
         if (exitCode === 0) exitCode = code;
       }
+      // Leases of this pool found abandoned are released now, off the borrow's critical path.
+      if (usePool && interrupts.count === 0) await settlePool(svc, { timeoutMs }).catch((e: Error) => log.warn(`pool: ${e.message}`));
       interrupts.dispose();
       await use.done();
     }
 
     const summary: v.InferOutput<typeof RunSummary> = { leaseId: claim?.leaseId ?? null, slug: claim?.slug ?? null, exitCode, sync, durations };
+    if (usePool) summary.pool = { borrowed: pooled, outcome: pooledOutcome?.action ?? null, reason: pooledOutcome?.reason ?? null };
     if (ctx.json) ctx.printJson(summary);
     else log.debug(`timings: acquire ${elapsed(durations.acquire)}, sync ${elapsed(durations.sync)}, command ${elapsed(durations.command)}, release ${elapsed(durations.release)}`);
     return exitCode;

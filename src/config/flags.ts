@@ -5,7 +5,7 @@
  */
 import type { ArgDef as CittyArgDef } from "citty";
 import { CrabboxError, Exit } from "../errors.ts";
-import { allKeys, GC_KEYS, type KeyRow, PROVIDER, PROVIDER_NAMES, TOP_KEYS } from "./keys.ts";
+import { allKeys, GC_KEYS, type KeyRow, POOL_KEYS, PROVIDER, PROVIDER_NAMES, TOP_KEYS } from "./keys.ts";
 import type { ConfigLayer } from "./schema.ts";
 
 export { PROVIDER, PROVIDER_NAMES };
@@ -40,12 +40,16 @@ function rowArgs(row: KeyRow): { provider: ArgsDef; global: ArgsDef } {
   return { provider: own, global };
 }
 
-/** Arg definitions from rows: top-level keys and aliases are "global", githubCodespaces.* "provider". */
-export function keyArgs(top: Record<string, KeyRow> = TOP_KEYS, gc: Record<string, KeyRow> = GC_KEYS): { global: ArgsDef; provider: ArgsDef } {
+/** Arg definitions from rows: top-level keys and aliases are "global", githubCodespaces.* and pool.* "provider". */
+export function keyArgs(
+  top: Record<string, KeyRow> = TOP_KEYS,
+  gc: Record<string, KeyRow> = GC_KEYS,
+  pool: Record<string, KeyRow> = POOL_KEYS,
+): { global: ArgsDef; provider: ArgsDef } {
   const global: ArgsDef = {};
   const provider: ArgsDef = {};
   for (const row of Object.values(top)) Object.assign(global, rowArgs(row).provider);
-  for (const row of Object.values(gc)) {
+  for (const row of [...Object.values(gc), ...Object.values(pool)]) {
     const a = rowArgs(row);
     Object.assign(provider, a.provider);
     Object.assign(global, a.global);
@@ -87,12 +91,14 @@ export function flagOverrides(
   args: Record<string, unknown>,
   top: Record<string, KeyRow> = TOP_KEYS,
   gc: Record<string, KeyRow> = GC_KEYS,
+  pool: Record<string, KeyRow> = POOL_KEYS,
 ): { layer: ConfigLayer; labels: Record<string, string> } {
   const layer: Record<string, unknown> = {};
   const labels: Record<string, string> = {};
   const nested: Record<string, unknown> = {};
-  for (const { key, name, row } of allKeys(top, gc)) {
-    const into = key === name ? layer : nested;
+  const pooled: Record<string, unknown> = {};
+  for (const { name, row, group, key } of allKeys(top, gc, pool)) {
+    const into = group === "top" ? layer : group === "pool" ? pooled : nested;
     const spellings = [row.flag, row.synonym?.flag, row.globalFlag?.flag].filter((f): f is string => Boolean(f));
     let given: { flag: string; value: unknown } | undefined;
     for (const flag of spellings) {
@@ -107,5 +113,6 @@ export function flagOverrides(
   }
   if (typeof layer.provider === "string") layer.provider = normalizeProvider(layer.provider, "--provider");
   if (Object.keys(nested).length > 0) layer.githubCodespaces = nested;
+  if (Object.keys(pooled).length > 0) layer.pool = pooled;
   return { layer: layer as ConfigLayer, labels };
 }

@@ -35,6 +35,12 @@ const duration = v.nullish(
   ),
 );
 const bool = v.nullish(v.boolean("must be true or false (unquoted)"));
+const count = v.nullish(
+  v.pipe(
+    v.union([v.number(), v.string()], "must be a whole number"),
+    v.check((n) => /^\d+$/.test(String(n).trim()), "must be a whole number (0 means no limit)"),
+  ),
+);
 
 /** A second spelling of a key (same meaning; where both are given they must agree). */
 export interface Synonym {
@@ -51,9 +57,13 @@ export interface KeyRow {
   env: string | null;
   /** Defaults are strings in the file's notation (durations as "30m"), or booleans. */
   default: string | boolean;
-  schema: typeof str | typeof duration | typeof bool;
+  schema: typeof str | typeof duration | typeof bool | typeof count;
   /** Durations resolve to whole minutes in Config, as `<key>Minutes`. */
   minutes?: true;
+  /** Durations resolve to milliseconds in Config, as `<key>Ms`. */
+  ms?: true;
+  /** A whole number (0 or more) in Config. */
+  count?: true;
   /** May a repository's own .crabbox.yaml set it? (see trust.ts) */
   repoMay: boolean;
   /** --help text of the flag; `negativeHelp` for a boolean's --no- form. */
@@ -154,19 +164,64 @@ export const GC_KEYS = {
   },
 } as const satisfies Record<string, KeyRow>;
 
+/** Keys under `pool:` in a config file: the ready pool (prewarm, run --pool, docs/lifecycle.md#pool). */
+export const POOL_KEYS = {
+  enabled: {
+    flag: "pool-enabled", env: "CRABBOX_POOL_ENABLED", default: false, schema: bool, repoMay: false,
+    help: "run borrows a ready pool lease first, like run --pool (default false)",
+    negativeHelp: "run leases a fresh codespace unless --pool is given",
+    docType: "boolean", docDefault: "`false`",
+  },
+  hydrate: {
+    flag: "pool-hydrate", env: "CRABBOX_POOL_HYDRATE", default: "", schema: str, repoMay: true,
+    help: "Command prewarm runs on each new pool lease after the sync, e.g. \"npm ci\"", valueHint: "command",
+    docType: "shell command", docDefault: "`\"\"` (none)",
+  },
+  stopIdle: {
+    flag: "pool-stop-idle", env: "CRABBOX_POOL_STOP_IDLE", default: false, schema: bool, repoMay: false,
+    help: "Stop a pool lease's codespace when a run returns it (default false)",
+    negativeHelp: "Leave returned pool leases running (until GitHub's idle timeout)",
+    docType: "boolean", docDefault: "`false`",
+  },
+  maxUses: {
+    flag: "pool-max-uses", env: "CRABBOX_POOL_MAX_USES", default: "20", schema: count, count: true, repoMay: false,
+    help: "Drain a pool lease after this many runs, 0 = no limit (default 20)", valueHint: "n",
+    docType: "whole number", docDefault: "`20` (`0`: no limit)",
+  },
+  maxAge: {
+    flag: "pool-max-age", env: "CRABBOX_POOL_MAX_AGE", default: "12h", schema: duration, ms: true, repoMay: false,
+    help: "Drain a pool lease once it is this old (default 12h)", valueHint: "duration",
+    docType: "duration", docDefault: "`12h`",
+  },
+  idleTtl: {
+    flag: "pool-idle-ttl", env: "CRABBOX_POOL_IDLE_TTL", default: "2h", schema: duration, ms: true, repoMay: false,
+    help: "cleanup drains a ready pool lease unused for this long (default 2h)", valueHint: "duration",
+    docType: "duration", docDefault: "`2h`",
+  },
+} as const satisfies Record<string, KeyRow>;
+
 export type TopKey = keyof typeof TOP_KEYS;
 export type GcKey = keyof typeof GC_KEYS;
+export type PoolKey = keyof typeof POOL_KEYS;
 
-/** Every row with its dotted key ("provider", "githubCodespaces.repo"), in table order. */
-export function allKeys(top: Record<string, KeyRow> = TOP_KEYS, gc: Record<string, KeyRow> = GC_KEYS): { key: string; name: string; row: KeyRow }[] {
+/** Where a key lives in a file: the top level, `githubCodespaces:` or `pool:`. */
+export type KeyGroup = "top" | "githubCodespaces" | "pool";
+
+/** Every row with its dotted key ("provider", "githubCodespaces.repo", "pool.enabled"), in table order. */
+export function allKeys(
+  top: Record<string, KeyRow> = TOP_KEYS,
+  gc: Record<string, KeyRow> = GC_KEYS,
+  pool: Record<string, KeyRow> = POOL_KEYS,
+): { key: string; name: string; row: KeyRow; group: KeyGroup }[] {
   return [
-    ...Object.entries(top).map(([name, row]) => ({ key: name, name, row })),
-    ...Object.entries(gc).map(([name, row]) => ({ key: `githubCodespaces.${name}`, name, row })),
+    ...Object.entries(top).map(([name, row]) => ({ key: name, name, row, group: "top" as const })),
+    ...Object.entries(gc).map(([name, row]) => ({ key: `githubCodespaces.${name}`, name, row, group: "githubCodespaces" as const })),
+    ...Object.entries(pool).map(([name, row]) => ({ key: `pool.${name}`, name, row, group: "pool" as const })),
   ];
 }
 
-/** The value type a row's schema accepts (string or boolean). */
-type ValueOf<R> = R extends { schema: typeof bool } ? boolean : string;
+/** The value type a row's schema accepts (string or boolean; a count may be written as a number). */
+type ValueOf<R> = R extends { schema: typeof bool } ? boolean : R extends { count: true } ? string | number : string;
 
 /** githubCodespaces.* as written in a file (durations still strings). */
 export type FileGithubCodespaces = { -readonly [K in GcKey]?: ValueOf<(typeof GC_KEYS)[K]> };
@@ -178,9 +233,19 @@ export type GithubCodespacesConfig = {
     : ValueOf<(typeof GC_KEYS)[K]>;
 };
 
-/** The Config field a githubCodespaces key resolves to (durations: `<key>Minutes`). */
+/** pool.* as written in a file. */
+export type FilePool = { -readonly [K in PoolKey]?: ValueOf<(typeof POOL_KEYS)[K]> };
+
+/** The resolved pool.* (durations in milliseconds, as `<key>Ms`; counts as numbers). */
+export type PoolConfig = {
+  -readonly [K in PoolKey as (typeof POOL_KEYS)[K] extends { ms: true } ? `${K}Ms` : K]: (typeof POOL_KEYS)[K] extends { ms: true }
+    ? number
+    : (typeof POOL_KEYS)[K] extends { count: true } ? number : ValueOf<(typeof POOL_KEYS)[K]>;
+};
+
+/** The Config field a nested key resolves to (durations: `<key>Minutes` or `<key>Ms`). */
 export function resolvedName(name: string, row: KeyRow): string {
-  return row.minutes ? `${name}Minutes` : name;
+  return row.minutes ? `${name}Minutes` : row.ms ? `${name}Ms` : name;
 }
 
 /** Where else a key can be set, for messages: "CRABBOX_X, --x or --y". */
@@ -191,10 +256,10 @@ export function whereInstead(row: KeyRow): string {
 }
 
 /** The "## Keys" table of docs/configuration.md, derived from the rows. */
-export function docsKeyTable(top: Record<string, KeyRow> = TOP_KEYS, gc: Record<string, KeyRow> = GC_KEYS): string {
+export function docsKeyTable(top: Record<string, KeyRow> = TOP_KEYS, gc: Record<string, KeyRow> = GC_KEYS, pool: Record<string, KeyRow> = POOL_KEYS): string {
   const code = (s: string) => `\`${s}\``;
   const lines = ["| key | type | default | environment variable | flag |", "|---|---|---|---|---|"];
-  for (const { key, row } of allKeys(top, gc)) {
+  for (const { key, row } of allKeys(top, gc, pool)) {
     const keyCell = `${code(key)}${row.synonym?.file ? ` (synonym ${code(row.synonym.file)})` : ""}`;
     const env = [row.env, row.synonym?.env].filter((x): x is string => Boolean(x)).map(code).join(", ") || "—";
     const flags = [`--${row.flag}`];

@@ -15,7 +15,8 @@ import { redact } from "../redact.ts";
 import type { Env, Runtime } from "../runtime.ts";
 import { DurationError, durationToMinutes } from "./duration.ts";
 import { flagOverrides, normalizeProvider } from "./flags.ts";
-import { allKeys, GC_KEYS, type KeyRow, resolvedName, TOP_KEYS } from "./keys.ts";
+import { allKeys, GC_KEYS, type KeyRow, POOL_KEYS, type PoolConfig, resolvedName, TOP_KEYS } from "./keys.ts";
+import { parseDuration } from "./duration.ts";
 import { type ConfigLayer, type FileGithubCodespaces, parseFileConfig } from "./schema.ts";
 import { applyTrustRule } from "./trust.ts";
 import type { Config, ConfigSource, GithubCodespacesConfig } from "./types.ts";
@@ -26,7 +27,8 @@ export const REPO_CONFIG_NAMES = [".crabbox.yaml", ".crabbox.yml"] as const;
 export const DEFAULTS = {
   ...Object.fromEntries(Object.entries(TOP_KEYS).map(([k, row]) => [k, row.default])),
   githubCodespaces: Object.fromEntries(Object.entries(GC_KEYS).map(([k, row]) => [k, row.default])),
-} as { provider: string; target: string; class: string; githubCodespaces: Required<FileGithubCodespaces> };
+  pool: Object.fromEntries(Object.entries(POOL_KEYS).map(([k, row]) => [k, row.default])),
+} as { provider: string; target: string; class: string; githubCodespaces: Required<FileGithubCodespaces>; pool: Record<string, string | boolean> };
 
 export const IDLE_TIMEOUT_MINUTES = { min: 5, max: 240 } as const;
 export const RETENTION_MINUTES = { min: 0, max: 720 * 60 } as const;
@@ -139,8 +141,9 @@ export function envLayer(env: Env): { layer: ConfigLayer; labels: Record<string,
   const layer: Record<string, unknown> = {};
   const nested: Record<string, unknown> = {};
   const labels: Record<string, string> = {};
-  for (const { key, name, row } of allKeys()) {
-    const into = key === name ? layer : nested;
+  const pooled: Record<string, unknown> = {};
+  for (const { key, name, row, group } of allKeys()) {
+    const into = group === "top" ? layer : group === "pool" ? pooled : nested;
     for (const variable of [row.env, row.synonym?.env]) {
       const raw = variable ? env[variable] : undefined;
       if (!variable || raw === undefined || raw === "") continue;
@@ -154,6 +157,7 @@ export function envLayer(env: Env): { layer: ConfigLayer; labels: Record<string,
   }
   if (typeof layer.provider === "string") layer.provider = normalizeProvider(layer.provider, labels.provider!);
   if (Object.keys(nested).length > 0) layer.githubCodespaces = nested;
+  if (Object.keys(pooled).length > 0) layer.pool = pooled;
   return { layer: layer as ConfigLayer, labels };
 }
 
@@ -189,9 +193,27 @@ export function validateRepo(repo: string, from: string): string {
   }
 }
 
-/** The Config field path used in `sources` for a key (durations: `...Minutes`). */
+/** The Config field path used in `sources` for a key (durations: `...Minutes` or `...Ms`). */
 function fieldPath(key: string, name: string, row: KeyRow): string {
-  return key === name ? key : `githubCodespaces.${resolvedName(name, row)}`;
+  return key === name ? key : `${key.slice(0, key.indexOf("."))}.${resolvedName(name, row)}`;
+}
+
+/** A pool.* value in Config terms: durations in ms, counts as numbers. */
+function poolValue(value: unknown, row: KeyRow, key: string, from: string): unknown {
+  if (row.ms) {
+    try {
+      return parseDuration(String(value));
+    } catch (e) {
+      if (!(e instanceof DurationError)) throw e;
+      throw new CrabboxError({ code: "bad_duration", message: `${e.message} for ${key} (from ${from})`, why: e.why, hint: e.hint, exit: Exit.usage });
+    }
+  }
+  if (row.count) {
+    const s = String(value).trim();
+    if (!/^\d+$/.test(s)) throw usage("config_invalid", `${key} ${JSON.stringify(s)} (from ${from}) is not a whole number`, "write 0 (no limit) or a positive whole number, e.g. 20");
+    return Number(s);
+  }
+  return value;
 }
 
 function rejectControlChars(value: string, key: string, from: string): void {
@@ -246,14 +268,15 @@ export function resolveLayers(layers: SourcedLayer[], warnings: string[] = []): 
   const origins: Record<string, string> = {};
   const top: Record<string, unknown> = {};
   const gc: Record<string, unknown> = {};
-  for (const { key, name, row } of allKeys()) {
-    const into = key === name ? top : gc;
+  const pool: Record<string, unknown> = {};
+  for (const { key, name, row, group } of allKeys()) {
+    const into = group === "top" ? top : group === "pool" ? pool : gc;
     const field = fieldPath(key, name, row);
     into[name] = row.default;
     sources[field] = "default";
     let from = "default";
     for (const { source, layer, label } of layers) {
-      const value = key === name ? (layer as Record<string, unknown>)[name] : (layer.githubCodespaces as Record<string, unknown> | undefined)?.[name];
+      const value = group === "top" ? (layer as Record<string, unknown>)[name] : (layer[group] as Record<string, unknown> | undefined)?.[name];
       if (value === undefined) continue;
       into[name] = value;
       sources[field] = source;
@@ -261,12 +284,16 @@ export function resolveLayers(layers: SourcedLayer[], warnings: string[] = []): 
     }
     // Resolve to Config terms: trimmed strings without control characters, durations in minutes.
     let value = into[name];
+    if (typeof value === "number") value = String(value);
     if (typeof value === "string") {
       rejectControlChars(value, key, from);
       value = row.minutes ? minutesOf(value, key, from) : value.trim();
     }
     const check = (CHECKS as Record<string, ((v: unknown, from: string, raw: unknown) => unknown) | undefined>)[resolvedName(name, row)];
-    if (key !== name) {
+    if (group === "pool") {
+      delete pool[name];
+      pool[resolvedName(name, row)] = poolValue(value, row, key, from);
+    } else if (key !== name) {
       delete gc[name];
       gc[resolvedName(name, row)] = check ? check(value, from, into[name]) : value;
     } else top[name] = value;
@@ -287,6 +314,7 @@ export function resolveLayers(layers: SourcedLayer[], warnings: string[] = []): 
     target: "linux",
     class: (top.class as string) || DEFAULTS.class,
     githubCodespaces: gc as GithubCodespacesConfig,
+    pool: pool as PoolConfig,
     sources,
     origins,
     warnings,

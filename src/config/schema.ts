@@ -12,9 +12,9 @@
 import * as v from "valibot";
 import { CrabboxError, Exit } from "../errors.ts";
 import { looksLikeToken } from "../redact.ts";
-import { GC_KEYS, type FileGithubCodespaces, type KeyRow, TOP_KEYS } from "./keys.ts";
+import { type FilePool, GC_KEYS, type FileGithubCodespaces, type KeyRow, POOL_KEYS, TOP_KEYS } from "./keys.ts";
 
-export type { FileGithubCodespaces };
+export type { FileGithubCodespaces, FilePool };
 
 /** One layer of configuration: a file, the environment, or the flags. */
 export interface ConfigLayer {
@@ -22,6 +22,7 @@ export interface ConfigLayer {
   target?: string;
   class?: string;
   githubCodespaces?: FileGithubCodespaces;
+  pool?: FilePool;
 }
 
 /** The valibot object for a set of rows (a file key and its synonym share the row's schema). */
@@ -39,13 +40,16 @@ export const githubCodespacesFileSchema = v.object(
   "must be a mapping (repo: ..., ref: ..., on their own indented lines)",
 );
 
+export const poolFileSchema = v.object(rowsSchema(POOL_KEYS), "must be a mapping (enabled: ..., hydrate: ..., on their own indented lines)");
+
 export const fileConfigSchema = v.object(
-  { ...rowsSchema(TOP_KEYS), githubCodespaces: v.nullish(githubCodespacesFileSchema) },
+  { ...rowsSchema(TOP_KEYS), githubCodespaces: v.nullish(githubCodespacesFileSchema), pool: v.nullish(poolFileSchema) },
   "must be a YAML mapping (key: value)",
 );
 
 export const TOP_LEVEL_KEYS = Object.keys(fileConfigSchema.entries);
 export const GITHUB_CODESPACES_KEYS = Object.keys(githubCodespacesFileSchema.entries);
+export const POOL_FILE_KEYS = Object.keys(poolFileSchema.entries);
 
 function describeType(x: unknown): string {
   if (x === null) return "null";
@@ -150,7 +154,14 @@ export function parseFileConfig(raw: unknown, file: string): ParsedFile {
     }
   }
 
-  const out = result.output as Record<string, unknown> & { githubCodespaces?: Record<string, unknown> | null };
+  const poolRaw = top.pool;
+  if (poolRaw && typeof poolRaw === "object") {
+    for (const k of Object.keys(poolRaw)) {
+      if (!POOL_FILE_KEYS.includes(k)) warnings.push(`${file}: unknown key "pool.${k}" ignored`);
+    }
+  }
+
+  const out = result.output as Record<string, unknown> & { githubCodespaces?: Record<string, unknown> | null; pool?: Record<string, unknown> | null };
   const layer: ConfigLayer = {};
   for (const k of Object.keys(TOP_KEYS) as (keyof typeof TOP_KEYS)[]) if (out[k] != null) layer[k] = out[k] as string;
   if (out.githubCodespaces) {
@@ -165,6 +176,11 @@ export function parseFileConfig(raw: unknown, file: string): ParsedFile {
       else if (synonym != null) gc[name] = synonym;
     }
     if (Object.keys(gc).length > 0) layer.githubCodespaces = gc as FileGithubCodespaces;
+  }
+  if (out.pool) {
+    const pool: Record<string, unknown> = {};
+    for (const name of Object.keys(POOL_KEYS)) if (out.pool[name] != null) pool[name] = out.pool[name];
+    if (Object.keys(pool).length > 0) layer.pool = pool as FilePool;
   }
   return { layer, warnings };
 }

@@ -1,13 +1,15 @@
 /** The resolved configuration every command works from. */
-import type { GithubCodespacesConfig } from "./keys.ts";
+import type { GithubCodespacesConfig, PoolConfig } from "./keys.ts";
 
-export type { GithubCodespacesConfig };
+export type { GithubCodespacesConfig, PoolConfig };
 
 export interface Config {
   provider: "github-codespaces";
   target: "linux";
   class: string;
   githubCodespaces: GithubCodespacesConfig;
+  /** The ready pool (pool.* keys). */
+  pool: PoolConfig;
   /** Where each value came from, for `doctor` and --verbose: Config field path -> source. */
   sources: Record<string, ConfigSource>;
   /** Field path -> the file, variable or flag that set it (absent for defaults). */

@@ -29,6 +29,27 @@ export const ClaimCodespace = v.object({
 });
 export type ClaimCodespace = v.InferOutput<typeof ClaimCodespace>;
 
+/** A pool lease's place in the ready pool (docs/lifecycle.md#the-ready-pool). Who borrowed it is its in-use marker (usage.ts). */
+export const PoolState = v.picklist([
+  "ready", // idle in the pool: may be borrowed
+  "busy", // borrowed by a run (or being hydrated by prewarm): never drained while its borrower lives
+  "draining", // to be released (maxUses, maxAge, interrupted, lost connection, unsafe to delete)
+]);
+export type PoolState = v.InferOutput<typeof PoolState>;
+
+export const ClaimPool = v.object({
+  /** Which runs may borrow it: repo, ref, machine and devcontainer path as configured (poolKey, pool-decisions.ts). */
+  key: v.string(),
+  state: PoolState,
+  /** Runs that borrowed it so far. */
+  uses: v.number(),
+  borrowedAt: v.nullable(v.string()),
+  returnedAt: v.nullable(v.string()),
+  /** Why it is draining, when it is. */
+  drainReason: v.nullable(v.string()),
+});
+export type ClaimPool = v.InferOutput<typeof ClaimPool>;
+
 export const ClaimSchema = v.object({
   version: v.literal(1),
   provider: v.literal(PROVIDER),
@@ -60,5 +81,7 @@ export const ClaimSchema = v.object({
   lastSync: v.nullable(v.object({ fingerprint: v.string(), at: v.string() })),
   /** Why the lease failed, when state is "failed". */
   failure: v.nullable(v.string()),
+  /** Present only on pool leases (prewarm); older claims have none. */
+  pool: v.optional(ClaimPool),
 });
 export type Claim = v.InferOutput<typeof ClaimSchema>;

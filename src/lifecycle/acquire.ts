@@ -7,7 +7,7 @@
  */
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Codespace } from "../github/schemas.ts";
-import type { Claim } from "../leases/claim.ts";
+import type { Claim, ClaimPool } from "../leases/claim.ts";
 import { displayNameFor, newLeaseId, newNonce, newSlug } from "../leases/ids.ts";
 import { createLeaseUse, type LeaseUse } from "../leases/usage.ts";
 import { bindCodespace, newClaim, seen } from "./claims.ts";
@@ -35,6 +35,8 @@ export interface AcquireOptions {
    * for a one-shot run). Without it, acquire marks the lease itself until it returns.
    */
   use?: LeaseUse;
+  /** A pool lease (prewarm): its pool record is in the claim from the start, so nothing ever sees it as an ordinary kept lease. */
+  pool?: ClaimPool;
 }
 
 export interface AcquireResult {
@@ -110,6 +112,7 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
     deleteOnRelease: cfg.deleteOnRelease,
     recovery: { nonce, displayName: displayNameFor(slug, nonce) },
   });
+  if (opts.pool) claim.pool = opts.pool;
   // In use from the moment the claim exists: the marker comes first, so cleanup never sees the claim unmarked.
   await use.mark(leaseId);
   await store.create(claim);
@@ -183,6 +186,7 @@ function findReusable(svc: Services, claims: Claim[], repo: string): Claim | und
   return claims.find(
     (c) =>
       c.keep &&
+      !c.pool && // pool leases are borrowed through the pool (pool.ts), never resumed here
       c.codespace &&
       (c.state === "released" || c.state === "ready") &&
       c.repo === repo &&

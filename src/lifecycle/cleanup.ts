@@ -11,6 +11,8 @@ import { lockHolder } from "../leases/lock.ts";
 import { localProbe } from "../leases/proc.ts";
 import { describeUser, usersOf } from "../leases/usage.ts";
 import { sweepLeftovers } from "./leftovers.ts";
+import { drainLocked } from "./pool.ts";
+import { poolCleanupReason } from "./pool-decisions.ts";
 import { releaseClaim, type ReleaseOutcome } from "./release.ts";
 import type { Services } from "./services.ts";
 
@@ -42,9 +44,10 @@ export type CleanupVerdict = { release: true; reason: string } | { release: fals
  * lock (to skip without waiting) and again on the re-read claim under the
  * lease lock, immediately before any stop or delete.
  */
-export function cleanupVerdict(claim: Claim, now: number, users: readonly LeaseUser[]): CleanupVerdict {
+export function cleanupVerdict(claim: Claim, now: number, users: readonly LeaseUser[], poolDue: string | null = null): CleanupVerdict {
   if (users.length > 0) return { release: false, reason: `in use by ${users.map(describeUser).join(", ")}` };
-  const due = dueReason(claim, now);
+  // A pool lease (pool-decisions.ts: abandoned, idle past pool.idleTtl, spent, draining) is drained.
+  const due = poolDue ?? dueReason(claim, now);
   if (due) return { release: true, reason: due };
   return { release: false, reason: claim.keep ? "kept lease" : `not expired (expires ${claim.expiresAt})` };
 }
@@ -59,15 +62,17 @@ export async function cleanupLease(svc: Services, claim: Claim, opts: { dryRun: 
   const base = { leaseId: claim.leaseId, slug: claim.slug, codespace: claim.codespace?.name ?? null };
   const holder = await lockHolder(store.lockPath(claim.leaseId));
   const holderLive = holder && (holder.host !== localProbe.host || localProbe.alive(holder.pid));
-  const first = cleanupVerdict(claim, ctx.runtime.now(), [
-    ...(await usersOf(store, claim.leaseId)),
-    ...(holderLive ? [{ pid: holder.pid, host: holder.host }] : []),
-  ]);
+  const users = [...(await usersOf(store, claim.leaseId)), ...(holderLive ? [{ pid: holder.pid, host: holder.host }] : [])];
+  const first = cleanupVerdict(claim, ctx.runtime.now(), users, claim.pool ? poolCleanupReason(claim, ctx.runtime.now(), users, ctx.config.pool) : null);
   if (!first.release) return { ...base, action: "skip", reason: first.reason };
   try {
     const r = await store.withLease(claim.leaseId, async (current): Promise<{ skip: string } | { due: string; outcome: ReleaseOutcome }> => {
-      const again = cleanupVerdict(current, ctx.runtime.now(), await usersOf(store, current.leaseId));
+      const now = ctx.runtime.now();
+      const users = await usersOf(store, current.leaseId);
+      const poolDue = current.pool ? poolCleanupReason(current, now, users, ctx.config.pool) : null;
+      const again = cleanupVerdict(current, now, users, poolDue);
       if (!again.release) return { skip: again.reason.startsWith("in use") ? `now ${again.reason}` : `no longer due: ${again.reason}` };
+      if (poolDue) return { due: again.reason, outcome: await drainLocked(svc, current, poolDue, opts.timeoutMs, opts.dryRun) };
       return { due: again.reason, outcome: await releaseClaim(svc, current, { dryRun: opts.dryRun, timeoutMs: opts.timeoutMs }) };
     });
     if ("skip" in r) return { ...base, action: "skip", reason: r.skip };

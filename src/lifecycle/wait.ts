@@ -12,6 +12,8 @@ import { oneLine } from "../output/sanitize.ts";
 
 /** Poll intervals in ms; the last one repeats. */
 export const POLL_SCHEDULE = [250, 250, 500, 500, 1000, 1000, 2000, 2000, 3000, 5000];
+/** After starting a stopped codespace, polls are at most this far apart. */
+export const STARTED_POLL_CAP_MS = 500;
 
 export interface WaitOptions {
   name: string;
@@ -89,7 +91,8 @@ export async function waitForCodespace(svc: Services, opts: WaitOptions): Promis
         details: { codespace: cs.name, state: cs.state },
       });
     }
-    const pause = POLL_SCHEDULE[Math.min(i, POLL_SCHEDULE.length - 1)]!;
+    // A start we asked for takes seconds (about 8 on GitHub): poll it closely, so a borrowed stopped pool lease is not kept waiting.
+    const pause = Math.min(POLL_SCHEDULE[Math.min(i, POLL_SCHEDULE.length - 1)]!, started ? STARTED_POLL_CAP_MS : Infinity);
     await runtime.sleep(Math.min(pause, Math.max(0, deadline - now)));
   }
   }

@@ -84,7 +84,7 @@ export function renderCommandHelp(cmd: Command): string {
   }
   if (own.length) out.push("", "FLAGS", ...own);
   if (global.length) out.push("", "GLOBAL FLAGS", ...global);
-  if (provider.length) out.push("", "PROVIDER FLAGS (also: config files, CRABBOX_GITHUB_CODESPACES_* variables)", ...provider);
+  if (provider.length) out.push("", "PROVIDER FLAGS (also: config files, CRABBOX_GITHUB_CODESPACES_* and CRABBOX_POOL_* variables)", ...provider);
   out.push("", `Docs: docs/commands.md#${name}`);
   return out.join("\n");
 }

@@ -63,6 +63,16 @@ export const RunSummary = v.strictObject({
   exitCode: v.pipe(v.number(), v.description("the remote command's status (128+n if killed by signal n), or crabbox-cs's own exit code")),
   sync: v.nullable(SyncSummary),
   durations: v.strictObject({ acquire: ms, sync: ms, command: ms, release: ms }),
+  pool: v.optional(
+    v.pipe(
+      v.strictObject({
+        borrowed: v.pipe(v.boolean(), v.description("true: a ready pool lease was borrowed; false: no lease was ready, a fresh one-shot lease was used")),
+        outcome: v.pipe(v.nullable(v.picklist(["returned", "drained", "gone"])), v.description("what became of the borrowed lease; null when none was borrowed")),
+        reason: v.nullable(v.string()),
+      }),
+      v.description("present with run --pool (or pool.enabled)"),
+    ),
+  ),
 });
 
 export const SshLine = v.strictObject({
@@ -101,6 +111,53 @@ export const CleanupResult = v.strictObject({
   leftovers: v.array(v.strictObject({ leaseId: v.string(), paths: v.array(v.string()) })),
 });
 
+export const PoolLeaseView = v.strictObject({
+  leaseId: v.string(),
+  slug: v.string(),
+  key: v.pipe(v.string(), v.description("the pool key: repository, then @ref, machine= and devcontainer= when configured (e.g. octo/app@dev machine=premiumLinux)")),
+  state: v.picklist(["ready", "busy", "draining"]),
+  uses: v.number(),
+  ageMs: ms,
+  createdAt: isoTime,
+  borrowedAt: v.nullable(isoTime),
+  returnedAt: v.nullable(isoTime),
+  drainReason: v.nullable(v.string()),
+  users: v.pipe(v.array(v.strictObject({ pid: v.number(), host: v.string() })), v.description("live processes using it (the borrower of a busy lease)")),
+  codespace: v.nullable(v.string()),
+  codespaceState: v.pipe(v.nullable(v.string()), v.description("as GitHub reports it now; null when GitHub no longer has it")),
+});
+
+export const PoolList = v.array(PoolLeaseView);
+
+export const PrewarmResult = v.strictObject({
+  leases: v.array(
+    v.strictObject({
+      leaseId: v.nullable(v.string()),
+      slug: v.nullable(v.string()),
+      codespace: v.nullable(v.string()),
+      state: v.pipe(v.picklist(["ready", "failed"]), v.description("ready: in the pool; failed: not added (released, or never created)")),
+      stopped: v.boolean(),
+      hydrateExitCode: v.nullable(v.number()),
+      error: v.optional(ErrorSummary),
+    }),
+  ),
+  elapsedMs: ms,
+});
+
+export const PoolDrainResult = v.strictObject({
+  dryRun: v.boolean(),
+  decisions: v.array(
+    v.strictObject({
+      leaseId: v.string(),
+      slug: v.string(),
+      codespace: v.nullable(v.string()),
+      action: v.picklist(["deleted", "stopped", "kept-dirty", "forgotten", "would-delete", "would-stop", "skip", "error"]),
+      reason: v.string(),
+      error: v.optional(ErrorSummary),
+    }),
+  ),
+});
+
 export const DoctorCheck = v.strictObject({
   check: v.picklist(["tools", "rsync", "remote-rsync", "gh", "auth", "repository", "codespaces", "machines", "permissions", "claims"]),
   ok: v.boolean(),
@@ -132,5 +189,8 @@ export const OUTPUT_SCHEMAS = {
   "release-outcome": ReleaseOutcome,
   "cleanup-result": CleanupResult,
   "doctor-report": DoctorReport,
+  "pool-list": PoolList,
+  "prewarm-result": PrewarmResult,
+  "pool-drain-result": PoolDrainResult,
   "error-document": ErrorDocument,
 } as const;

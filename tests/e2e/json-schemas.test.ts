@@ -49,6 +49,24 @@ describe("every --json document conforms to its schema", () => {
     conforms("error-document", err.json());
   });
 
+  test("prewarm, run --pool, pool list, pool drain (the ready pool)", async () => {
+    const pw = await h.run(["prewarm", "--json"]);
+    expect(pw.code).toBe(0);
+    conforms("prewarm-result", pw.json());
+    const run = await h.run(["run", "--pool", "--json", "--", "true"]);
+    expect(run.json().pool.borrowed).toBe(true);
+    conforms("run-summary", run.json());
+    const list = await h.run(["pool", "list", "--json"]);
+    expect(list.json()).toHaveLength(1);
+    conforms("pool-list", list.json());
+    const drain = await h.run(["pool", "drain", "--all", "--json"]);
+    expect(drain.json().decisions).toHaveLength(1);
+    conforms("pool-drain-result", drain.json());
+    const failed = await h.run(["prewarm", "--json", "--probe-command", "exit 7"]);
+    expect(failed.code).toBe(7);
+    conforms("prewarm-result", failed.json());
+  });
+
   test("an undocumented key would fail the check (the schemas are strict)", () => {
     expect(v.safeParse(OUTPUT_SCHEMAS["ssh-line"], { leaseId: "x", configPath: null, host: null, command: "ssh", extra: 1 }).success).toBe(false);
   });

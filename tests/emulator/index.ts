@@ -14,6 +14,7 @@ import { type Delays, Store } from "./store.ts";
 
 export type { EmulatorControl, InjectErrorOptions } from "./control.ts";
 export type { AddRepoOptions, Delays, SeedOptions } from "./store.ts";
+export { DEFAULT_DELAYS, REALISTIC_DELAYS, scaledDelays } from "./store.ts";
 
 export interface EmulatorOptions {
   /** Delay of the gh stand-in's --stdio path before sshd starts (default 300). */

@@ -2,12 +2,13 @@
  * Standalone emulator:
  *
  *   bun tests/emulator/main.ts [--port N] [--handshake-delay MS] [--state-dir DIR]
+ *                              [--realistic-delays] [--create-delay MS] [--start-delay MS] [--stop-delay MS]
  *
  * Prints the lines to paste into a shell (the token itself is never printed:
  * GH_TOKEN is read from the gh stand-in), then runs until SIGINT/SIGTERM.
  */
 import { parseArgs } from "node:util";
-import { startEmulator } from "./index.ts";
+import { REALISTIC_DELAYS, startEmulator, type Delays } from "./index.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -15,12 +16,19 @@ const { values } = parseArgs({
     port: { type: "string" },
     "handshake-delay": { type: "string" },
     "state-dir": { type: "string" },
+    "realistic-delays": { type: "boolean" },
+    "create-delay": { type: "string" },
+    "start-delay": { type: "string" },
+    "stop-delay": { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
 
 if (values.help) {
-  process.stdout.write("usage: bun tests/emulator/main.ts [--port N] [--handshake-delay MS] [--state-dir DIR]\n");
+  process.stdout.write(
+    "usage: bun tests/emulator/main.ts [--port N] [--handshake-delay MS] [--state-dir DIR]\n" +
+      "                                  [--realistic-delays] [--create-delay MS] [--start-delay MS] [--stop-delay MS]\n",
+  );
   process.exit(0);
 }
 
@@ -34,7 +42,14 @@ function int(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
+const delays: Partial<Delays> = values["realistic-delays"] ? { ...REALISTIC_DELAYS } : {};
+for (const [flag, key] of [["create-delay", "provisionMs"], ["start-delay", "startMs"], ["stop-delay", "stopMs"]] as const) {
+  const ms = int(flag, values[flag]);
+  if (ms !== undefined) delays[key] = ms;
+}
+
 const emu = await startEmulator({
+  delays,
   port: int("port", values.port),
   handshakeDelayMs: int("handshake-delay", values["handshake-delay"]),
   stateDir: values["state-dir"],

@@ -29,6 +29,16 @@ export interface Delays {
 
 export const DEFAULT_DELAYS: Delays = { provisionMs: 150, stopMs: 100, startMs: 100, deleteMs: 100, createResponseMs: 0 };
 
+/** What GitHub takes, roughly (for benchmarks, never for tests): create 45 s, start 8 s, stop 4 s, delete 2 s. */
+export const REALISTIC_DELAYS: Delays = { provisionMs: 45_000, stopMs: 4_000, startMs: 8_000, deleteMs: 2_000, createResponseMs: 0 };
+
+/** The realistic delays scaled by `factor` (0.1: create 4.5 s, start 0.8 s, stop 0.4 s), for benchmarks that must stay short. */
+export function scaledDelays(factor: number): Delays {
+  const out = { ...REALISTIC_DELAYS };
+  for (const k of Object.keys(out) as (keyof Delays)[]) out[k] = Math.round(out[k] * factor);
+  return out;
+}
+
 export interface User {
   login: string;
   id: number;

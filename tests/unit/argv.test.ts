@@ -108,15 +108,22 @@ describe("the command word", () => {
 });
 
 describe("every command's definitions", () => {
-  test("only run and ssh take a passthrough; stop/status/ssh take one positional LEASE", async () => {
+  test("only run and ssh take a passthrough; stop/status/ssh take one positional LEASE; pool takes ACTION and LEASE", async () => {
     const withPassthrough: string[] = [];
     for (const [name, load] of Object.entries(COMMANDS)) {
       const c = await load();
       expect(c.meta.name).toBe(name);
       if (c.passthrough) withPassthrough.push(name);
       const positionals = Object.entries(c.args as ArgsDef).filter(([, d]) => d.type === "positional").map(([n]) => n);
-      expect({ name, positionals }).toEqual({ name, positionals: ["ssh", "status", "stop"].includes(name) ? ["lease"] : name === "completion" ? ["shell"] : [] });
+      expect({ name, positionals }).toEqual({ name, positionals: ["ssh", "status", "stop"].includes(name) ? ["lease"] : name === "completion" ? ["shell"] : name === "pool" ? ["action", "lease"] : [] });
     }
     expect(withPassthrough.sort()).toEqual(["run", "ssh"]);
+  });
+});
+
+describe("pool's positional ACTION", () => {
+  test("completes to its words, list and drain", async () => {
+    const { commandSpec } = await import("../../src/commands/completion.ts");
+    expect(commandSpec(await COMMANDS.pool!()).positional).toMatchObject({ name: "action", kind: "words", words: ["list", "drain"] });
   });
 });

@@ -11,8 +11,8 @@ import type { ArgsDef } from "../../src/commands/argv.ts";
 import { globalArgs, providerArgs } from "../../src/config/flags.ts";
 import { allKeys, docsKeyTable, GC_KEYS, resolvedName, TOP_KEYS } from "../../src/config/keys.ts";
 import { DEFAULTS, envLayer, loadConfig } from "../../src/config/load.ts";
-import { fileConfigSchema, githubCodespacesFileSchema } from "../../src/config/schema.ts";
-import { UNTRUSTED_REPO_KEYS } from "../../src/config/trust.ts";
+import { fileConfigSchema, githubCodespacesFileSchema, poolFileSchema } from "../../src/config/schema.ts";
+import { UNTRUSTED_POOL_KEYS, UNTRUSTED_REPO_KEYS } from "../../src/config/trust.ts";
 import { createRuntime } from "../../src/runtime.ts";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -22,8 +22,8 @@ describe("every table derived from the rows agrees with them", () => {
   test("flags, env variables, defaults, file schema, trust rule, resolved Config", async () => {
     const args: ArgsDef = { ...globalArgs, ...providerArgs };
     const resolved = await loadConfig(createRuntime({ env: {}, homeDir: "/nonexistent", cwd: "/" }), {});
-    for (const { key, name, row } of allKeys()) {
-      const top = key === name;
+    for (const { key, name, row, group } of allKeys()) {
+      const top = group === "top";
       expect(args[row.flag]?.description, key).toBe(row.help);
       expect(args[row.flag]?.type, key).toBe(typeof row.default === "boolean" ? "boolean" : "string");
       if (row.synonym?.flag) expect(args[row.synonym.flag]?.description).toBe(`Same as --${row.flag}`);
@@ -31,20 +31,23 @@ describe("every table derived from the rows agrees with them", () => {
       const sample = typeof row.default === "boolean" ? "false" : top && name === "provider" ? "codespaces" : "x";
       if (row.env) {
         const { layer } = envLayer({ [row.env]: sample });
-        const got = top ? (layer as Record<string, unknown>)[name] : (layer.githubCodespaces as Record<string, unknown>)[name];
+        const got = top ? (layer as Record<string, unknown>)[name] : (layer[group] as Record<string, unknown>)[name];
         expect(got, key).toBe(typeof row.default === "boolean" ? false : name === "provider" ? "github-codespaces" : "x");
       }
-      expect(top ? (DEFAULTS as Record<string, unknown>)[name] : (DEFAULTS.githubCodespaces as Record<string, unknown>)[name], key).toBe(row.default);
-      expect(Object.keys(top ? fileConfigSchema.entries : githubCodespacesFileSchema.entries), key).toContain(name);
+      expect(top ? (DEFAULTS as Record<string, unknown>)[name] : (DEFAULTS[group] as Record<string, unknown>)[name], key).toBe(row.default);
+      const fileEntries = top ? fileConfigSchema.entries : group === "pool" ? poolFileSchema.entries : githubCodespacesFileSchema.entries;
+      expect(Object.keys(fileEntries), key).toContain(name);
       if (!top) {
-        expect(UNTRUSTED_REPO_KEYS.includes(name as never), key).toBe(!row.repoMay);
-        expect(Object.keys(resolved.githubCodespaces), key).toContain(resolvedName(name, row));
-        expect(resolved.sources[`githubCodespaces.${resolvedName(name, row)}`], key).toBe("default");
+        const untrusted: readonly string[] = group === "pool" ? UNTRUSTED_POOL_KEYS : UNTRUSTED_REPO_KEYS;
+        expect(untrusted.includes(name), key).toBe(!row.repoMay);
+        expect(Object.keys(resolved[group]), key).toContain(resolvedName(name, row));
+        expect(resolved.sources[`${group}.${resolvedName(name, row)}`], key).toBe("default");
       } else expect(resolved.sources[name], key).toBe("default");
     }
+    expect(resolved.pool).toEqual({ enabled: false, hydrate: "", stopIdle: false, maxUses: 20, maxAgeMs: 12 * 3_600_000, idleTtlMs: 2 * 3_600_000 });
     // Nothing derived has a key the rows do not.
     expect(Object.keys(resolved.githubCodespaces).length).toBe(Object.keys(GC_KEYS).length);
-    expect(Object.keys(fileConfigSchema.entries).sort()).toEqual([...Object.keys(TOP_KEYS), "githubCodespaces"].sort());
+    expect(Object.keys(fileConfigSchema.entries).sort()).toEqual([...Object.keys(TOP_KEYS), "githubCodespaces", "pool"].sort());
   });
 
   test("adding a key is one row: flag, env, files, default, trust, help, completion and docs follow", () => {

@@ -133,7 +133,7 @@ export const noGh: Gh = {
 };
 
 /** Services over the fakes and a real claim store in `home`; time stands still, sleeps return at once. */
-export function fakeServices(home: string, api: CodespacesApi, opts: { now?: number; deleteOnRelease?: boolean } = {}): Services {
+export function fakeServices(home: string, api: CodespacesApi, opts: { now?: number; deleteOnRelease?: boolean; pool?: Partial<Config["pool"]> } = {}): Services {
   const now = opts.now ?? Date.parse("2026-12-01T12:00:00Z");
   let t = now;
   const runtime = createRuntime({
@@ -147,6 +147,7 @@ export function fakeServices(home: string, api: CodespacesApi, opts: { now?: num
   const config = {
     provider: "github-codespaces",
     githubCodespaces: { apiUrl: API_URL, ghPath: "gh-not-used", deleteOnRelease: opts.deleteOnRelease ?? true, workRoot: "", repo: "", ref: "", machine: "" },
+    pool: { enabled: false, hydrate: "", stopIdle: false, maxUses: 20, maxAgeMs: 12 * 3_600_000, idleTtlMs: 2 * 3_600_000, ...opts.pool },
     sources: {},
     warnings: [],
   } as unknown as Config;
