@@ -18,6 +18,7 @@ import type { RunSummary } from "../output/schemas.ts";
 import type * as v from "valibot";
 import { signalNumber } from "../runtime.ts";
 import { ENV_NAME_RE } from "../ssh/quote.ts";
+import { applyTestVerdict, collectAfter, collectArgs, collectPlan, printResults, type Collected } from "./collect.ts";
 import { trapInterrupts } from "./interrupts.ts";
 import { commonArgs, durationArg, idArg, leaseArgs, prArg } from "./shared.ts";
 
@@ -32,6 +33,7 @@ export default defineCommand({
     "sync-only": { type: "boolean", description: "Sync, do not run anything" },
     "sync-all": { type: "boolean", description: "Outside a git work tree, send the whole directory anyway (secrets never; see docs/sync.md)" },
     env: { type: "string", description: "Forward this local environment variable (repeatable, or comma-separated); none by default", valueHint: "NAME", multiple: true },
+    ...collectArgs,
   },
   async run({ args, passthrough: argv }) {
     // 1. What to run, and how.
@@ -43,6 +45,7 @@ export default defineCommand({
     const svc = createServices(ctx);
     const { runtime, log } = ctx;
     const timeoutMs = durationArg("timeout", args.timeout);
+    const plan = collectPlan(ctx, args);
     // The tree to send is checked before any lease exists: a refused sync creates no codespace.
     const source = args.sync !== false ? await syncSource(runtime, Boolean(args["sync-all"])) : null;
     const oneShot = !args.id;
@@ -58,6 +61,7 @@ export default defineCommand({
     let claim: Claim | undefined;
     let exitCode = 0;
     let sync: SyncSummary | null = null;
+    let collected: Collected = { results: null, downloads: [] };
     // In-use markers (cleanup leaves the lease alone): from the claim's creation, or from --id, until after the release.
     const use = createLeaseUse(svc.store);
     const interrupts = trapInterrupts(log, {
@@ -113,6 +117,12 @@ export default defineCommand({
         claim = r.claim;
         exitCode = interrupts.status || (r.exit.code ?? 128 + (signalNumber(r.exit.signal) ?? 0));
         if (exitCode === 255) log.warn("the command exited 255 (ssh's own failure status too): see docs/exit-codes.md");
+        // 4b. Results and artifacts, even when the command failed (not after Ctrl-C).
+        if (interrupts.count === 0) {
+          collected = await collectAfter(ctx, claim, plan, null);
+          if (collected.results) printResults(collected.results);
+          exitCode = applyTestVerdict(exitCode, collected.results, plan);
+        }
       } else if (interrupts.count > 0) {
         exitCode = interrupts.status;
       }
@@ -131,7 +141,7 @@ export default defineCommand({
       await use.done();
     }
 
-    const summary: v.InferOutput<typeof RunSummary> = { leaseId: claim?.leaseId ?? null, slug: claim?.slug ?? null, exitCode, sync, durations };
+    const summary: v.InferOutput<typeof RunSummary> = { leaseId: claim?.leaseId ?? null, slug: claim?.slug ?? null, exitCode, sync, durations, ...collected };
     if (ctx.json) ctx.printJson(summary);
     else log.debug(`timings: acquire ${elapsed(durations.acquire)}, sync ${elapsed(durations.sync)}, command ${elapsed(durations.command)}, release ${elapsed(durations.release)}`);
     return exitCode;

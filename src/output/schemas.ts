@@ -57,12 +57,41 @@ export const SyncSummary = v.strictObject({
   ms,
 });
 
+export const FailedCase = v.strictObject({
+  suite: v.string(),
+  name: v.string(),
+  kind: v.picklist(["failure", "error"]),
+  message: v.pipe(v.string(), v.description("the first line of the failure's message, or \"\"")),
+  shard: v.optional(v.pipe(v.number(), v.description("shard: the 1-based index of the shard the case failed in"))),
+});
+
+export const TestResults = v.strictObject({
+  tests: v.number(),
+  failures: v.number(),
+  errors: v.number(),
+  skipped: v.number(),
+  time: v.pipe(v.number(), v.description("seconds, as the JUnit files say")),
+  failed: v.array(FailedCase),
+  files: v.array(v.strictObject({ path: v.string(), ok: v.boolean(), warning: v.nullable(v.string()) })),
+});
+
+export const DownloadEntry = v.strictObject({
+  path: v.string(),
+  dest: v.pipe(v.string(), v.description("the local path it was copied to")),
+  exitCode: v.pipe(v.number(), v.description("0 when copied; rsync's status otherwise (23: not found on the lease)")),
+  error: v.nullable(v.string()),
+});
+
+const durations = v.strictObject({ acquire: ms, sync: ms, command: ms, release: ms });
+
 export const RunSummary = v.strictObject({
   leaseId: v.nullable(v.string()),
   slug: v.nullable(v.string()),
   exitCode: v.pipe(v.number(), v.description("the remote command's status (128+n if killed by signal n), or crabbox-cs's own exit code")),
   sync: v.nullable(SyncSummary),
-  durations: v.strictObject({ acquire: ms, sync: ms, command: ms, release: ms }),
+  durations,
+  results: v.pipe(v.nullable(TestResults), v.description("null without --junit / --results-auto")),
+  downloads: v.array(DownloadEntry),
 });
 
 export const SshLine = v.strictObject({
