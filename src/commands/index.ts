@@ -9,6 +9,7 @@ export const COMMANDS: Record<string, () => Promise<Command<any>>> = {
   warmup: () => import("./warmup.ts").then((m) => m.default),
   run: () => import("./run.ts").then((m) => m.default),
   ssh: () => import("./ssh.ts").then((m) => m.default),
+  cp: () => import("./cp.ts").then((m) => m.default),
   list: () => import("./list.ts").then((m) => m.default),
   status: () => import("./status.ts").then((m) => m.default),
   stop: () => import("./stop.ts").then((m) => m.default),

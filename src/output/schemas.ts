@@ -94,6 +94,15 @@ export const RunSummary = v.strictObject({
   downloads: v.array(DownloadEntry),
 });
 
+export const CopyResult = v.strictObject({
+  leaseId: v.string(),
+  direction: v.picklist(["up", "down"]),
+  source: v.pipe(v.string(), v.description("SRC as given (the remote path without SANDBOX:)")),
+  dest: v.pipe(v.string(), v.description("where the copy is: the remote path rsync wrote to (up), or the local path (down)")),
+  entries: v.pipe(v.number(), v.description("up: the files, directories and links sent; down: 1 (the source, recursively)")),
+  held: v.pipe(v.array(v.string()), v.description("up: secret paths not sent (relative to SRC)")),
+});
+
 export const SshLine = v.strictObject({
   leaseId: v.string(),
   configPath: v.nullable(v.string()),
@@ -158,6 +167,7 @@ export const OUTPUT_SCHEMAS = {
   "warmup-result": WarmupResult,
   "run-summary": RunSummary,
   "ssh-line": SshLine,
+  "cp-result": CopyResult,
   "release-outcome": ReleaseOutcome,
   "cleanup-result": CleanupResult,
   "doctor-report": DoctorReport,

@@ -78,6 +78,8 @@ export interface PullOptions {
   keepPath: boolean;
   /** Skip files larger than this many bytes. */
   maxBytes?: number;
+  /** Copy what symlinks point to (-L). */
+  follow?: boolean;
   timeoutMs?: number;
 }
 
@@ -90,6 +92,7 @@ export async function pullEntries(runtime: Runtime, lease: LeaseEnds, opts: Pull
         ...baseArgs(lease),
         "-r",
         opts.keepPath ? "-R" : "--no-R",
+        ...(opts.follow ? ["-L"] : []),
         ...(opts.maxBytes ? [`--max-size=${opts.maxBytes}`] : []),
         "--from0",
         `--files-from=${listPath}`,
@@ -140,6 +143,8 @@ export async function pushEntries(runtime: Runtime, lease: LeaseEnds, opts: Push
       [
         ...baseArgs(lease),
         ...(opts.follow ? ["-L"] : []),
+        // Missing remote parents are created (rsync >= 3.2.3 in the codespace).
+        "--mkpath",
         "--from0",
         `--files-from=${listPath}`,
         opts.localBase.endsWith("/") ? opts.localBase : `${opts.localBase}/`,
@@ -152,7 +157,7 @@ export async function pushEntries(runtime: Runtime, lease: LeaseEnds, opts: Push
 
 /** Copy one local file to a remote path (the new file's full name). */
 export async function pushFile(runtime: Runtime, lease: LeaseEnds, opts: { localPath: string; remotePath: string; follow: boolean; timeoutMs?: number }): Promise<RsyncResult> {
-  return rsync(runtime, [...baseArgs(lease), ...(opts.follow ? ["-L"] : []), opts.localPath, `${lease.alias}:${opts.remotePath}`], opts.timeoutMs ?? 600_000);
+  return rsync(runtime, [...baseArgs(lease), ...(opts.follow ? ["-L"] : []), "--mkpath", opts.localPath, `${lease.alias}:${opts.remotePath}`], opts.timeoutMs ?? 600_000);
 }
 
 /** True when a local path exists (a dangling symlink counts). */
