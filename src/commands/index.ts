@@ -8,6 +8,7 @@ import type { Command } from "./argv.ts";
 export const COMMANDS: Record<string, () => Promise<Command<any>>> = {
   warmup: () => import("./warmup.ts").then((m) => m.default),
   run: () => import("./run.ts").then((m) => m.default),
+  shard: () => import("./shard.ts").then((m) => m.default),
   ssh: () => import("./ssh.ts").then((m) => m.default),
   cp: () => import("./cp.ts").then((m) => m.default),
   list: () => import("./list.ts").then((m) => m.default),

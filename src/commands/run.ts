@@ -8,8 +8,8 @@ import { acquire } from "../lifecycle/acquire.ts";
 import { leaseRef } from "../lifecycle/claims.ts";
 import { ensureMaster, runOnLease } from "../lifecycle/connect.ts";
 import { leaseInUse } from "../lifecycle/in-use.ts";
-import { release } from "../lifecycle/release.ts";
-import { createServices, type Services } from "../lifecycle/services.ts";
+import { releaseOneShot } from "../lifecycle/one-shot.ts";
+import { createServices } from "../lifecycle/services.ts";
 import { syncLease, syncSource, type SyncSummary } from "../lifecycle/sync.ts";
 import { elapsed } from "../output/format.ts";
 import { useColor } from "../output/log.ts";
@@ -149,7 +149,7 @@ export default defineCommand({
 });
 
 /** The values of the variables named with --env (never any other). */
-function forwardedEnv(ctx: Context, names: string[]): Record<string, string> {
+export function forwardedEnv(ctx: Context, names: string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of names) {
     if (!ENV_NAME_RE.test(name)) throw usageError(`--env ${name}: not a valid variable name`);
@@ -158,26 +158,4 @@ function forwardedEnv(ctx: Context, names: string[]): Record<string, string> {
     else env[name] = value;
   }
   return env;
-}
-
-/** Release a one-shot lease; returns a non-zero exit code if that failed. */
-async function releaseOneShot(svc: Services, claim: Claim, keep: boolean, timeoutMs: number): Promise<number> {
-  const { log } = svc.ctx;
-  // The lease may already be gone (e.g. released because it was unusable).
-  const stillClaimed = await svc.store.read(claim.leaseId).catch(() => claim);
-  if (!stillClaimed) return 0;
-  if (keep) {
-    log.info(`lease kept: crabbox-cs run --id ${claim.slug} -- ...   ·   crabbox-cs stop ${claim.slug}`);
-    return 0;
-  }
-  try {
-    const t0 = svc.ctx.runtime.now();
-    const outcome = await release(svc, claim.leaseId, { timeoutMs: Math.max(timeoutMs, 60_000) });
-    log.info(`released lease ${claim.leaseId}: ${outcome.codespace ?? "no codespace"} ${outcome.action} in ${elapsed(svc.ctx.runtime.now() - t0)}`);
-    return 0;
-  } catch (e) {
-    log.error(`releasing lease ${claim.leaseId} failed: ${(e as Error).message}`);
-    log.info(`finish it with: crabbox-cs stop ${leaseRef(claim)}`);
-    return e instanceof CrabboxError ? e.exit : Exit.unexpected;
-  }
 }

@@ -22,6 +22,8 @@ export interface ConfigLayer {
   target?: string;
   class?: string;
   githubCodespaces?: FileGithubCodespaces;
+  /** `shard:` settings (a repository's file may only lower maxCount). */
+  shard?: { maxCount?: number };
 }
 
 /** The valibot object for a set of rows (a file key and its synonym share the row's schema). */
@@ -39,8 +41,13 @@ export const githubCodespacesFileSchema = v.object(
   "must be a mapping (repo: ..., ref: ..., on their own indented lines)",
 );
 
+export const shardFileSchema = v.object(
+  { maxCount: v.nullish(v.pipe(v.number("must be a whole number"), v.integer("must be a whole number"), v.minValue(1, "must be at least 1"))) },
+  "must be a mapping (maxCount: 8 on its own indented line)",
+);
+
 export const fileConfigSchema = v.object(
-  { ...rowsSchema(TOP_KEYS), githubCodespaces: v.nullish(githubCodespacesFileSchema) },
+  { ...rowsSchema(TOP_KEYS), githubCodespaces: v.nullish(githubCodespacesFileSchema), shard: v.nullish(shardFileSchema) },
   "must be a YAML mapping (key: value)",
 );
 
@@ -166,5 +173,7 @@ export function parseFileConfig(raw: unknown, file: string): ParsedFile {
     }
     if (Object.keys(gc).length > 0) layer.githubCodespaces = gc as FileGithubCodespaces;
   }
+  const shard = out.shard as { maxCount?: number | null } | null | undefined;
+  if (shard?.maxCount != null) layer.shard = { maxCount: shard.maxCount };
   return { layer, warnings };
 }

@@ -103,6 +103,28 @@ export const CopyResult = v.strictObject({
   held: v.pipe(v.array(v.string()), v.description("up: secret paths not sent (relative to SRC)")),
 });
 
+export const ShardOutcome = v.strictObject({
+  index: v.pipe(v.number(), v.description("1-based")),
+  leaseId: v.pipe(v.nullable(v.string()), v.description("null when the shard never got a lease")),
+  slug: v.nullable(v.string()),
+  exitCode: v.pipe(v.number(), v.description("the shard's command status (128+n if killed by signal n), or crabbox-cs's own exit code when a step failed (error says which)")),
+  cancelled: v.pipe(v.boolean(), v.description("stopped by Ctrl-C or --fail-fast before or while its command ran")),
+  error: v.nullable(v.strictObject({ code: v.string(), message: v.string(), exitCode: v.number() })),
+  durations,
+  sync: v.nullable(SyncSummary),
+  results: v.nullable(TestResults),
+  downloads: v.array(DownloadEntry),
+});
+
+export const ShardSummary = v.strictObject({
+  exitCode: v.pipe(v.number(), v.description("0 when every shard exited 0; else the lowest-numbered failing shard's exitCode; 128+n after Ctrl-C/SIGTERM")),
+  count: v.number(),
+  failedShard: v.pipe(v.nullable(v.number()), v.description("the shard whose status is exitCode, or null")),
+  shards: v.array(ShardOutcome),
+  results: v.pipe(v.nullable(TestResults), v.description("every shard's results merged; each failed case names its shard")),
+  durations: v.strictObject({ total: ms }),
+});
+
 export const SshLine = v.strictObject({
   leaseId: v.string(),
   configPath: v.nullable(v.string()),
@@ -166,6 +188,7 @@ export const OUTPUT_SCHEMAS = {
   "lease-list": LeaseList,
   "warmup-result": WarmupResult,
   "run-summary": RunSummary,
+  "shard-summary": ShardSummary,
   "ssh-line": SshLine,
   "cp-result": CopyResult,
   "release-outcome": ReleaseOutcome,
