@@ -18,8 +18,8 @@ import { runShard, type Outcome } from "./shard-run.ts";
 import { commonArgs, durationArg, leaseArgs, prArg } from "./shared.ts";
 
 export default defineCommand({
-  meta: { name: "shard", description: "Fan a command out over N new codespaces at once ({{index}}/{{total}} in the command)" },
-  passthrough: "command with {{index}} {{total}} {{lease}} {{slug}}...",
+  meta: { name: "shard", description: "Split a command over N codespaces at once ({{index}}/{{total}} in it)" },
+  passthrough: "command with {{index}} {{total}}...",
   args: {
     ...commonArgs,
     count: { type: "string", description: "How many shards (each on its own new codespace); at most shard.maxCount (default 8)", valueHint: "n" },

@@ -117,7 +117,7 @@ describe("one-letter aliases", () => {
 });
 
 describe("every command's definitions", () => {
-  test("only run and ssh take a passthrough; stop/status/ssh take one positional LEASE", async () => {
+  test("only run, shard and ssh take a passthrough; stop/status/ssh take one positional LEASE", async () => {
     const withPassthrough: string[] = [];
     for (const [name, load] of Object.entries(COMMANDS)) {
       const c = await load();
@@ -126,6 +126,6 @@ describe("every command's definitions", () => {
       const positionals = Object.entries(c.args as ArgsDef).filter(([, d]) => d.type === "positional").map(([n]) => n);
       expect({ name, positionals }).toEqual({ name, positionals: ["ssh", "status", "stop"].includes(name) ? ["lease"] : name === "completion" ? ["shell"] : name === "cp" ? ["src", "dest"] : [] });
     }
-    expect(withPassthrough.sort()).toEqual(["run", "ssh"]);
+    expect(withPassthrough.sort()).toEqual(["run", "shard", "ssh"]);
   });
 });
