@@ -18,6 +18,7 @@ import coldRun from "./cold-run.ts";
 import { BenchContext, type Figure, type FigureScript, fmtMs, machine, renderTable, settingsFromEnv, tableRows } from "./lib.ts";
 import listScale from "./list-scale.ts";
 import noopSync from "./noop-sync.ts";
+import shardBench from "./shard.ts";
 import smallChange from "./small-change.ts";
 import startup from "./startup.ts";
 import warmRun from "./warm-run.ts";
@@ -29,6 +30,7 @@ export const SCRIPTS: [string, FigureScript][] = [
   ["warm-run", warmRun],
   ["noop-sync", noopSync],
   ["small-change", smallChange],
+  ["shard", shardBench],
   ["list-scale", listScale],
 ];
 
