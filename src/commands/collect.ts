@@ -7,7 +7,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import type { Context } from "../context.ts";
 import type { Claim } from "../leases/claim.ts";
 import { localRoot } from "../lifecycle/sync.ts";
-import { checkDownloadPath, downloadPaths, excludeArtifacts, fetchResults, splitPaths, type DownloadEntry, type Results } from "../results/collect.ts";
+import { checkDownloadPath, checkJunitPath, downloadPaths, excludeArtifacts, fetchResults, splitPaths, type DownloadEntry, type Results } from "../results/collect.ts";
 import { summaryLines } from "../results/junit.ts";
 import type { ArgsDef } from "./argv.ts";
 
@@ -33,7 +33,7 @@ export function collectPlan(ctx: Context, args: { junit: string[]; "results-auto
   const downloads = splitPaths(args.download).map(checkDownloadPath);
   const dir = args["download-dir"];
   return {
-    junit: splitPaths(args.junit),
+    junit: splitPaths(args.junit).map(checkJunitPath),
     auto: Boolean(args["results-auto"]),
     failOnTests: Boolean(args["fail-on-test-failures"]),
     downloads,

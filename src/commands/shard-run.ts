@@ -44,6 +44,8 @@ export interface ShardJob {
   signal: AbortSignal;
   /** The command's ssh, while it runs (to end on a second Ctrl-C). */
   onChild(child: Child | undefined): void;
+  /** Slugs the sibling shards picked (so that no two shards share one). */
+  reservedSlugs: Set<string>;
   /** Called as soon as the lease's claim exists, and with null once it is released. */
   onClaim(claim: Claim | null): void;
 }
@@ -85,6 +87,7 @@ export async function runShard(parent: Context, parentSvc: Services, job: ShardJ
         ttlMs: job.ttlMs,
         timeoutMs: job.timeoutMs,
         pr: job.pr,
+        reservedSlugs: job.reservedSlugs,
         use,
         onClaim: (c) => {
           claim = c;

@@ -58,6 +58,7 @@ export default defineCommand({
     const failFast = new AbortController();
     const signal = AbortSignal.any([interrupts.signal, failFast.signal]);
     const t0 = runtime.now();
+    const reservedSlugs = new Set<string>();
 
     // 3. Every shard at once: acquire, sync, run, collect, release.
     let outcomes: Outcome[];
@@ -77,6 +78,7 @@ export default defineCommand({
             timeoutMs,
             pr,
             signal,
+            reservedSlugs,
             onChild: (c) => (c ? children.set(i + 1, c) : children.delete(i + 1)),
             onClaim: (c) => (c ? claims.set(i + 1, c) : claims.delete(i + 1)),
           }).then((o) => {

@@ -101,6 +101,14 @@ function xmlFilesUnder(dir: string, rel = "", out: string[] = []): string[] {
   return out;
 }
 
+/** A --junit path: absolute, or relative to the work root without `..` (it is kept at that path in a private temp dir). */
+export function checkJunitPath(p: string): string {
+  if (!p.startsWith("/") && normalize(p).split("/").includes("..")) {
+    throw usageError(`--junit ${JSON.stringify(p)}: a relative path may not leave the work root`, "give it relative to the work root, or as an absolute path");
+  }
+  return p;
+}
+
 /** Fetch and read the results; null when none were asked for. */
 export async function fetchResults(runtime: Runtime, lease: LeaseEnds, req: ResultsRequest, warn: (m: string) => void): Promise<Results | null> {
   if (req.junit.length === 0 && !req.auto) return null;

@@ -2,6 +2,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import * as v from "valibot";
+import { CopyResult } from "../../src/output/schemas.ts";
 import { closeWithLease, createHarness, warmKeptLease, type Harness } from "./harness.ts";
 
 let h: Harness;
@@ -29,6 +31,7 @@ describe("cp up", () => {
     const r = await h.run(["cp", "--id", lease.slug, "--json", "./-hostile dir", ":dest/"], { cwd: join(h.tmp, "up") });
     if (r.code !== 0) throw new Error(r.stderr);
     expect(r.json()).toMatchObject({ leaseId: lease.leaseId, direction: "up", held: [] });
+    expect(v.safeParse(CopyResult, r.json()).success).toBe(true);
     const got = readdirSync(remote("dest", "-hostile dir", "sub dir")).sort();
     expect(got).toEqual([...HOSTILE].sort());
     for (const n of HOSTILE) expect(readFileSync(remote("dest", "-hostile dir", "sub dir", n), "utf8")).toBe(`content of ${n}`);

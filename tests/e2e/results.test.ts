@@ -102,5 +102,8 @@ describe("--download", () => {
     const bad = await runScript(["--download", "../etc/passwd"], "touch ran-anyway");
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("must be a path inside the work root");
+    const badJunit = await runScript(["--junit", "a/../../x.xml"], "touch ran-anyway");
+    expect(badJunit.code).toBe(2);
+    expect(badJunit.stderr).toContain("a relative path may not leave the work root");
   });
 });

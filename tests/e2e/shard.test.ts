@@ -48,6 +48,8 @@ describe("shard", () => {
       expect(r.stderr).toContain(`[${i}/4] err ${i}\n`);
       expect(r.stdout).not.toContain(`err ${i}`);
     }
+    const slugs = [...r.stdout.matchAll(/slug=([a-z-]+)$/gm)].map((m) => m[1]);
+    expect(new Set(slugs).size).toBe(4);
     // The plan came before anything was provisioned.
     expect(r.stderr.indexOf("shard plan: 4 shards")).toBeLessThan(r.stderr.indexOf("creating a codespace"));
     expect(r.stderr).toContain("[1/4] exit 0");
@@ -111,6 +113,17 @@ describe("shard", () => {
     await expectAllReleased();
     // Stopped, not merely abandoned: nothing writes "end" even once the wait would be over.
     expect(lines(log).some((l) => l.startsWith("end-"))).toBe(false);
+  });
+
+  test("--fail-fast: the first failing shard stops the others; its status is the exit code; everything is released", async () => {
+    const go = join(h.tmp, "never-2");
+    const r = await h.run(["shard", "--count", "3", "--json", "--no-sync", "--fail-fast", "--", "sh", "-c", `if [ {{index}} = 2 ]; then exit 7; fi; i=0; while [ ! -e ${go} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`]);
+    expect(r.code).toBe(7);
+    const j = r.json();
+    expect(j.failedShard).toBe(2);
+    expect(j.shards.filter((s: any) => s.index !== 2).every((s: any) => s.cancelled)).toBe(true);
+    expect(r.stderr).toContain("[2/3] failed: --fail-fast stops the other shards");
+    await expectAllReleased();
   });
 
   test("--count over shard.maxCount is refused before anything is created", async () => {
