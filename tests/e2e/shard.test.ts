@@ -126,6 +126,18 @@ describe("shard", () => {
     await expectAllReleased();
   });
 
+  test("--keep keeps every lease (ready for run --id); without it none is left", async () => {
+    const r = await h.run(["shard", "--count", "2", "--keep", "--json", "--no-sync", "--", "true"]);
+    expect(r.code).toBe(0);
+    const ids = r.json().shards.map((s: any) => s.leaseId).sort();
+    const list = (await h.run(["list", "--json"])).json();
+    expect(list.map((l: any) => l.leaseId).sort()).toEqual(ids);
+    expect(list.every((l: any) => l.keep && l.state === "ready")).toBe(true);
+    for (const id of ids) expect((await h.run(["run", "--id", id, "--no-sync", "--", "true"])).code).toBe(0);
+    for (const id of ids) expect((await h.run(["stop", id, "--delete"])).code).toBe(0);
+    await expectAllReleased();
+  });
+
   test("--count over shard.maxCount is refused before anything is created", async () => {
     const before = Object.keys(h.emu.control.counts()).filter((k) => k.startsWith("POST")).length;
     const r = await h.run(["shard", "--count", "9", "--", "true"]);
