@@ -103,6 +103,16 @@ function lookup(arg: string, defs: ArgsDef): { name: string; def: ArgDef; inline
 
 type Value = string | boolean | string[] | undefined;
 
+/** The on/off flag whose `alias` is this one letter, if any. */
+function shortFlag(letter: string, defs: ArgsDef): string | undefined {
+  for (const [name, def] of Object.entries(defs)) {
+    if (def.type !== "boolean") continue;
+    const aliases = Array.isArray(def.alias) ? def.alias : def.alias ? [def.alias] : [];
+    if (aliases.includes(letter)) return name;
+  }
+  return undefined;
+}
+
 export interface Parsed {
   values: Record<string, Value>;
   passthrough: string[];
@@ -140,6 +150,9 @@ export function parseArgv(argv: readonly string[], defs: ArgsDef, passthrough = 
       }
       if (def.multiple) (values[name] as string[]).push(...value.split(",").map((s) => s.trim()).filter(Boolean));
       else values[name] = value;
+    } else if (/^-[A-Za-z]$/.test(arg) && shortFlag(arg[1]!, defs)) {
+      // A one-letter alias of an on/off flag (cp -L).
+      values[shortFlag(arg[1]!, defs)!] = true;
     } else if (arg.startsWith("-") && arg !== "-") {
       throw unknownFlag(arg.slice(0, 2), undefined);
     } else {

@@ -8,9 +8,9 @@ import { acquire } from "../lifecycle/acquire.ts";
 import { leaseRef } from "../lifecycle/claims.ts";
 import { ensureMaster, runOnLease } from "../lifecycle/connect.ts";
 import { leaseInUse } from "../lifecycle/in-use.ts";
+import { releaseOneShot } from "../lifecycle/one-shot.ts";
 import { borrowOrAcquire, returnToPool, settlePool, type ReturnOutcome } from "../lifecycle/pool.ts";
-import { release } from "../lifecycle/release.ts";
-import { createServices, type Services } from "../lifecycle/services.ts";
+import { createServices } from "../lifecycle/services.ts";
 import { syncLease, syncSource, type SyncSummary } from "../lifecycle/sync.ts";
 import { elapsed } from "../output/format.ts";
 import { useColor } from "../output/log.ts";
@@ -19,6 +19,7 @@ import type { RunSummary } from "../output/schemas.ts";
 import type * as v from "valibot";
 import { signalNumber } from "../runtime.ts";
 import { ENV_NAME_RE } from "../ssh/quote.ts";
+import { applyTestVerdict, collectAfter, collectArgs, collectPlan, printResults, type Collected } from "./collect.ts";
 import { trapInterrupts } from "./interrupts.ts";
 import { commonArgs, durationArg, idArg, leaseArgs, prArg } from "./shared.ts";
 
@@ -35,6 +36,7 @@ export default defineCommand({
     env: { type: "string", description: "Forward this local environment variable (repeatable, or comma-separated); none by default", valueHint: "NAME", multiple: true },
     pool: { type: "boolean", description: "Borrow a ready pool lease (see prewarm) and return it afterwards; no ready one: a fresh one-shot lease (default: config pool.enabled)", negativeDescription: "Do not borrow from the pool, whatever pool.enabled says" },
     "pool-only": { type: "boolean", description: "Like --pool, but fail (exit 4) when no pool lease is ready" },
+    ...collectArgs,
   },
   async run({ args, passthrough: argv }) {
     // 1. What to run, and how.
@@ -46,6 +48,7 @@ export default defineCommand({
     const svc = createServices(ctx);
     const { runtime, log } = ctx;
     const timeoutMs = durationArg("timeout", args.timeout);
+    const plan = collectPlan(ctx, args);
     // The tree to send is checked before any lease exists: a refused sync creates no codespace.
     const source = args.sync !== false ? await syncSource(runtime, Boolean(args["sync-all"])) : null;
     const oneShot = !args.id;
@@ -69,6 +72,7 @@ export default defineCommand({
     let claim: Claim | undefined;
     let exitCode = 0;
     let sync: SyncSummary | null = null;
+    let collected: Collected = { results: null, downloads: [] };
     // In-use markers (cleanup leaves the lease alone): from the claim's creation, or from --id, until after the release.
     const use = createLeaseUse(svc.store);
     const interrupts = trapInterrupts(log, {
@@ -129,6 +133,12 @@ export default defineCommand({
         claim = r.claim;
         exitCode = interrupts.status || (r.exit.code ?? 128 + (signalNumber(r.exit.signal) ?? 0));
         if (exitCode === 255) log.warn("the command exited 255 (ssh's own failure status too): see docs/exit-codes.md");
+        // 4b. Results and artifacts, even when the command failed (not after Ctrl-C).
+        if (interrupts.count === 0) {
+          collected = await collectAfter(ctx, claim, plan, null);
+          if (collected.results) printResults(collected.results);
+          exitCode = applyTestVerdict(exitCode, collected.results, plan);
+        }
       } else if (interrupts.count > 0) {
         exitCode = interrupts.status;
       }
@@ -153,7 +163,7 @@ export default defineCommand({
       await use.done();
     }
 
-    const summary: v.InferOutput<typeof RunSummary> = { leaseId: claim?.leaseId ?? null, slug: claim?.slug ?? null, exitCode, sync, durations };
+    const summary: v.InferOutput<typeof RunSummary> = { leaseId: claim?.leaseId ?? null, slug: claim?.slug ?? null, exitCode, sync, durations, ...collected };
     if (usePool) summary.pool = { borrowed: pooled, outcome: pooledOutcome?.action ?? null, reason: pooledOutcome?.reason ?? null };
     if (ctx.json) ctx.printJson(summary);
     else log.debug(`timings: acquire ${elapsed(durations.acquire)}, sync ${elapsed(durations.sync)}, command ${elapsed(durations.command)}, release ${elapsed(durations.release)}`);
@@ -162,7 +172,7 @@ export default defineCommand({
 });
 
 /** The values of the variables named with --env (never any other). */
-function forwardedEnv(ctx: Context, names: string[]): Record<string, string> {
+export function forwardedEnv(ctx: Context, names: string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of names) {
     if (!ENV_NAME_RE.test(name)) throw usageError(`--env ${name}: not a valid variable name`);
@@ -171,26 +181,4 @@ function forwardedEnv(ctx: Context, names: string[]): Record<string, string> {
     else env[name] = value;
   }
   return env;
-}
-
-/** Release a one-shot lease; returns a non-zero exit code if that failed. */
-async function releaseOneShot(svc: Services, claim: Claim, keep: boolean, timeoutMs: number): Promise<number> {
-  const { log } = svc.ctx;
-  // The lease may already be gone (e.g. released because it was unusable).
-  const stillClaimed = await svc.store.read(claim.leaseId).catch(() => claim);
-  if (!stillClaimed) return 0;
-  if (keep) {
-    log.info(`lease kept: crabbox-cs run --id ${claim.slug} -- ...   ·   crabbox-cs stop ${claim.slug}`);
-    return 0;
-  }
-  try {
-    const t0 = svc.ctx.runtime.now();
-    const outcome = await release(svc, claim.leaseId, { timeoutMs: Math.max(timeoutMs, 60_000) });
-    log.info(`released lease ${claim.leaseId}: ${outcome.codespace ?? "no codespace"} ${outcome.action} in ${elapsed(svc.ctx.runtime.now() - t0)}`);
-    return 0;
-  } catch (e) {
-    log.error(`releasing lease ${claim.leaseId} failed: ${(e as Error).message}`);
-    log.info(`finish it with: crabbox-cs stop ${leaseRef(claim)}`);
-    return e instanceof CrabboxError ? e.exit : Exit.unexpected;
-  }
 }

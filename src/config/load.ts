@@ -315,10 +315,31 @@ export function resolveLayers(layers: SourcedLayer[], warnings: string[] = []): 
     class: (top.class as string) || DEFAULTS.class,
     githubCodespaces: gc as GithubCodespacesConfig,
     pool: pool as PoolConfig,
+    shard: { maxCount: shardMaxCount(layers, warnings) },
     sources,
     origins,
     warnings,
   };
+}
+
+/** The default of `shard.maxCount`. */
+export const SHARD_MAX_COUNT = 8;
+
+/**
+ * `shard.maxCount`: the user's file (or the default) sets the cap; a
+ * repository's own file may lower it, never raise it (it would spend your
+ * money), and is ignored with a warning when it tries.
+ */
+function shardMaxCount(layers: SourcedLayer[], warnings: string[]): number {
+  let cap = SHARD_MAX_COUNT;
+  for (const l of layers) if (l.source !== "repo" && l.layer.shard?.maxCount != null) cap = l.layer.shard.maxCount;
+  for (const l of layers) {
+    const repo = l.source === "repo" ? l.layer.shard?.maxCount : undefined;
+    if (repo == null) continue;
+    if (repo <= cap) cap = repo;
+    else warnings.push(`ignored shard.maxCount ${repo} in ${l.label("shard.maxCount")}: a repository's own config file may only lower the cap (${cap}); set it in your user config file`);
+  }
+  return cap;
 }
 
 /** "machine = largePremiumLinux from ~/.config/crabbox/config.yaml", for each key not at its default. */

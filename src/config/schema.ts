@@ -23,6 +23,8 @@ export interface ConfigLayer {
   class?: string;
   githubCodespaces?: FileGithubCodespaces;
   pool?: FilePool;
+  /** `shard:` settings (a repository's file may only lower maxCount). */
+  shard?: { maxCount?: number };
 }
 
 /** The valibot object for a set of rows (a file key and its synonym share the row's schema). */
@@ -40,10 +42,15 @@ export const githubCodespacesFileSchema = v.object(
   "must be a mapping (repo: ..., ref: ..., on their own indented lines)",
 );
 
+export const shardFileSchema = v.object(
+  { maxCount: v.nullish(v.pipe(v.number("must be a whole number"), v.integer("must be a whole number"), v.minValue(1, "must be at least 1"))) },
+  "must be a mapping (maxCount: 8 on its own indented line)",
+);
+
 export const poolFileSchema = v.object(rowsSchema(POOL_KEYS), "must be a mapping (enabled: ..., hydrate: ..., on their own indented lines)");
 
 export const fileConfigSchema = v.object(
-  { ...rowsSchema(TOP_KEYS), githubCodespaces: v.nullish(githubCodespacesFileSchema), pool: v.nullish(poolFileSchema) },
+  { ...rowsSchema(TOP_KEYS), githubCodespaces: v.nullish(githubCodespacesFileSchema), pool: v.nullish(poolFileSchema), shard: v.nullish(shardFileSchema) },
   "must be a YAML mapping (key: value)",
 );
 
@@ -182,5 +189,7 @@ export function parseFileConfig(raw: unknown, file: string): ParsedFile {
     for (const name of Object.keys(POOL_KEYS)) if (out.pool[name] != null) pool[name] = out.pool[name];
     if (Object.keys(pool).length > 0) layer.pool = pool as FilePool;
   }
+  const shard = out.shard as { maxCount?: number | null } | null | undefined;
+  if (shard?.maxCount != null) layer.shard = { maxCount: shard.maxCount };
   return { layer, warnings };
 }

@@ -10,6 +10,8 @@ export interface Config {
   githubCodespaces: GithubCodespacesConfig;
   /** The ready pool (pool.* keys). */
   pool: PoolConfig;
+  /** `shard.maxCount`: the most shards one `shard` may fan out to (default 8; a repository's file may only lower it). */
+  shard: { maxCount: number };
   /** Where each value came from, for `doctor` and --verbose: Config field path -> source. */
   sources: Record<string, ConfigSource>;
   /** Field path -> the file, variable or flag that set it (absent for defaults). */

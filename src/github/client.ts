@@ -148,6 +148,21 @@ export function createGithubClient(opts: GithubClientOptions): GithubClient {
 
   let requests = 0;
   const byRoute = new Map<string, number>();
+  /**
+   * One backoff gate for every request of this client: when GitHub asks us
+   * to wait (429, or a 403 rate limit), requests already in flight elsewhere
+   * (a shard's N concurrent acquisitions) wait until the same moment before
+   * their next attempt, instead of each finding the limit on its own.
+   */
+  let gate: { until: number; done: Promise<void> } | null = null;
+  function holdGate(ms: number): void {
+    const until = runtime.now() + ms;
+    if (gate && gate.until >= until) return;
+    const done: Promise<void> = sleep(ms).then(() => {
+      if (gate?.done === done) gate = null;
+    });
+    gate = { until, done };
+  }
 
   const $fetch = ofetch.create(
     {
@@ -236,6 +251,11 @@ export function createGithubClient(opts: GithubClientOptions): GithubClient {
         const asked = serverWaitMs(res.headers, runtime.now());
         wait = asked ?? backoff(attempt);
         if (wait > maxWaitMs) wait = undefined;
+        else {
+          // The wait happens at the gate (onRequest), shared with every other request of this client.
+          if (wait > 0) holdGate(wait);
+          return;
+        }
       } else if (SERVER_RETRY.has(res.status) && idempotent) {
         const asked = serverWaitMs(res.headers, runtime.now());
         wait = asked ?? backoff(attempt);
@@ -259,7 +279,9 @@ export function createGithubClient(opts: GithubClientOptions): GithubClient {
           retry: retries,
           // Redirects are ours to judge: fetch would follow one to any origin.
           redirect: "manual",
-          onRequest(ctx) {
+          async onRequest(ctx) {
+            // Another request of this client was told to wait: so do we.
+            if (gate) await gate.done;
             attempt++;
             requests++;
             byRoute.set(key, (byRoute.get(key) ?? 0) + 1);

@@ -29,6 +29,8 @@ export interface AcquireOptions {
   reuse?: boolean;
   /** Called as soon as the lease's claim exists (so that a caller can release it on failure). */
   onClaim?: (claim: Claim) => void;
+  /** Slugs other acquisitions running alongside have taken (shard): avoided, and the new one added. */
+  reservedSlugs?: Set<string>;
   /**
    * The caller's in-use markers: the lease is marked before its claim is
    * written, and stays marked until the caller's `done()` (after its release,
@@ -89,7 +91,9 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
   // 3. The claim, before the codespace.
   const taken = new Set(claims.filter((c) => c.state !== "failed").map((c) => c.slug));
   const leaseId = newLeaseId();
+  for (const s of opts.reservedSlugs ?? []) taken.add(s);
   const slug = newSlug(taken);
+  opts.reservedSlugs?.add(slug);
   const nonce = newNonce();
   const now = runtime.now();
   const claim = newClaim({

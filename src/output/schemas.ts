@@ -57,12 +57,41 @@ export const SyncSummary = v.strictObject({
   ms,
 });
 
+export const FailedCase = v.strictObject({
+  suite: v.string(),
+  name: v.string(),
+  kind: v.picklist(["failure", "error"]),
+  message: v.pipe(v.string(), v.description("the first line of the failure's message, or \"\"")),
+  shard: v.optional(v.pipe(v.number(), v.description("shard: the 1-based index of the shard the case failed in"))),
+});
+
+export const TestResults = v.strictObject({
+  tests: v.number(),
+  failures: v.number(),
+  errors: v.number(),
+  skipped: v.number(),
+  time: v.pipe(v.number(), v.description("seconds, as the JUnit files say")),
+  failed: v.array(FailedCase),
+  files: v.array(v.strictObject({ path: v.string(), ok: v.boolean(), warning: v.nullable(v.string()) })),
+});
+
+export const DownloadEntry = v.strictObject({
+  path: v.string(),
+  dest: v.pipe(v.string(), v.description("the local path it was copied to")),
+  exitCode: v.pipe(v.number(), v.description("0 when copied; rsync's status otherwise (23: not found on the lease)")),
+  error: v.nullable(v.string()),
+});
+
+const durations = v.strictObject({ acquire: ms, sync: ms, command: ms, release: ms });
+
 export const RunSummary = v.strictObject({
   leaseId: v.nullable(v.string()),
   slug: v.nullable(v.string()),
   exitCode: v.pipe(v.number(), v.description("the remote command's status (128+n if killed by signal n), or crabbox-cs's own exit code")),
   sync: v.nullable(SyncSummary),
-  durations: v.strictObject({ acquire: ms, sync: ms, command: ms, release: ms }),
+  durations,
+  results: v.pipe(v.nullable(TestResults), v.description("null without --junit / --results-auto")),
+  downloads: v.array(DownloadEntry),
   pool: v.optional(
     v.pipe(
       v.strictObject({
@@ -73,6 +102,38 @@ export const RunSummary = v.strictObject({
       v.description("present with run --pool (or pool.enabled)"),
     ),
   ),
+});
+
+export const CopyResult = v.strictObject({
+  leaseId: v.string(),
+  direction: v.picklist(["up", "down"]),
+  source: v.pipe(v.string(), v.description("SRC as given (the remote path without SANDBOX:)")),
+  dest: v.pipe(v.string(), v.description("where the copy is: the remote path rsync wrote to (up), or the local path (down)")),
+  entries: v.pipe(v.number(), v.description("up: the files, directories and links sent; down: 1 (the source, recursively)")),
+  held: v.pipe(v.array(v.string()), v.description("up: secret paths not sent (relative to SRC)")),
+});
+
+export const ShardOutcome = v.strictObject({
+  index: v.pipe(v.number(), v.description("1-based")),
+  leaseId: v.pipe(v.nullable(v.string()), v.description("null when the shard never got a lease")),
+  slug: v.nullable(v.string()),
+  pooled: v.pipe(v.boolean(), v.description("the lease was borrowed from the ready pool (and returned to it); false: a fresh one-shot lease")),
+  exitCode: v.pipe(v.number(), v.description("the shard's command status (128+n if killed by signal n), or crabbox-cs's own exit code when a step failed (error says which)")),
+  cancelled: v.pipe(v.boolean(), v.description("stopped by Ctrl-C or --fail-fast before or while its command ran")),
+  error: v.nullable(v.strictObject({ code: v.string(), message: v.string(), exitCode: v.number() })),
+  durations,
+  sync: v.nullable(SyncSummary),
+  results: v.nullable(TestResults),
+  downloads: v.array(DownloadEntry),
+});
+
+export const ShardSummary = v.strictObject({
+  exitCode: v.pipe(v.number(), v.description("0 when every shard exited 0; else the lowest-numbered failing shard's exitCode; 128+n after Ctrl-C/SIGTERM")),
+  count: v.number(),
+  failedShard: v.pipe(v.nullable(v.number()), v.description("the shard whose status is exitCode, or null")),
+  shards: v.array(ShardOutcome),
+  results: v.pipe(v.nullable(TestResults), v.description("every shard's results merged; each failed case names its shard")),
+  durations: v.strictObject({ total: ms }),
 });
 
 export const SshLine = v.strictObject({
@@ -185,7 +246,9 @@ export const OUTPUT_SCHEMAS = {
   "lease-list": LeaseList,
   "warmup-result": WarmupResult,
   "run-summary": RunSummary,
+  "shard-summary": ShardSummary,
   "ssh-line": SshLine,
+  "cp-result": CopyResult,
   "release-outcome": ReleaseOutcome,
   "cleanup-result": CleanupResult,
   "doctor-report": DoctorReport,

@@ -63,6 +63,10 @@ export interface RunRemoteInput {
   onSpawn?: (child: Child) => void;
   /** Send the command's stdout to our stderr (for --json, where stdout carries our summary). */
   stdoutToStderr?: boolean;
+  /** Receive the command's output instead of our stdout/stderr (shard: prefixed lines). Implies no TTY. */
+  sink?: { stdout(bytes: Uint8Array): void; stderr(bytes: Uint8Array): void };
+  /** Variables exported inline in the remote command (not secret: their values are on its command line). */
+  exports?: Record<string, string>;
 }
 
 export interface RemoteExit extends ChildExit {
@@ -83,8 +87,9 @@ const CANCEL_TIMEOUT_MS = 20_000;
 export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promise<RemoteExit> {
   const envFile = input.env && Object.keys(input.env).length > 0 ? await uploadEnv(runtime, input.configPath, input.alias, input.env) : undefined;
   const nonce = input.nonce;
-  const command = remoteCommand({ workRoot: input.workRoot, argv: input.argv, envFile, nonce });
-  const tty = input.tty ?? wantTty(runtime);
+  const command = remoteCommand({ workRoot: input.workRoot, argv: input.argv, envFile, nonce, env: input.exports });
+  const sink = input.sink;
+  const tty = sink ? false : (input.tty ?? wantTty(runtime));
   const argv = sshArgs({ configPath: input.configPath, alias: input.alias, tty, command });
   const out = { started: false, alreadyStarted: false, finished: null as number | null, cancelled: false };
   const outFd = input.stdoutToStderr ? 2 : 1;
@@ -92,23 +97,26 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
   const filtered = nonce ? (tty ? "stdout" : "stderr") : null;
   // ssh may have to open the tunnel (master gone): its ProxyCommand runs gh, which may need the token.
   const child = runtime.spawn(argv, {
-    stdin: "inherit",
-    stdout: filtered === "stdout" ? "pipe" : input.stdoutToStderr ? 2 : "inherit",
-    stderr: filtered === "stderr" ? "pipe" : "inherit",
+    stdin: sink ? "ignore" : "inherit",
+    stdout: sink || filtered === "stdout" ? "pipe" : input.stdoutToStderr ? 2 : "inherit",
+    stderr: sink || filtered === "stderr" ? "pipe" : "inherit",
     passTokens: true,
     detached: Boolean(nonce),
   });
   input.onSpawn?.(child);
   let pumping: Promise<void> = Promise.resolve();
+  const unfiltered = sink ? (filtered === "stdout" ? child.stderr : child.stdout) : null;
+  if (sink && unfiltered) pumping = pumpRaw(unfiltered, filtered === "stdout" ? sink.stderr : sink.stdout);
   if (nonce && filtered) {
     const fd = filtered === "stdout" ? outFd : 2;
-    const filter = new MarkerFilter(nonce, (b) => writeAllSync(fd, b), (kind, value) => {
+    const write = sink ? (filtered === "stdout" ? sink.stdout : sink.stderr) : (b: Uint8Array) => writeAllSync(fd, b);
+    const filter = new MarkerFilter(nonce, write, (kind, value) => {
       if (kind === "started") out.started = true;
       else if (kind === "again") out.alreadyStarted = true;
       else if (kind === "exit") out.finished = value;
     });
     const stream = filtered === "stdout" ? child.stdout : child.stderr;
-    if (stream) pumping = pumpThrough(stream, filter);
+    if (stream) pumping = Promise.all([pumping, pumpThrough(stream, filter)]).then(() => {});
   }
   // A detached ssh does not get the terminal's window-size changes: pass them on.
   const onWinch = () => {
@@ -152,6 +160,10 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
     input.signal?.removeEventListener("abort", onAbort);
     process.off("SIGWINCH", onWinch);
   }
+}
+
+async function pumpRaw(stream: ReadableStream<Uint8Array>, write: (b: Uint8Array) => void): Promise<void> {
+  for await (const chunk of stream) write(chunk);
 }
 
 /**

@@ -19,6 +19,7 @@ import { BenchContext, type Figure, type FigureScript, fmtMs, machine, renderTab
 import listScale from "./list-scale.ts";
 import noopSync from "./noop-sync.ts";
 import pool from "./pool.ts";
+import shardBench from "./shard.ts";
 import smallChange from "./small-change.ts";
 import startup from "./startup.ts";
 import warmRun from "./warm-run.ts";
@@ -30,6 +31,7 @@ export const SCRIPTS: [string, FigureScript][] = [
   ["warm-run", warmRun],
   ["noop-sync", noopSync],
   ["small-change", smallChange],
+  ["shard", shardBench],
   ["list-scale", listScale],
   ["pool", pool],
 ];

@@ -107,17 +107,26 @@ describe("the command word", () => {
   });
 });
 
+describe("one-letter aliases", () => {
+  const defs = { "follow-links": { type: "boolean", alias: "L" }, id: { type: "string", alias: "i" }, src: { type: "positional" } } satisfies ArgsDef;
+  test("-L sets the on/off flag whose alias it is; other short words stay refused", () => {
+    expect(parseArgv(["-L", "x"], defs).values).toMatchObject({ "follow-links": true, src: "x" });
+    expect(usageErrorOf(() => parseArgv(["-i", "x"], defs)).message).toBe("unknown flag -i");
+    expect(usageErrorOf(() => parseArgv(["-X"], defs)).message).toBe("unknown flag -X");
+  });
+});
+
 describe("every command's definitions", () => {
-  test("only run and ssh take a passthrough; stop/status/ssh take one positional LEASE; pool takes ACTION and LEASE", async () => {
+  test("only run, shard and ssh take a passthrough; stop/status/ssh take one positional LEASE; pool takes ACTION and LEASE; cp takes SRC and DEST", async () => {
     const withPassthrough: string[] = [];
     for (const [name, load] of Object.entries(COMMANDS)) {
       const c = await load();
       expect(c.meta.name).toBe(name);
       if (c.passthrough) withPassthrough.push(name);
       const positionals = Object.entries(c.args as ArgsDef).filter(([, d]) => d.type === "positional").map(([n]) => n);
-      expect({ name, positionals }).toEqual({ name, positionals: ["ssh", "status", "stop"].includes(name) ? ["lease"] : name === "completion" ? ["shell"] : name === "pool" ? ["action", "lease"] : [] });
+      expect({ name, positionals }).toEqual({ name, positionals: ["ssh", "status", "stop"].includes(name) ? ["lease"] : name === "completion" ? ["shell"] : name === "pool" ? ["action", "lease"] : name === "cp" ? ["src", "dest"] : [] });
     }
-    expect(withPassthrough.sort()).toEqual(["run", "ssh"]);
+    expect(withPassthrough.sort()).toEqual(["run", "shard", "ssh"]);
   });
 });
 

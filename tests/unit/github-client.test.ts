@@ -349,6 +349,27 @@ describe("retries", () => {
     expect(err.details.retryAfterSeconds).toBe(600);
   });
 
+  test("one Retry-After holds every request of the client (a fan-out waits once, together)", async () => {
+    let release!: () => void;
+    const waits: number[] = [];
+    const sleep = (ms: number) => {
+      waits.push(ms);
+      return new Promise<void>((r) => (release = r));
+    };
+    const { client, calls } = setup([json(429, { message: "slow down" }, { "retry-after": "5" }), json(200, user)], { retry: { sleep } });
+    const first = getAuthenticatedUser(client);
+    while (waits.length === 0) await Bun.sleep(1);
+    // Asked while the first is held: it waits at the same gate instead of finding the limit itself.
+    const second = getAuthenticatedUser(client);
+    await Bun.sleep(20);
+    expect(calls).toHaveLength(1);
+    release();
+    expect((await first).id).toBe(1);
+    expect((await second).id).toBe(1);
+    expect(waits).toEqual([5000]);
+    expect(calls).toHaveLength(3);
+  });
+
   test("rate limit that persists: bounded retries, then rate_limited", async () => {
     const { client, calls, sleeps } = setup([json(429, { message: "slow down" }, { "retry-after": "1" })], { retry: { retries: 2 } });
     const err = await caught(getAuthenticatedUser(client));
