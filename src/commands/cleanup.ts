@@ -7,6 +7,11 @@ import { commonArgs, durationArg } from "./shared.ts";
 
 export default defineCommand({
   meta: { name: "cleanup", description: "Release expired leases; report unclaimed look-alikes" },
+  usage: ["cleanup [--dry-run] [flags]"],
+  examples: [
+      "crabbox-cs cleanup --dry-run        # what would be released",
+      "crabbox-cs cleanup",
+    ],
   args: {
     ...commonArgs,
     "dry-run": { type: "boolean", description: "Show what would happen; change nothing" },

@@ -19,6 +19,11 @@ export type DoctorCheck = v.InferOutput<typeof DoctorCheckSchema>;
 
 export default defineCommand({
   meta: { name: "doctor", description: "Check gh, auth, repository, Codespaces access and local state" },
+  examples: [
+      "crabbox-cs doctor",
+      "crabbox-cs doctor --id amber-crab   # also the rsync inside that lease",
+      "crabbox-cs doctor --json | jq -r '.[] | select(.ok | not) | .check'",
+    ],
   args: { ...commonArgs, ...idArg },
   async run({ args }) {
     const ctx = await createContext(args);

@@ -8,6 +8,10 @@ import { commonArgs } from "./shared.ts";
 
 export default defineCommand({
   meta: { name: "list", description: "List leases with their live codespace state" },
+  examples: [
+      "crabbox-cs list",
+      "crabbox-cs list --json | jq -r '.[].slug'",
+    ],
   args: { ...commonArgs },
   async run({ args }) {
     const ctx = await createContext(args);

@@ -23,6 +23,16 @@ import { commonArgs, durationArg, idArg, leaseArgs, prArg } from "./shared.ts";
 
 export default defineCommand({
   meta: { name: "run", description: "Sync the working tree and run a command (one-shot lease, or --id)" },
+  usage: ["run [--id LEASE] [flags] -- <command> [args...]"],
+  notes: [
+      "The words after -- are the command's exact argv: each word reaches the remote program as one argument, quoted for you (no remote shell expansion). For a shell line: crabbox-cs run -- sh -c 'make && make test'.",
+    ],
+  examples: [
+      "crabbox-cs run -- npm test       # one-shot: create, sync, run, delete",
+      "crabbox-cs run --id amber-crab -- go test ./...   # on a warm lease",
+      "crabbox-cs run --id amber-crab --env CI -- npm test",
+      "crabbox-cs run --id amber-crab --sync-only",
+    ],
   passthrough: "command...",
   args: {
     ...commonArgs,

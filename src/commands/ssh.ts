@@ -11,6 +11,14 @@ import { commonArgs, durationArg, leaseRefArg, leaseRefArgs } from "./shared.ts"
 
 export default defineCommand({
   meta: { name: "ssh", description: "Open an SSH session (or run one command) on a lease" },
+  notes: [
+      "As with OpenSSH, the words after -- are joined with spaces and run by the remote shell: crabbox-cs ssh amber-crab -- 'cd src; ls | wc -l'. (run, by contrast, keeps each word as one argument.)",
+    ],
+  examples: [
+      "crabbox-cs ssh amber-crab                  # a login shell in the work root",
+      "crabbox-cs ssh amber-crab -- 'pwd; ls; exit 4'   # exits 4",
+      "crabbox-cs ssh amber-crab --print          # the ssh line for scp/rsync",
+    ],
   passthrough: "command...",
   args: {
     ...commonArgs,

@@ -38,6 +38,11 @@ function assertStatusAccount(claim: Claim, me: GithubUser, apiUrl: string): void
 
 export default defineCommand({
   meta: { name: "status", description: "Show one lease and its codespace" },
+  examples: [
+      "crabbox-cs status amber-crab",
+      "crabbox-cs status amber-crab --wait   # start it and wait until ready",
+      "crabbox-cs status amber-crab --json | jq -r .live.state",
+    ],
   args: {
     ...commonArgs,
     ...leaseRefArgs,

@@ -10,6 +10,12 @@ import { commonArgs, durationArg, leaseRefArg, leaseRefArgs } from "./shared.ts"
 
 export default defineCommand({
   meta: { name: "stop", description: "Release a lease: stop, and delete when safe" },
+  usage: ["stop [LEASE] [flags]", "stop --reclaim <codespace-name> [flags]"],
+  examples: [
+      "crabbox-cs stop amber-crab          # delete if clean (stop only if kept)",
+      "crabbox-cs stop amber-crab --keep   # stop, keep for later",
+      "crabbox-cs stop --reclaim monalisa-hello-world-g4w7rqx5v2",
+    ],
   args: {
     ...commonArgs,
     ...leaseRefArgs,

@@ -8,6 +8,11 @@ import { commonArgs, durationArg, leaseArgs, prArg } from "./shared.ts";
 
 export default defineCommand({
   meta: { name: "warmup", description: "Lease a codespace and make it ready for commands" },
+  examples: [
+      "crabbox-cs warmup --keep          # a lease to reuse: run --id <slug>",
+      "crabbox-cs warmup --ttl 4h --type premiumLinux",
+      "crabbox-cs warmup --pr 42 --json  # from pull request 42",
+    ],
   args: {
     ...commonArgs,
     ...leaseArgs,

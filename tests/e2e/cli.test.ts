@@ -23,7 +23,7 @@ describe("surface", () => {
 
   test("each command has --help", async () => {
     for (const c of COMMANDS) {
-      const r = await h.run([c, "--help"]);
+      const r = await h.run([c, "--help-all"]);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`crabbox-cs ${c}`);
       expect(r.stdout).toContain("--github-codespaces-repo");
