@@ -6,6 +6,7 @@ import { describeSources, loadConfig } from "./config/load.ts";
 import type { Config } from "./config/types.ts";
 import { createLogger, type Logger } from "./output/log.ts";
 import { redact, redactValue } from "./redact.ts";
+import { usageError } from "./errors.ts";
 import { stripControls } from "./output/sanitize.ts";
 import { createRuntime, type Runtime } from "./runtime.ts";
 
@@ -30,6 +31,7 @@ export interface ContextArgs {
 }
 
 export async function createContext(args: ContextArgs, runtime: Runtime = createRuntime()): Promise<Context> {
+  if (args.quiet && args.verbose) throw usageError("--quiet and --verbose contradict each other", "pass only one of them");
   const log = createLogger({
     env: runtime.env,
     isTTY: runtime.tty.stderr,

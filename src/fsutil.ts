@@ -10,7 +10,41 @@ import { randomBase32 } from "./util/random.ts";
 
 function reason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  return err?.code ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? e);
+  const message = String(err?.message ?? e);
+  return err?.code && !message.startsWith(err.code) ? `${err.code}: ${message}` : message;
+}
+
+/**
+ * The state directory (CRABBOX_HOME, or ~/.crabbox) must be a directory or
+ * not exist yet: a file there, or a file among its parents, is exit 2 with
+ * the fix (instead of an EEXIST/ENOTDIR from deep inside a mkdir or readdir).
+ * `named`: whether CRABBOX_HOME set the path.
+ */
+export function assertStateHomeUsable(root: string, named: boolean): void {
+  const what = named ? `CRABBOX_HOME (${root})` : `${root} (crabbox-cs's state directory)`;
+  const fix = (file: string) =>
+    named
+      ? `point CRABBOX_HOME at a directory (export CRABBOX_HOME=$HOME/.crabbox), or move ${file} aside`
+      : `move ${file} aside (mv '${file}' '${file}.bak'), or set CRABBOX_HOME to a directory`;
+  for (let dir = resolve(root); ; dir = dirname(dir)) {
+    let st;
+    try {
+      st = lstatSync(dir);
+    } catch {
+      if (dirname(dir) === dir) return;
+      continue;
+    }
+    if (st.isDirectory() || st.isSymbolicLink()) return; // links are judged (refused) by ensurePrivateDir
+    const self = dir === resolve(root);
+    throw new CrabboxError({
+      code: "state_dir_unusable",
+      message: self ? `${named ? "CRABBOX_HOME" : root} is a file, not a directory` : `${what} is below ${dir}, which is a file`,
+      why: `crabbox-cs keeps lease claims and ssh configs in the directory ${root}`,
+      hint: fix(dir),
+      exit: Exit.usage,
+      details: { path: root, file: dir },
+    });
+  }
 }
 
 /** Roots of our private state (CRABBOX_HOME): every directory from one down to a path we make is checked. */

@@ -77,7 +77,7 @@ export default defineCommand({
     let repo = "";
     let repository: Repository | undefined;
     const repoOk = authOk && (await check("repository", async () => {
-      repo = await resolveRepo(ctx.runtime, cfg.repo);
+      repo = await resolveRepo(ctx.runtime, cfg.repo, cfg.apiUrl);
       const r = (repository = await (await svc.api()).getRepository(repo));
       return `${r.full_name} (${r.private ? "private" : "public"}, default branch ${r.default_branch})`;
     }));

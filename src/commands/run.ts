@@ -47,7 +47,7 @@ export default defineCommand({
     // 1. What to run, and how.
     const syncOnly = Boolean(args["sync-only"]);
     if (argv.length === 0 && !syncOnly) throw usageError("nothing to run", "crabbox-cs run [--id LEASE] -- <command> [args...]");
-    if (syncOnly && args.sync === false) throw usageError("--sync-only and --no-sync contradict each other");
+    if (syncOnly && args.sync === false) throw usageError("--sync-only and --no-sync contradict each other", "drop --no-sync to sync without running, or drop --sync-only to run without syncing");
     const ctx = await createContext(args);
     const env = forwardedEnv(ctx, args.env);
     const svc = createServices(ctx);

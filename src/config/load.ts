@@ -13,7 +13,7 @@ import { lexists, type NoFollowRead, readFileNoFollow } from "../fsutil.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import { redact } from "../redact.ts";
 import type { Env, Runtime } from "../runtime.ts";
-import { DurationError, durationToMinutes } from "./duration.ts";
+import { DurationError, durationErrorFor, durationToMinutes } from "./duration.ts";
 import { flagOverrides, normalizeProvider } from "./flags.ts";
 import { allKeys, GC_KEYS, type KeyRow, resolvedName, TOP_KEYS } from "./keys.ts";
 import { type ConfigLayer, type FileGithubCodespaces, parseFileConfig } from "./schema.ts";
@@ -233,7 +233,7 @@ function minutesOf(value: string, key: string, from: string): number {
     return durationToMinutes(value, key === "githubCodespaces.idleTimeout" ? "idle timeout" : key === "githubCodespaces.retentionPeriod" ? "retention period" : key);
   } catch (e) {
     if (!(e instanceof DurationError)) throw e;
-    throw new CrabboxError({ code: "bad_duration", message: `${e.message} for ${key} (from ${from})`, why: e.why, hint: e.hint, exit: Exit.usage });
+    throw durationErrorFor(e, `${key} (from ${from})`);
   }
 }
 

@@ -27,7 +27,7 @@ import * as v from "valibot";
 import { CrabboxError, Exit } from "../errors.ts";
 import { addSecret, redact } from "../redact.ts";
 import type { Runtime } from "../runtime.ts";
-import { formatDuration, parseDuration } from "../config/duration.ts";
+import { DurationError, durationErrorFor, formatDuration, parseDuration } from "../config/duration.ts";
 import { createOutcomeUnknown, httpError, isRateLimited, networkError, serverWaitMs, shapeError } from "./errors.ts";
 
 export const API_VERSION = "2022-11-28";
@@ -114,9 +114,7 @@ function timeoutFromEnv(raw: string | undefined): number | undefined {
   try {
     ms = parseDuration(raw);
   } catch (e) {
-    if (e instanceof CrabboxError) {
-      throw new CrabboxError({ code: "bad_duration", exit: Exit.usage, message: `${e.message} for ${API_TIMEOUT_ENV}`, why: e.why, hint: e.hint });
-    }
+    if (e instanceof DurationError) throw durationErrorFor(e, API_TIMEOUT_ENV);
     throw e;
   }
   if (ms <= 0) {

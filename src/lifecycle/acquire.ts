@@ -60,7 +60,7 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
   const t0 = runtime.now();
 
   // 1. What and where.
-  const repo = await resolveRepo(runtime, cfg.repo);
+  const repo = await resolveRepo(runtime, cfg.repo, cfg.apiUrl);
   assertLocalTools(runtime, cfg.ghPath);
   const { claims } = await store.list();
   if (opts.reuse && !opts.pr) {
