@@ -40,7 +40,7 @@ export default defineCommand({
           `codespace  ${codespace.name}`,
           `machine    ${claim.machine}`,
           `repo       ${claim.repo}${claim.ref ? `@${claim.ref}` : ""}`,
-          `expires    ${claim.expiresAt}${claim.keep ? " (kept: release stops, never deletes)" : ""}`,
+          `expires    ${claim.keep ? "never (kept: cleanup leaves it; stop stops it, never deletes)" : claim.expiresAt}`,
           `elapsed    ${elapsed(result.elapsedMs)}`,
         ].join("\n"),
       );
