@@ -307,3 +307,30 @@ export function lexists(path: string): boolean {
     return false;
   }
 }
+
+/**
+ * Whether `dir` (a directory we would create if missing) can really be
+ * written: a temporary directory is made and removed in `dir`, or, when `dir`
+ * does not exist yet, in its nearest existing ancestor (where mkdir -p would
+ * start). Nothing is left behind. Throws `state_dir_unwritable` (exit 2).
+ */
+export async function probeWritable(dir: string): Promise<void> {
+  let at = resolve(dir);
+  while (!lexists(at) && dirname(at) !== at) at = dirname(at);
+  let made: string | undefined;
+  try {
+    made = await fsp.mkdtemp(join(at, ".crabbox-doctor-"));
+  } catch (e) {
+    const missing = at !== resolve(dir);
+    throw new CrabboxError({
+      code: "state_dir_unwritable",
+      message: missing ? `cannot create ${dir}: ${at} is not writable` : `${dir} is not writable`,
+      why: reason(e),
+      hint: `set CRABBOX_HOME to a directory you can write (export CRABBOX_HOME=$HOME/.crabbox)${missing ? "" : `, or fix the permissions of ${dir}`}`,
+      exit: Exit.usage,
+      details: { path: dir, tested: at },
+    });
+  } finally {
+    if (made) await fsp.rmdir(made).catch(() => undefined);
+  }
+}

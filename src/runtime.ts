@@ -92,6 +92,22 @@ export interface Runtime {
   /** Absolute path of a program on env.PATH, or null. */
   which(program: string): string | null;
   tty: { stdin: boolean; stdout: boolean; stderr: boolean };
+  /** --verbose: receives one line per child process started and ended (the logger redacts it). */
+  trace?: (line: string) => void;
+}
+
+/**
+ * An argv as one readable line for traces: words with spaces or quotes are
+ * single-quoted; a script (a word with a newline, or over 100 characters) is
+ * shown by its start and length.
+ */
+export function argvLine(argv: readonly string[]): string {
+  return argv
+    .map((a) => {
+      const word = a.includes("\n") || a.length > 100 ? `${a.split("\n")[0]!.slice(0, 60)}…[${a.length} chars]` : a;
+      return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+    })
+    .join(" ");
 }
 
 const SIGNALS: Record<string, number> = {
@@ -130,6 +146,32 @@ export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
     which: (program) => resolveProgram(program, runtime.env),
 
     async exec(argv, opts = {}) {
+      const started = Date.now();
+      runtime.trace?.(`exec: ${argvLine(argv)}`);
+      const result = await execUntraced(argv, opts);
+      runtime.trace?.(`exec: ${argv[0]} exited ${result.code}${result.timedOut ? " (timed out)" : ""} in ${Date.now() - started}ms`);
+      return result;
+    },
+
+    spawn(argv, opts = {}) {
+      const started = Date.now();
+      const child = spawnUntraced(argv, opts);
+      if (runtime.trace) {
+        runtime.trace(`spawn: ${argvLine(argv)} (pid ${child.pid})`);
+        void child.exited.then((e) => runtime.trace?.(`spawn: ${argv[0]} (pid ${child.pid}) exited ${e.code ?? e.signal} in ${Date.now() - started}ms`));
+      }
+      return child;
+    },
+
+    tty: {
+      stdin: Boolean(process.stdin.isTTY),
+      stdout: Boolean(process.stdout.isTTY),
+      stderr: Boolean(process.stderr.isTTY),
+    },
+    ...overrides,
+  };
+
+  async function execUntraced(argv: string[], opts: ExecOptions): Promise<ExecResult> {
       const childEnv = cleanEnv(opts.env ?? runtime.env, opts.passTokens);
       const program = resolveProgram(argv[0] ?? "", childEnv);
       if (!program) {
@@ -166,9 +208,9 @@ export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
       const signal = proc.signalCode == null ? null : String(proc.signalCode);
       const code = proc.exitCode ?? 128 + (signalNumber(signal) ?? 0);
       return { code, signal, stdout, stderr, ...(timedOut ? { timedOut } : {}) };
-    },
+  }
 
-    spawn(argv, opts = {}) {
+  function spawnUntraced(argv: string[], opts: SpawnOptions): Child {
       const childEnv = cleanEnv(opts.env ?? runtime.env, opts.passTokens);
       const program = resolveProgram(argv[0] ?? "", childEnv);
       if (!program) throw Object.assign(new Error(`${argv[0]}: not found on PATH`), { code: "ENOENT" });
@@ -188,15 +230,7 @@ export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
         stderr: (proc.stderr instanceof ReadableStream ? proc.stderr : null) as ReadableStream<Uint8Array> | null,
         stdin: opts.stdin === "pipe" ? (proc.stdin as unknown as { write(chunk: string | Uint8Array): unknown; end(): unknown }) : null,
       };
-    },
-
-    tty: {
-      stdin: Boolean(process.stdin.isTTY),
-      stdout: Boolean(process.stdout.isTTY),
-      stderr: Boolean(process.stderr.isTTY),
-    },
-    ...overrides,
-  };
+  }
   if (overrides.env === undefined) runtime.env = env;
   return runtime;
 }

@@ -63,6 +63,7 @@ export default defineCommand({
         return await fn();
       } finally {
         durations[step] = runtime.now() - t;
+        log.debug(`step: ${step} in ${elapsed(durations[step])}`);
       }
     };
     let claim: Claim | undefined;

@@ -59,10 +59,11 @@ export function progressLine(input: ProgressLineInput): string {
   return build(`…${chars.slice(Math.min(chars.length, over + 1)).join("")}`);
 }
 
-export function createProgress(opts: { env: Env; isTTY: boolean; quiet: boolean; now: () => number }): Progress {
+/** `since`: when the wait began (default: now); the elapsed time counts from it. */
+export function createProgress(opts: { env: Env; isTTY: boolean; quiet: boolean; now: () => number; since?: number }): Progress {
   if (!opts.isTTY || opts.quiet || opts.env.CI) return { set() {}, clear() {}, stop() {} };
   const color = useColor(opts.env, opts.isTTY);
-  const started = opts.now();
+  const started = opts.since ?? opts.now();
   let text = "";
   let shorten: string | undefined;
   let frame = 0;
