@@ -321,11 +321,15 @@ export function describeSources(config: Config, opts: { all?: boolean } = {}): s
  * `flagArgs` are the parsed citty args (globalArgs/providerArgs); unknown
  * entries are ignored.
  */
+/** Config file errors that abort every command, doctor included (see LoadOptions.onFileError). */
+const REFUSED_FILE_CODES = new Set(["config_symlink", "config_token", "config_not_yaml"]);
+
 export interface LoadOptions {
   /**
    * Called with a config file's error (unreadable, bad YAML, invalid values)
    * instead of throwing it; that file is then left out (doctor: a failed
-   * check, and the other checks still run).
+   * check, and the other checks still run). A linked file, a token in a file
+   * or a file that is not YAML is still refused (thrown).
    */
   onFileError?: (error: CrabboxError) => void;
 }
@@ -348,7 +352,8 @@ export async function loadConfig(runtime: Runtime, flagArgs: Record<string, unkn
       await fn();
       return true;
     } catch (e) {
-      if (!(e instanceof CrabboxError) || e.exit !== Exit.usage) throw e;
+      // Safety refusals (a linked file, a token in a file) stay refusals: only content problems are reported.
+      if (!(e instanceof CrabboxError) || e.exit !== Exit.usage || REFUSED_FILE_CODES.has(e.code)) throw e;
       opts.onFileError(e);
       return false;
     }
