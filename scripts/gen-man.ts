@@ -83,6 +83,7 @@ async function commandSection(name: string, cmd: Command<any>): Promise<{ synops
   const { meta, args } = cmd;
   const { usage, examples } = fromHelp(name, renderCommandHelp(cmd, { all: true }));
   const body = [".SS " + `"${roff(name)}"`, ".nf", `\\fB${roff(usage)}\\fR`, ".fi", ".PP", roff(meta.description)];
+  for (const note of cmd.notes ?? []) body.push(".PP", roff(note));
   const entries = Object.entries(args) as [string, ArgLike][];
   for (const [n, d] of entries.filter(([, d]) => d.type === "positional")) {
     body.push(".TP", `\\fI${roff(n.toUpperCase())}\\fR`, roff(d.description ?? ""));
@@ -112,6 +113,7 @@ export async function renderManPage(): Promise<string> {
     ".nf",
     ...sections.map((s) => `\\fB${roff(s.synopsis)}\\fR`),
     `\\fBcrabbox\\-cs \\-\\-help\\fR | \\fBcrabbox\\-cs\\fR \\fIcommand\\fR \\fB\\-\\-help\\fR`,
+    `\\fBcrabbox\\-cs help\\fR [\\fIcommand\\fR | \\fBexit\\-codes\\fR] | \\fBcrabbox\\-cs\\fR \\fIcommand\\fR \\fB\\-\\-help\\-all\\fR`,
     `\\fBcrabbox\\-cs \\-\\-version\\fR`,
     ".fi",
     ".SH DESCRIPTION",
