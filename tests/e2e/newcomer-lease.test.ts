@@ -88,6 +88,24 @@ describe("full names (item 12)", () => {
   });
 });
 
+describe("a unique prefix of a codespace name (item 12)", () => {
+  test("status takes the start of a claimed codespace name, even as list shortens it; an ambiguous one lists the leases", async () => {
+    const name: string = lease.codespace.name;
+    const r = await h.run(["status", `${name.slice(0, name.length - 3)}…`, "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.json().leaseId).toBe(lease.leaseId);
+    seedLeases(h, lease.leaseId, 1);
+    const views = (await h.run(["list", "--json"])).json() as any[];
+    const common = "monalisa-hello-world-";
+    expect(views.filter((v) => v.codespace?.name.startsWith(common)).length).toBeGreaterThan(1);
+    const amb = await h.run(["status", common, "--json"]);
+    expect(amb.code).toBe(2);
+    expect(amb.json().error.code).toBe("lease_ambiguous");
+    const short = await h.run(["status", name.slice(0, 5)]);
+    expect(short.code).toBe(4);
+  });
+});
+
 describe("ssh -- words (item 13)", () => {
   test("ssh joins the words after -- and the remote shell runs them, as OpenSSH does", async () => {
     const r = await h.run(["ssh", lease.slug, "--", "pwd; echo two; exit 4"]);
