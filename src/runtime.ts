@@ -146,21 +146,64 @@ export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
     which: (program) => resolveProgram(program, runtime.env),
 
     async exec(argv, opts = {}) {
-      const started = Date.now();
-      runtime.trace?.(`exec: ${argvLine(argv)}`);
-      const result = await execUntraced(argv, opts);
-      runtime.trace?.(`exec: ${argv[0]} exited ${result.code}${result.timedOut ? " (timed out)" : ""} in ${Date.now() - started}ms`);
-      return result;
+      const childEnv = cleanEnv(opts.env ?? runtime.env, opts.passTokens);
+      const program = resolveProgram(argv[0] ?? "", childEnv);
+      if (!program) {
+        return { code: 127, signal: null, stdout: "", stderr: "", spawnError: `${argv[0]}: not found on PATH` };
+      }
+      let proc: Bun.Subprocess<"pipe", "pipe", "pipe">;
+      try {
+        proc = Bun.spawn([program, ...argv.slice(1)], {
+          cwd: opts.cwd ?? runtime.cwd,
+          env: childEnv,
+          stdin: "pipe",
+          stdout: "pipe",
+          stderr: "pipe",
+          ...(opts.detached ? { detached: true } : {}),
+        });
+      } catch (e) {
+        return { code: 127, signal: null, stdout: "", stderr: "", spawnError: `${argv[0]}: ${(e as Error).message}` };
+      }
+      if (opts.input !== undefined) proc.stdin.write(opts.input);
+      proc.stdin.end();
+      let timedOut = false;
+      const timer = opts.timeoutMs
+        ? setTimeout(() => {
+            timedOut = true;
+            proc.kill("SIGTERM");
+          }, opts.timeoutMs)
+        : undefined;
+      const [stdout, stderr] = await Promise.all([
+        new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(),
+        proc.exited,
+      ]);
+      if (timer) clearTimeout(timer);
+      const signal = proc.signalCode == null ? null : String(proc.signalCode);
+      const code = proc.exitCode ?? 128 + (signalNumber(signal) ?? 0);
+      return { code, signal, stdout, stderr, ...(timedOut ? { timedOut } : {}) };
     },
 
     spawn(argv, opts = {}) {
-      const started = Date.now();
-      const child = spawnUntraced(argv, opts);
-      if (runtime.trace) {
-        runtime.trace(`spawn: ${argvLine(argv)} (pid ${child.pid})`);
-        void child.exited.then((e) => runtime.trace?.(`spawn: ${argv[0]} (pid ${child.pid}) exited ${e.code ?? e.signal} in ${Date.now() - started}ms`));
-      }
-      return child;
+      const childEnv = cleanEnv(opts.env ?? runtime.env, opts.passTokens);
+      const program = resolveProgram(argv[0] ?? "", childEnv);
+      if (!program) throw Object.assign(new Error(`${argv[0]}: not found on PATH`), { code: "ENOENT" });
+      const proc = Bun.spawn([program, ...argv.slice(1)], {
+        cwd: opts.cwd ?? runtime.cwd,
+        env: childEnv,
+        stdin: opts.stdin ?? "inherit",
+        stdout: opts.stdout ?? "inherit",
+        stderr: opts.stderr ?? "inherit",
+        ...(opts.detached ? { detached: true } : {}),
+      });
+      return {
+        pid: proc.pid,
+        exited: proc.exited.then(() => ({ code: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode) })),
+        kill: (signal) => proc.kill(signal),
+        stdout: (proc.stdout instanceof ReadableStream ? proc.stdout : null) as ReadableStream<Uint8Array> | null,
+        stderr: (proc.stderr instanceof ReadableStream ? proc.stderr : null) as ReadableStream<Uint8Array> | null,
+        stdin: opts.stdin === "pipe" ? (proc.stdin as unknown as { write(chunk: string | Uint8Array): unknown; end(): unknown }) : null,
+      };
     },
 
     tty: {
@@ -170,67 +213,29 @@ export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
     },
     ...overrides,
   };
-
-  async function execUntraced(argv: string[], opts: ExecOptions): Promise<ExecResult> {
-    const childEnv = cleanEnv(opts.env ?? runtime.env, opts.passTokens);
-    const program = resolveProgram(argv[0] ?? "", childEnv);
-    if (!program) {
-      return { code: 127, signal: null, stdout: "", stderr: "", spawnError: `${argv[0]}: not found on PATH` };
-    }
-    let proc: Bun.Subprocess<"pipe", "pipe", "pipe">;
-    try {
-      proc = Bun.spawn([program, ...argv.slice(1)], {
-        cwd: opts.cwd ?? runtime.cwd,
-        env: childEnv,
-        stdin: "pipe",
-        stdout: "pipe",
-        stderr: "pipe",
-        ...(opts.detached ? { detached: true } : {}),
-      });
-    } catch (e) {
-      return { code: 127, signal: null, stdout: "", stderr: "", spawnError: `${argv[0]}: ${(e as Error).message}` };
-    }
-    if (opts.input !== undefined) proc.stdin.write(opts.input);
-    proc.stdin.end();
-    let timedOut = false;
-    const timer = opts.timeoutMs
-      ? setTimeout(() => {
-          timedOut = true;
-          proc.kill("SIGTERM");
-        }, opts.timeoutMs)
-      : undefined;
-    const [stdout, stderr] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ]);
-    if (timer) clearTimeout(timer);
-    const signal = proc.signalCode == null ? null : String(proc.signalCode);
-    const code = proc.exitCode ?? 128 + (signalNumber(signal) ?? 0);
-    return { code, signal, stdout, stderr, ...(timedOut ? { timedOut } : {}) };
-  }
-
-  function spawnUntraced(argv: string[], opts: SpawnOptions): Child {
-    const childEnv = cleanEnv(opts.env ?? runtime.env, opts.passTokens);
-    const program = resolveProgram(argv[0] ?? "", childEnv);
-    if (!program) throw Object.assign(new Error(`${argv[0]}: not found on PATH`), { code: "ENOENT" });
-    const proc = Bun.spawn([program, ...argv.slice(1)], {
-      cwd: opts.cwd ?? runtime.cwd,
-      env: childEnv,
-      stdin: opts.stdin ?? "inherit",
-      stdout: opts.stdout ?? "inherit",
-      stderr: opts.stderr ?? "inherit",
-      ...(opts.detached ? { detached: true } : {}),
-    });
-    return {
-      pid: proc.pid,
-      exited: proc.exited.then(() => ({ code: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode) })),
-      kill: (signal) => proc.kill(signal),
-      stdout: (proc.stdout instanceof ReadableStream ? proc.stdout : null) as ReadableStream<Uint8Array> | null,
-      stderr: (proc.stderr instanceof ReadableStream ? proc.stderr : null) as ReadableStream<Uint8Array> | null,
-      stdin: opts.stdin === "pipe" ? (proc.stdin as unknown as { write(chunk: string | Uint8Array): unknown; end(): unknown }) : null,
-    };
-  }
   if (overrides.env === undefined) runtime.env = env;
+  traceChildren(runtime);
   return runtime;
+}
+
+/** --verbose: every child started through exec/spawn is traced (argv, then exit and time) when runtime.trace is set. */
+function traceChildren(runtime: Runtime): void {
+  const { exec, spawn } = runtime;
+  runtime.exec = async (argv, opts) => {
+    if (!runtime.trace) return exec(argv, opts);
+    const started = Date.now();
+    runtime.trace(`exec: ${argvLine(argv)}`);
+    const result = await exec(argv, opts);
+    runtime.trace?.(`exec: ${argv[0]} exited ${result.code}${result.timedOut ? " (timed out)" : ""} in ${Date.now() - started}ms`);
+    return result;
+  };
+  runtime.spawn = (argv, opts) => {
+    const child = spawn(argv, opts);
+    if (runtime.trace) {
+      const started = Date.now();
+      runtime.trace(`spawn: ${argvLine(argv)} (pid ${child.pid})`);
+      void child.exited.then((e) => runtime.trace?.(`spawn: ${argv[0]} (pid ${child.pid}) exited ${e.code ?? e.signal} in ${Date.now() - started}ms`));
+    }
+    return child;
+  };
 }
