@@ -18,23 +18,9 @@ import { COMMANDS } from "../src/commands/index.ts";
 import { globalArgs, providerArgs } from "../src/config/flags.ts";
 import { allKeys } from "../src/config/keys.ts";
 import { Exit } from "../src/errors.ts";
-import { type ArgLike, renderCommandHelp } from "../src/output/help.ts";
+import { type ArgLike, EXIT_MEANING, renderCommandHelp } from "../src/output/help.ts";
 
 export const MAN_PATH = join(import.meta.dir, "..", "crabbox-cs.1");
-
-/** What each exit code means; a new code in src/errors.ts without a line here fails generation. */
-const EXIT_MEANING: Record<keyof typeof Exit, string> = {
-  ok: "success",
-  unexpected: "unexpected failure",
-  usage: "usage or invalid configuration",
-  auth: "GitHub authentication or permission",
-  notFound: "lease or codespace not found",
-  refused: "refused by a safety rule",
-  timeout: "timed out waiting",
-  sshUnusable: "the codespace is not usable over SSH",
-  api: "GitHub API error after retries",
-  sshConnect: "ssh itself failed to connect",
-};
 
 /** Escape text for roff: backslashes, minus signs, non-ASCII, and a leading control character. */
 export function roff(text: string): string {
@@ -95,8 +81,9 @@ function commonFlagsLine(args: ArgsDef): string | undefined {
 
 async function commandSection(name: string, cmd: Command<any>): Promise<{ synopsis: string; body: string[] }> {
   const { meta, args } = cmd;
-  const { usage, examples } = fromHelp(name, renderCommandHelp(cmd));
+  const { usage, examples } = fromHelp(name, renderCommandHelp(cmd, { all: true }));
   const body = [".SS " + `"${roff(name)}"`, ".nf", `\\fB${roff(usage)}\\fR`, ".fi", ".PP", roff(meta.description)];
+  for (const note of cmd.notes ?? []) body.push(".PP", roff(note));
   const entries = Object.entries(args) as [string, ArgLike][];
   for (const [n, d] of entries.filter(([, d]) => d.type === "positional")) {
     body.push(".TP", `\\fI${roff(n.toUpperCase())}\\fR`, roff(d.description ?? ""));
@@ -126,6 +113,7 @@ export async function renderManPage(): Promise<string> {
     ".nf",
     ...sections.map((s) => `\\fB${roff(s.synopsis)}\\fR`),
     `\\fBcrabbox\\-cs \\-\\-help\\fR | \\fBcrabbox\\-cs\\fR \\fIcommand\\fR \\fB\\-\\-help\\fR`,
+    `\\fBcrabbox\\-cs help\\fR [\\fIcommand\\fR | \\fBexit\\-codes\\fR] | \\fBcrabbox\\-cs\\fR \\fIcommand\\fR \\fB\\-\\-help\\-all\\fR`,
     `\\fBcrabbox\\-cs \\-\\-version\\fR`,
     ".fi",
     ".SH DESCRIPTION",

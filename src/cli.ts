@@ -11,10 +11,14 @@ import { VERSION, COMMIT } from "./version.ts";
 
 export { COMMANDS };
 
+/** Help topics besides the commands (`crabbox-cs help exit-codes`). */
+const TOPICS = ["exit-codes"] as const;
+
 async function mainUsage(): Promise<string> {
   const { loadCommands } = await import("./commands/index.ts");
+  const { LEARN_MORE } = await import("./output/help.ts");
   const commands = await loadCommands();
-  const width = Math.max(...commands.map((c) => c.meta.name.length));
+  const width = Math.max(...commands.map((c) => c.meta.name.length), "help".length);
   return [
     `crabbox-cs ${VERSION} — GitHub Codespaces as short-lived Linux boxes`,
     "",
@@ -23,43 +27,74 @@ async function mainUsage(): Promise<string> {
     "COMMANDS",
     "",
     ...commands.map((c) => `  ${c.meta.name.padEnd(width)}  ${c.meta.description}`),
+    `  ${"help".padEnd(width)}  Show help for a command (crabbox-cs help run), or: help exit-codes`,
     "",
     "FLAGS",
     "",
     "  -h, --help     Show help (also: crabbox-cs <command> --help)",
     "  -v, --version  Show version",
     "",
-    "Docs: docs/commands.md · Exit codes: docs/exit-codes.md",
+    "LEARN MORE",
+    "",
+    `  ${LEARN_MORE}`,
   ].join("\n");
+}
+
+/** `unknown command "x"`, with the nearest command or topic when one is close. */
+async function unknownCommand(name: string, help: boolean) {
+  const { CrabboxError, Exit } = await import("./errors.ts");
+  const { suggest } = await import("./util/suggest.ts");
+  const guess = suggest(name, [...Object.keys(COMMANDS), ...(help ? TOPICS : ["help"])]);
+  return new CrabboxError({
+    code: "unknown_command",
+    message: `unknown ${help ? "help topic" : "command"} "${name}"`,
+    hint: guess ? `did you mean: crabbox-cs ${help ? "help " : ""}${guess}` : "list the commands: crabbox-cs help",
+    exit: Exit.usage,
+    details: { command: name, ...(guess ? { suggestion: guess } : {}) },
+  });
+}
+
+/** No command word: help, version, or a usage error (unknown flag, or flags without a command). */
+async function noCommand(flags: string[], rest: string[]): Promise<Error | "help" | "version"> {
+  if (flags.length === 0 && rest.length === 0) return "help";
+  if (flags.includes("--help") || flags.includes("-h")) return "help";
+  if (flags.includes("--version") || flags.includes("-v")) return "version";
+  const { parseArgv } = await import("./commands/argv.ts");
+  const { usageError } = await import("./errors.ts");
+  try {
+    parseArgv(rest, { ...globalArgs, version: { type: "boolean", alias: "v" }, help: { type: "boolean", alias: "h" } }, true);
+  } catch (e) {
+    return e as Error;
+  }
+  return usageError("no command given", "crabbox-cs <command> [flags]; list the commands: crabbox-cs help");
 }
 
 export async function main(argv: string[]): Promise<number> {
   const { name, rest } = commandWord(argv, globalArgs);
   const dash = rest.indexOf("--");
   const flags = dash === -1 ? rest : rest.slice(0, dash);
+  const json = flags.includes("--json");
+  const { reportError } = await import("./output/report.ts");
   if (!name) {
-    if (flags.includes("--version") || flags.includes("-v")) {
+    const what = await noCommand(flags, rest);
+    if (what === "version") {
       process.stdout.write(`crabbox-cs ${VERSION} (${COMMIT})\n`);
       return 0;
     }
-    process.stdout.write(`${await mainUsage()}\n`);
-    return flags.length === 0 || flags.includes("--help") || flags.includes("-h") ? 0 : 2;
+    if (what === "help") {
+      process.stdout.write(`${await mainUsage()}\n`);
+      return 0;
+    }
+    return reportError(what, { json });
   }
+  if (name === "help") return help(rest, json);
   const load = COMMANDS[name];
-  const json = flags.includes("--json");
-  const { reportError } = await import("./output/report.ts");
-  if (!load) {
-    const { usageError } = await import("./errors.ts");
-    const guess = Object.keys(COMMANDS).find((c) => c.startsWith(name.slice(0, 2)));
-    return reportError(
-      usageError(`unknown command "${name}"`, guess ? `did you mean: crabbox-cs ${guess}` : "run: crabbox-cs --help"),
-      { json },
-    );
-  }
+  if (!load) return reportError(await unknownCommand(name, false), { json });
   const cmd = await load();
-  if (flags.includes("--help") || flags.includes("-h")) {
+  const all = flags.includes("--help-all");
+  if (all || flags.includes("--help") || flags.includes("-h")) {
     const { renderCommandHelp } = await import("./output/help.ts");
-    process.stdout.write(`${renderCommandHelp(cmd)}\n`);
+    process.stdout.write(`${renderCommandHelp(cmd, { all })}\n`);
     return 0;
   }
   try {
@@ -69,6 +104,27 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     return reportError(e, { json });
   }
+}
+
+/** `crabbox-cs help [COMMAND|TOPIC] [--all]`, as in gh. */
+async function help(rest: string[], json: boolean): Promise<number> {
+  const { reportError } = await import("./output/report.ts");
+  const { parseArgv } = await import("./commands/argv.ts");
+  let topic: string | undefined;
+  let all = false;
+  try {
+    const parsed = parseArgv(rest, { topic: { type: "positional", required: false }, all: { type: "boolean" }, json: { type: "boolean" } });
+    topic = parsed.values.topic as string | undefined;
+    all = Boolean(parsed.values.all);
+  } catch (e) {
+    return reportError(e, { json });
+  }
+  const { renderCommandHelp, renderExitCodes } = await import("./output/help.ts");
+  if (!topic) process.stdout.write(`${await mainUsage()}\n`);
+  else if (topic === "exit-codes") process.stdout.write(`${renderExitCodes()}\n`);
+  else if (COMMANDS[topic]) process.stdout.write(`${renderCommandHelp(await COMMANDS[topic]!(), { all })}\n`);
+  else return reportError(await unknownCommand(topic, true), { json });
+  return 0;
 }
 
 if (import.meta.main) {

@@ -2,10 +2,11 @@
  * What every command starts from: the runtime, the logger, the resolved
  * config and output helpers. Built once per invocation.
  */
-import { describeSources, loadConfig } from "./config/load.ts";
+import { describeSources, loadConfig, type LoadOptions } from "./config/load.ts";
 import type { Config } from "./config/types.ts";
 import { createLogger, type Logger } from "./output/log.ts";
 import { redact, redactValue } from "./redact.ts";
+import { usageError } from "./errors.ts";
 import { stripControls } from "./output/sanitize.ts";
 import { createRuntime, type Runtime } from "./runtime.ts";
 
@@ -29,16 +30,22 @@ export interface ContextArgs {
   [key: string]: unknown;
 }
 
-export async function createContext(args: ContextArgs, runtime: Runtime = createRuntime()): Promise<Context> {
+export async function createContext(args: ContextArgs, runtime: Runtime = createRuntime(), load: LoadOptions = {}): Promise<Context> {
+  if (args.quiet && args.verbose) throw usageError("--quiet and --verbose contradict each other", "pass only one of them");
   const log = createLogger({
     env: runtime.env,
     isTTY: runtime.tty.stderr,
     verbose: Boolean(args.verbose),
     quiet: Boolean(args.quiet),
   });
-  const config = await loadConfig(runtime, args);
+  // --verbose: every child process and API request is traced on stderr (redacted by the logger).
+  if (args.verbose) runtime.trace = (line) => log.debug(line);
+  const config = await loadConfig(runtime, args, load);
   for (const w of config.warnings) log.warn(w);
-  for (const line of describeSources(config)) log.debug(`config: ${line}`);
+  if (args.verbose) {
+    log.debug(`config: files read: ${config.files?.repo ?? "no repository file"}, ${config.files?.user ?? "no user file"}`);
+    for (const line of describeSources(config, { all: true })) log.debug(`config: ${line}`);
+  }
   return {
     runtime,
     config,

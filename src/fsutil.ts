@@ -10,7 +10,41 @@ import { randomBase32 } from "./util/random.ts";
 
 function reason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  return err?.code ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? e);
+  const message = String(err?.message ?? e);
+  return err?.code && !message.startsWith(err.code) ? `${err.code}: ${message}` : message;
+}
+
+/**
+ * The state directory (CRABBOX_HOME, or ~/.crabbox) must be a directory or
+ * not exist yet: a file there, or a file among its parents, is exit 2 with
+ * the fix (instead of an EEXIST/ENOTDIR from deep inside a mkdir or readdir).
+ * `named`: whether CRABBOX_HOME set the path.
+ */
+export function assertStateHomeUsable(root: string, named: boolean): void {
+  const what = named ? `CRABBOX_HOME (${root})` : `${root} (crabbox-cs's state directory)`;
+  const fix = (file: string) =>
+    named
+      ? `point CRABBOX_HOME at a directory (export CRABBOX_HOME=$HOME/.crabbox), or move ${file} aside`
+      : `move ${file} aside (mv '${file}' '${file}.bak'), or set CRABBOX_HOME to a directory`;
+  for (let dir = resolve(root); ; dir = dirname(dir)) {
+    let st;
+    try {
+      st = lstatSync(dir);
+    } catch {
+      if (dirname(dir) === dir) return;
+      continue;
+    }
+    if (st.isDirectory() || st.isSymbolicLink()) return; // links are judged (refused) by ensurePrivateDir
+    const self = dir === resolve(root);
+    throw new CrabboxError({
+      code: "state_dir_unusable",
+      message: self ? `${named ? "CRABBOX_HOME" : root} is a file, not a directory` : `${what} is below ${dir}, which is a file`,
+      why: `crabbox-cs keeps lease claims and ssh configs in the directory ${root}`,
+      hint: fix(dir),
+      exit: Exit.usage,
+      details: { path: root, file: dir },
+    });
+  }
 }
 
 /** Roots of our private state (CRABBOX_HOME): every directory from one down to a path we make is checked. */
@@ -271,5 +305,32 @@ export function lexists(path: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Whether `dir` (a directory we would create if missing) can really be
+ * written: a temporary directory is made and removed in `dir`, or, when `dir`
+ * does not exist yet, in its nearest existing ancestor (where mkdir -p would
+ * start). Nothing is left behind. Throws `state_dir_unwritable` (exit 2).
+ */
+export async function probeWritable(dir: string): Promise<void> {
+  let at = resolve(dir);
+  while (!lexists(at) && dirname(at) !== at) at = dirname(at);
+  let made: string | undefined;
+  try {
+    made = await fsp.mkdtemp(join(at, ".crabbox-doctor-"));
+  } catch (e) {
+    const missing = at !== resolve(dir);
+    throw new CrabboxError({
+      code: "state_dir_unwritable",
+      message: missing ? `cannot create ${dir}: ${at} is not writable` : `${dir} is not writable`,
+      why: reason(e),
+      hint: `set CRABBOX_HOME to a directory you can write (export CRABBOX_HOME=$HOME/.crabbox)${missing ? "" : `, or fix the permissions of ${dir}`}`,
+      exit: Exit.usage,
+      details: { path: dir, tested: at },
+    });
+  } finally {
+    if (made) await fsp.rmdir(made).catch(() => undefined);
   }
 }

@@ -92,6 +92,22 @@ export interface Runtime {
   /** Absolute path of a program on env.PATH, or null. */
   which(program: string): string | null;
   tty: { stdin: boolean; stdout: boolean; stderr: boolean };
+  /** --verbose: receives one line per child process started and ended (the logger redacts it). */
+  trace?: (line: string) => void;
+}
+
+/**
+ * An argv as one readable line for traces: words with spaces or quotes are
+ * single-quoted; a script (a word with a newline, or over 100 characters) is
+ * shown by its start and length.
+ */
+export function argvLine(argv: readonly string[]): string {
+  return argv
+    .map((a) => {
+      const word = a.includes("\n") || a.length > 100 ? `${a.split("\n")[0]!.slice(0, 60)}…[${a.length} chars]` : a;
+      return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+    })
+    .join(" ");
 }
 
 const SIGNALS: Record<string, number> = {
@@ -198,5 +214,28 @@ export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
     ...overrides,
   };
   if (overrides.env === undefined) runtime.env = env;
+  traceChildren(runtime);
   return runtime;
+}
+
+/** --verbose: every child started through exec/spawn is traced (argv, then exit and time) when runtime.trace is set. */
+function traceChildren(runtime: Runtime): void {
+  const { exec, spawn } = runtime;
+  runtime.exec = async (argv, opts) => {
+    if (!runtime.trace) return exec(argv, opts);
+    const started = Date.now();
+    runtime.trace(`exec: ${argvLine(argv)}`);
+    const result = await exec(argv, opts);
+    runtime.trace?.(`exec: ${argv[0]} exited ${result.code}${result.timedOut ? " (timed out)" : ""} in ${Date.now() - started}ms`);
+    return result;
+  };
+  runtime.spawn = (argv, opts) => {
+    const child = spawn(argv, opts);
+    if (runtime.trace) {
+      const started = Date.now();
+      runtime.trace(`spawn: ${argvLine(argv)} (pid ${child.pid})`);
+      void child.exited.then((e) => runtime.trace?.(`spawn: ${argv[0]} (pid ${child.pid}) exited ${e.code ?? e.signal} in ${Date.now() - started}ms`));
+    }
+    return child;
+  };
 }

@@ -14,6 +14,7 @@
  */
 import type { ArgDef, ArgsDef } from "../config/flags.ts";
 import { CrabboxError, Exit, usageError } from "../errors.ts";
+import { suggest } from "../util/suggest.ts";
 
 export type { ArgDef, ArgsDef };
 
@@ -31,6 +32,12 @@ export interface Command<A extends ArgsDef = ArgsDef> {
   args: A;
   /** Words after `--` are a remote command (shown in usage as this placeholder). */
   passthrough?: string;
+  /** USAGE lines without "crabbox-cs " (default: generated from args); docs/commands.md shows the same. */
+  usage?: string[];
+  /** EXAMPLES in --help and the man page: 2–4 real command lines, each optionally with "  # comment". */
+  examples?: string[];
+  /** Short paragraphs --help prints after USAGE (a rule the user must know). */
+  notes?: string[];
   run(input: { args: ArgValues<A>; passthrough: string[] }): Promise<number>;
 }
 
@@ -56,30 +63,21 @@ function unknownFlag(flag: string, suggestion: string | undefined, why?: string)
   });
 }
 
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
+/** The closest defined flag (suggest: distance ≤ 2 or prefix), or one that ends in "-<name>" (--repo -> --github-codespaces-repo). */
+function suggestFlag(name: string, defs: ArgsDef): string | undefined {
+  const flags = Object.entries(defs).filter(([, d]) => d.type !== "positional").map(([f]) => f);
+  const close = suggest(name, flags) ?? (name.length >= 3 ? flags.find((f) => f.endsWith(`-${name}`)) : undefined);
+  return close ? `--${close}` : undefined;
 }
 
-/** The closest defined flag, or a flag that ends in "-<name>" (--repo -> --github-codespaces-repo). */
-function suggest(name: string, defs: ArgsDef): string | undefined {
-  let best: { flag: string; d: number } | undefined;
+/** A flag whose one-letter alias is this letter in the other case (-V -> --version). */
+function suggestShort(letter: string, defs: ArgsDef): string | undefined {
   for (const [flag, def] of Object.entries(defs)) {
-    if (def.type === "positional") continue;
-    let d = editDistance(name, flag);
-    if (flag.endsWith(`-${name}`) && name.length >= 3) d = Math.min(d, 1);
-    if (!best || d < best.d) best = { flag, d };
+    const alias = (def as { alias?: string | string[] }).alias;
+    const aliases = Array.isArray(alias) ? alias : alias ? [alias] : [];
+    if (aliases.some((a) => a.length === 1 && a.toLowerCase() === letter.toLowerCase())) return `--${flag}`;
   }
-  return best && best.d <= Math.max(2, Math.floor(name.length / 4)) ? `--${best.flag}` : undefined;
+  return undefined;
 }
 
 const BOOL_WORDS: Record<string, boolean> = { true: true, "1": true, yes: true, false: false, "0": false, no: false };
@@ -98,7 +96,7 @@ function lookup(arg: string, defs: ArgsDef): { name: string; def: ArgDef; inline
     if (baseDef.type === "boolean" && inline === undefined) return { name: base, def: baseDef, inline, negated: true };
     throw unknownFlag(`--${written}`, undefined, baseDef.type === "boolean" ? `--no-${base} takes no value` : `--${base} takes a value; only on/off flags have a --no- form`);
   }
-  throw unknownFlag(`--${written}`, suggest(name, defs));
+  throw unknownFlag(`--${written}`, suggestFlag(name, defs));
 }
 
 type Value = string | boolean | string[] | undefined;
@@ -154,7 +152,7 @@ export function parseArgv(argv: readonly string[], defs: ArgsDef, passthrough = 
       // A one-letter alias of an on/off flag (cp -L).
       values[shortFlag(arg[1]!, defs)!] = true;
     } else if (arg.startsWith("-") && arg !== "-") {
-      throw unknownFlag(arg.slice(0, 2), undefined);
+      throw unknownFlag(arg.slice(0, 2), suggestShort(arg.slice(1, 2), defs));
     } else {
       const name = positionals[p++];
       if (name === undefined) {

@@ -7,6 +7,11 @@ import { commonArgs, durationArg } from "./shared.ts";
 
 export default defineCommand({
   meta: { name: "cleanup", description: "Release expired leases; report unclaimed look-alikes" },
+  usage: ["cleanup [--dry-run] [flags]"],
+  examples: [
+    "crabbox-cs cleanup --dry-run        # what would be released",
+    "crabbox-cs cleanup",
+  ],
   args: {
     ...commonArgs,
     "dry-run": { type: "boolean", description: "Show what would happen; change nothing" },
@@ -20,7 +25,8 @@ export default defineCommand({
     for (const c of result.corrupt) ctx.log.warn(`unreadable claim ${c.path}: ${c.error} (left alone)`);
     if (ctx.json) ctx.printJson(result);
     else if (result.decisions.length === 0 && result.leftovers.length === 0) ctx.log.info("nothing to clean up");
-    else if (result.decisions.length > 0) ctx.print(table(["LEASE", "CODESPACE", "ACTION", "REASON"], result.decisions.map((d) => [d.slug ?? d.leaseId ?? "-", d.codespace ?? "-", d.action, d.reason]), { shrink: 1, wrapLast: true }));
+    // Full codespace names: the next command (stop --reclaim NAME) needs them as they are.
+    else if (result.decisions.length > 0) ctx.print(table(["LEASE", "CODESPACE", "ACTION", "REASON"], result.decisions.map((d) => [d.slug ?? d.leaseId ?? "-", d.codespace ?? "-", d.action, d.reason]), { wrapLast: true }));
     if (!ctx.json) {
       for (const l of result.leftovers) {
         ctx.log.info(`${dryRun ? "would remove" : "removed"} files of lease ${l.leaseId}, which no claim holds: ${l.paths.join(", ")}`);

@@ -98,6 +98,7 @@ export function commandSpec(cmd: Pick<Command, "meta" | "args" | "passthrough">)
     }
   }
   flags.push({ name: "help", description: "Show help for this command", takesValue: false, kind: "none", words: [] });
+  flags.push({ name: "help-all", description: "Show help with every flag (provider flags too)", takesValue: false, kind: "none", words: [] });
   return { name: meta.name, description: meta.description, flags, positional, passthrough: Boolean(cmd.passthrough) };
 }
 
@@ -332,6 +333,12 @@ export function completionScript(shell: Shell, specs: CommandSpec[]): string {
 
 const completionCommand = defineCommand({
   meta: { name: "completion", description: "Print a shell completion script (bash, zsh or fish)" },
+  usage: ["completion <bash|zsh|fish>"],
+  examples: [
+    "source <(crabbox-cs completion bash)",
+    "crabbox-cs completion zsh > \"${fpath[1]}/_crabbox-cs\"",
+    "crabbox-cs completion fish > ~/.config/fish/completions/crabbox-cs.fish",
+  ],
   args: {
     shell: { type: "positional", required: false, description: "Shell to print the script for: bash, zsh or fish" },
     json: globalArgs.json,

@@ -19,6 +19,12 @@ import { commonArgs, durationArg, idArg } from "./shared.ts";
 
 export default defineCommand({
   meta: { name: "cp", description: "Copy files between here and a lease (SANDBOX:PATH on one side)" },
+  usage: ["cp [--id LEASE] [flags] SRC DEST"],
+  examples: [
+    "crabbox-cs cp --id amber-crab ./fixtures :test/fixtures   # up",
+    "crabbox-cs cp amber-crab:coverage/ ./out/   # down: ./out/coverage",
+    "crabbox-cs cp -L --id amber-crab ./config.json :/tmp/config.json",
+  ],
   args: {
     ...commonArgs,
     ...idArg,

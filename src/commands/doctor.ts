@@ -12,6 +12,8 @@ import { createServices } from "../lifecycle/services.ts";
 import { resolveLease } from "../leases/resolve.ts";
 import { leaseRef } from "../lifecycle/claims.ts";
 import { checkLocalRsync, checkRemoteRsync } from "../sync/rsync.ts";
+import { probeWritable } from "../fsutil.ts";
+import { doctorReport } from "../output/doctor-report.ts";
 import { commonArgs, idArg } from "./shared.ts";
 
 /** One row of `doctor --json` (shape: src/output/schemas.ts). */
@@ -19,9 +21,16 @@ export type DoctorCheck = v.InferOutput<typeof DoctorCheckSchema>;
 
 export default defineCommand({
   meta: { name: "doctor", description: "Check gh, auth, repository, Codespaces access and local state" },
+  examples: [
+    "crabbox-cs doctor",
+    "crabbox-cs doctor --id amber-crab   # also the rsync inside that lease",
+    "crabbox-cs doctor --json | jq -r '.[] | select(.ok | not) | .check'",
+  ],
   args: { ...commonArgs, ...idArg },
   async run({ args }) {
-    const ctx = await createContext(args);
+    // A broken config file is a failed check (with its line and column), not an abort: the file is left out.
+    const fileErrors: CrabboxError[] = [];
+    const ctx = await createContext(args, undefined, { onFileError: (e) => fileErrors.push(e) });
     const svc = createServices(ctx);
     const cfg = ctx.config.githubCodespaces;
     const checks: DoctorCheck[] = [];
@@ -38,8 +47,14 @@ export default defineCommand({
         return false;
       }
     }
+    /** A check that cannot run because one it depends on failed: `skip` and why. */
     const skip = (name: DoctorCheck["check"], why: string) => checks.push({ check: name, ok: false, detail: `skipped: ${why}`, hint: null, code: "skipped" });
 
+    await check("config", async () => {
+      if (fileErrors.length) throw fileErrors[0]!;
+      const files = [ctx.config.files?.repo, ctx.config.files?.user].filter(Boolean);
+      return files.length ? `read ${files.join(" and ")}` : "no config file; defaults, CRABBOX_* variables and flags";
+    });
     await check("tools", async () => {
       const missing = missingTools(ctx.runtime, ["ssh", "rsync", "git"]);
       if (missing.length) throw new CrabboxError({ code: "tools_missing", message: `not on PATH: ${missing.join(", ")}`, hint: installHint(missing), exit: 1 });
@@ -72,12 +87,12 @@ export default defineCommand({
     let repo = "";
     let repository: Repository | undefined;
     const repoOk = authOk && (await check("repository", async () => {
-      repo = await resolveRepo(ctx.runtime, cfg.repo);
+      repo = await resolveRepo(ctx.runtime, cfg.repo, cfg.apiUrl);
       const r = (repository = await (await svc.api()).getRepository(repo));
       return `${r.full_name} (${r.private ? "private" : "public"}, default branch ${r.default_branch})`;
     }));
-    if (!authOk) skip("repository", "no authentication");
-    if (!repoOk) for (const name of ["codespaces", "machines", "permissions"] as const) skip(name, authOk ? "no usable repository" : "no authentication");
+    if (!authOk) skip("repository", "needs auth, which failed");
+    if (!repoOk) for (const name of ["codespaces", "machines", "permissions"] as const) skip(name, authOk ? "needs the repository check, which failed" : "needs auth, which failed");
     let devcontainerPath = cfg.devcontainerPath;
     if (repoOk && repository) {
       const api = await svc.api();
@@ -105,19 +120,13 @@ export default defineCommand({
       if (corrupt.length) {
         throw new CrabboxError({ code: "claims_corrupt", message: `${corrupt.length} unreadable claim file(s)`, why: corrupt.map((c) => `${c.path}: ${c.error}`).join("; "), hint: "inspect and remove them by hand; other leases are unaffected", exit: 1 });
       }
-      return `${claims.length} lease(s) in ${svc.store.claimsDir}`;
+      // Really writable (a test directory is made and removed), not just present.
+      await probeWritable(svc.store.claimsDir);
+      return `${claims.length} lease(s) in ${svc.store.claimsDir} (writable)`;
     });
 
     if (ctx.json) ctx.printJson(checks);
-    else {
-      const width = Math.max(...checks.map((c) => c.check.length));
-      for (const c of checks) {
-        ctx.print(`${c.ok ? "ok  " : "FAIL"}  ${c.check.padEnd(width)}  ${c.detail}`);
-        if (c.hint) ctx.print(`      ${" ".repeat(width)}  fix: ${c.hint}`);
-      }
-      // Where each setting that is not a default came from.
-      for (const line of describeSources(ctx.config)) ctx.print(`config  ${line}`);
-    }
+    else ctx.print(doctorReport(checks, describeSources(ctx.config, { all: true })));
     return checks.every((c) => c.ok || c.code === "skipped") ? 0 : firstExit || 1;
   },
 });

@@ -2,12 +2,16 @@ import { defineCommand } from "./argv.ts";
 import { createContext } from "../context.ts";
 import type { Codespace } from "../github/schemas.ts";
 import { createServices } from "../lifecycle/services.ts";
-import { relativeTime, table } from "../output/format.ts";
+import { expiryText, table } from "../output/format.ts";
 import { leaseView } from "../output/views.ts";
 import { commonArgs } from "./shared.ts";
 
 export default defineCommand({
   meta: { name: "list", description: "List leases with their live codespace state" },
+  examples: [
+    "crabbox-cs list",
+    "crabbox-cs list --json | jq -r '.[].slug'",
+  ],
   args: { ...commonArgs },
   async run({ args }) {
     const ctx = await createContext(args);
@@ -38,7 +42,7 @@ export default defineCommand({
           v.state + (v.keep ? "*" : ""),
           v.codespace?.name ?? "-",
           v.codespace ? (v.live?.state ?? "gone") : "-",
-          relativeTime(v.expiresAt, now),
+          expiryText(v, now),
         ]),
         { shrink: 2 },
       ),

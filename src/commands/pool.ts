@@ -8,7 +8,13 @@ import { elapsed, table } from "../output/format.ts";
 import { commonArgs, durationArg } from "./shared.ts";
 
 export default defineCommand({
-  meta: { name: "pool", description: "Show the ready pool (pool list) or drain it (pool drain --all | LEASE)" },
+  meta: { name: "pool", description: "Show the ready pool (pool list) or drain it (pool drain)" },
+  usage: ["pool list [flags]", "pool drain (--all | LEASE) [--dry-run] [flags]"],
+  examples: [
+    "crabbox-cs pool list",
+    "crabbox-cs pool drain --all --dry-run",
+    "crabbox-cs pool drain amber-crab",
+  ],
   args: {
     ...commonArgs,
     action: { type: "positional", required: false, description: "list (default) or drain", valueHint: "list|drain" },

@@ -8,7 +8,13 @@ import { elapsed, table } from "../output/format.ts";
 import { commonArgs, durationArg } from "./shared.ts";
 
 export default defineCommand({
-  meta: { name: "prewarm", description: "Fill the ready pool: lease, sync and hydrate codespaces for run --pool" },
+  meta: { name: "prewarm", description: "Fill the ready pool: lease, sync and hydrate codespaces" },
+  usage: ["prewarm [--count N] [--probe-command CMD] [--stop] [flags]"],
+  examples: [
+    'crabbox-cs prewarm --count 2 --probe-command "npm ci"   # two hydrated leases',
+    "crabbox-cs prewarm --stop      # stopped: storage billed, compute not",
+    "crabbox-cs run --pool -- npm test",
+  ],
   args: {
     ...commonArgs,
     count: { type: "string", description: "How many pool leases to add", default: "1", valueHint: "n" },

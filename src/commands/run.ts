@@ -25,6 +25,16 @@ import { commonArgs, durationArg, idArg, leaseArgs, prArg } from "./shared.ts";
 
 export default defineCommand({
   meta: { name: "run", description: "Sync the working tree and run a command (one-shot lease, or --id)" },
+  usage: ["run [--id LEASE] [flags] -- <command> [args...]"],
+  notes: [
+    "The words after -- are the command's exact argv: each word reaches the remote program as one argument, quoted for you (no remote shell expansion). For a shell line: crabbox-cs run -- sh -c 'make && make test'.",
+  ],
+  examples: [
+    "crabbox-cs run -- npm test       # one-shot: create, sync, run, delete",
+    "crabbox-cs run --id amber-crab -- go test ./...   # on a warm lease",
+    "crabbox-cs run --pool -- npm test                 # borrow a prewarmed lease",
+    "crabbox-cs run --id amber-crab --junit reports/junit.xml -- npm test",
+  ],
   passthrough: "command...",
   args: {
     ...commonArgs,
@@ -42,7 +52,7 @@ export default defineCommand({
     // 1. What to run, and how.
     const syncOnly = Boolean(args["sync-only"]);
     if (argv.length === 0 && !syncOnly) throw usageError("nothing to run", "crabbox-cs run [--id LEASE] -- <command> [args...]");
-    if (syncOnly && args.sync === false) throw usageError("--sync-only and --no-sync contradict each other");
+    if (syncOnly && args.sync === false) throw usageError("--sync-only and --no-sync contradict each other", "drop --no-sync to sync without running, or drop --sync-only to run without syncing");
     const ctx = await createContext(args);
     const env = forwardedEnv(ctx, args.env);
     const svc = createServices(ctx);
@@ -67,6 +77,7 @@ export default defineCommand({
         return await fn();
       } finally {
         durations[step] = runtime.now() - t;
+        log.debug(`step: ${step} in ${elapsed(durations[step])}`);
       }
     };
     let claim: Claim | undefined;

@@ -19,7 +19,16 @@ import { runShard, type Outcome } from "./shard-run.ts";
 import { commonArgs, durationArg, leaseArgs, prArg } from "./shared.ts";
 
 export default defineCommand({
-  meta: { name: "shard", description: "Split a command over N codespaces at once ({{index}}/{{total}} in it)" },
+  meta: { name: "shard", description: "Split a command over N codespaces at once" },
+  usage: ["shard --count N [flags] -- <command> [args...]"],
+  notes: [
+    "In the command, {{index}} (1-based), {{total}}, {{lease}} and {{slug}} are replaced for each shard; it also gets CRABBOX_SHARD_INDEX and CRABBOX_SHARD_TOTAL. The command does the splitting.",
+  ],
+  examples: [
+    "crabbox-cs shard --count 4 -- npx vitest run --shard '{{index}}/{{total}}'",
+    "crabbox-cs shard --count 2 --junit junit.xml -- sh test.sh {{index}} {{total}}",
+    "crabbox-cs shard --count 3 --no-pool --download coverage -- npm run coverage",
+  ],
   passthrough: "command with {{index}} {{total}}...",
   args: {
     ...commonArgs,

@@ -1,5 +1,5 @@
 /** Arg sets and small helpers shared by several commands. */
-import { parseDuration } from "../config/duration.ts";
+import { DurationError, durationErrorFor, parseDuration } from "../config/duration.ts";
 import { usageError } from "../errors.ts";
 import type { ArgsDef } from "./argv.ts";
 
@@ -22,11 +22,13 @@ export const leaseRefArgs = {
   ...idArg,
 } as const satisfies ArgsDef;
 
+/** A duration flag's value in milliseconds; a bad one is the same `bad_duration` error as in config or the environment. */
 export function durationArg(name: string, value: unknown): number {
   try {
     return parseDuration(String(value));
   } catch (e) {
-    throw usageError(`bad --${name} "${String(value)}": ${(e as Error).message}`, `use a Go duration such as 30m, 1h, 90s`);
+    if (e instanceof DurationError) throw durationErrorFor(e, `--${name}`);
+    throw e;
   }
 }
 

@@ -11,6 +11,14 @@ import { commonArgs, durationArg, leaseRefArg, leaseRefArgs } from "./shared.ts"
 
 export default defineCommand({
   meta: { name: "ssh", description: "Open an SSH session (or run one command) on a lease" },
+  notes: [
+    "As with OpenSSH, the words after -- are joined with spaces and run by the remote shell: crabbox-cs ssh amber-crab -- 'cd src; ls | wc -l'. (run, by contrast, keeps each word as one argument.)",
+  ],
+  examples: [
+    "crabbox-cs ssh amber-crab                  # a login shell in the work root",
+    "crabbox-cs ssh amber-crab -- 'pwd; ls; exit 4'   # exits 4",
+    "crabbox-cs ssh amber-crab --print          # the ssh line for scp/rsync",
+  ],
   passthrough: "command...",
   args: {
     ...commonArgs,
@@ -34,11 +42,15 @@ export default defineCommand({
   },
 });
 
-/** One command after `--`, or an interactive login shell in the work root. */
+/**
+ * One command after `--`, or an interactive login shell in the work root. As
+ * with OpenSSH, the words after `--` are joined with spaces and the remote
+ * shell parses the line (`run` instead keeps each word as one argument).
+ */
 async function session(runtime: Runtime, claim: Claim, argv: string[]): Promise<number> {
   const config = { configPath: claim.sshConfigPath!, alias: claim.sshHost! };
   if (argv.length > 0) {
-    const r = await runRemote(runtime, { ...config, workRoot: claim.workRoot, argv });
+    const r = await runRemote(runtime, { ...config, workRoot: claim.workRoot, argv, shell: argv.join(" ") });
     return r.code ?? 128 + (signalNumber(r.signal) ?? 0);
   }
   const login = `cd ${quoteWorkRoot(claim.workRoot)} 2>/dev/null; exec "\${SHELL:-/bin/sh}" -l`;

@@ -3,7 +3,7 @@ import { createContext } from "../context.ts";
 import { bringUp } from "../lifecycle/connect.ts";
 import { createServices } from "../lifecycle/services.ts";
 import { resolveLease } from "../leases/resolve.ts";
-import { relativeTime } from "../output/format.ts";
+import { expiryText, gitStatusText, relativeTime } from "../output/format.ts";
 import { oneLine } from "../output/sanitize.ts";
 import { leaseView } from "../output/views.ts";
 import { commonArgs, durationArg, leaseRefArg, leaseRefArgs } from "./shared.ts";
@@ -38,6 +38,11 @@ function assertStatusAccount(claim: Claim, me: GithubUser, apiUrl: string): void
 
 export default defineCommand({
   meta: { name: "status", description: "Show one lease and its codespace" },
+  examples: [
+    "crabbox-cs status amber-crab",
+    "crabbox-cs status amber-crab --wait   # start it and wait until ready",
+    "crabbox-cs status amber-crab --json | jq -r .live.state",
+  ],
   args: {
     ...commonArgs,
     ...leaseRefArgs,
@@ -82,11 +87,11 @@ export default defineCommand({
         `machine    ${view.machine}`,
         `codespace  ${view.codespace?.name ?? "-"}${view.codespace ? ` (${oneLine(view.live?.state ?? "gone")})` : ""}`,
         ...(view.live
-          ? [`git        ${view.live.gitStatus.hasUncommittedChanges ? "uncommitted changes" : "clean"}${view.live.gitStatus.hasUnpushedChanges ? ", unpushed commits" : ""}`]
+          ? [`git        ${gitStatusText(view.live.gitStatus)}`]
           : []),
         `work root  ${view.workRoot}`,
         `created    ${relativeTime(view.createdAt, now)}`,
-        `expires    ${relativeTime(view.expiresAt, now)}`,
+        `expires    ${expiryText(view, now)}`,
         ...(view.lastSync ? [`last sync  ${relativeTime(view.lastSync.at, now)}`] : []),
         ...(view.failure ? [`note       ${view.failure}`] : []),
       ].join("\n"),

@@ -1,6 +1,6 @@
 import { defineCommand } from "./argv.ts";
 import { createContext } from "../context.ts";
-import { elapsed } from "../output/format.ts";
+import { elapsed, releaseText } from "../output/format.ts";
 import { usageError } from "../errors.ts";
 import { release } from "../lifecycle/release.ts";
 import { reclaim } from "../lifecycle/reclaim.ts";
@@ -10,6 +10,12 @@ import { commonArgs, durationArg, leaseRefArg, leaseRefArgs } from "./shared.ts"
 
 export default defineCommand({
   meta: { name: "stop", description: "Release a lease: stop, and delete when safe" },
+  usage: ["stop [LEASE] [flags]", "stop --reclaim <codespace-name> [flags]"],
+  examples: [
+    "crabbox-cs stop amber-crab          # delete if clean (stop only if kept)",
+    "crabbox-cs stop amber-crab --keep   # stop, keep for later",
+    "crabbox-cs stop --reclaim monalisa-hello-world-g4w7rqx5v2",
+  ],
   args: {
     ...commonArgs,
     ...leaseRefArgs,
@@ -32,8 +38,7 @@ export default defineCommand({
       : await release(svc, (await resolveLease(svc.store, leaseRefArg(args, "stop"))).leaseId, opts);
     if (ctx.json) ctx.printJson(outcome);
     else {
-      const what = { deleted: "deleted", stopped: "stopped (not deleted)", forgotten: "forgotten", "kept-dirty": "stopped; kept", "would-delete": "would delete", "would-stop": "would stop" }[outcome.action];
-      ctx.log.success(`lease ${outcome.leaseId} (${outcome.slug}): ${outcome.codespace ?? "no codespace"} ${what} in ${elapsed(ctx.runtime.now() - t0)} — ${outcome.reason}`);
+      ctx.log.success(`lease ${outcome.leaseId} (${outcome.slug}): ${outcome.codespace ?? "no codespace"} ${releaseText(outcome)} in ${elapsed(ctx.runtime.now() - t0)}`);
     }
     return 0;
   },

@@ -8,6 +8,11 @@ import { commonArgs, durationArg, leaseArgs, prArg } from "./shared.ts";
 
 export default defineCommand({
   meta: { name: "warmup", description: "Lease a codespace and make it ready for commands" },
+  examples: [
+    "crabbox-cs warmup --keep          # a lease to reuse: run --id <slug>",
+    "crabbox-cs warmup --ttl 4h --type premiumLinux",
+    "crabbox-cs warmup --pr 42 --json  # from pull request 42",
+  ],
   args: {
     ...commonArgs,
     ...leaseArgs,
@@ -35,7 +40,7 @@ export default defineCommand({
           `codespace  ${codespace.name}`,
           `machine    ${claim.machine}`,
           `repo       ${claim.repo}${claim.ref ? `@${claim.ref}` : ""}`,
-          `expires    ${claim.expiresAt}${claim.keep ? " (kept: release stops, never deletes)" : ""}`,
+          `expires    ${claim.keep ? "never (kept: cleanup leaves it; stop stops it, never deletes)" : claim.expiresAt}`,
           `elapsed    ${elapsed(result.elapsedMs)}`,
         ].join("\n"),
       );

@@ -32,6 +32,15 @@ export class DurationError extends CrabboxError {
   }
 }
 
+/**
+ * The one error for a bad duration, whatever it came from (`subject`: "--ttl",
+ * "CRABBOX_API_TIMEOUT", "githubCodespaces.idleTimeout (from <file>)"): the
+ * same message, why, hint and code (`bad_duration`, exit 2).
+ */
+export function durationErrorFor(e: DurationError, subject: string): CrabboxError {
+  return new CrabboxError({ code: "bad_duration", message: `${e.message} for ${subject}`, why: e.why, hint: e.hint, exit: Exit.usage });
+}
+
 /** Parse a Go-style duration into milliseconds. Throws DurationError (exit 2). */
 export function parseDuration(input: string): number {
   if (typeof input !== "string") throw new DurationError(String(input), "a duration must be a string such as 30m");

@@ -61,7 +61,7 @@ const derived = keyArgs();
 
 export const globalArgs = {
   json: { type: "boolean", description: "Print exactly one JSON document on stdout" },
-  verbose: { type: "boolean", description: "Show more detail on stderr (config sources, API calls)" },
+  verbose: { type: "boolean", description: "Trace on stderr: every config value and its source, API request, child process and step time (redacted)" },
   quiet: { type: "boolean", description: "Only print errors on stderr" },
   ...derived.global,
 } satisfies ArgsDef;

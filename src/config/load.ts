@@ -13,7 +13,7 @@ import { lexists, type NoFollowRead, readFileNoFollow } from "../fsutil.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import { redact } from "../redact.ts";
 import type { Env, Runtime } from "../runtime.ts";
-import { DurationError, durationToMinutes } from "./duration.ts";
+import { DurationError, durationErrorFor, durationToMinutes } from "./duration.ts";
 import { flagOverrides, normalizeProvider } from "./flags.ts";
 import { allKeys, GC_KEYS, type KeyRow, POOL_KEYS, type PoolConfig, resolvedName, TOP_KEYS } from "./keys.ts";
 import { parseDuration } from "./duration.ts";
@@ -121,8 +121,15 @@ export async function readYamlFile(path: string, role: "repo" | "user" = "user")
   try {
     doc = parseYAML(found.text);
   } catch (e) {
-    const why = (e as Error)?.message?.split("\n")[0] ?? String(e);
-    throw usage("config_parse", `cannot parse config file ${path}`, `fix the YAML syntax in ${path}`, redact(why), { file: path });
+    const first = (e as Error)?.message?.split("\n")[0] ?? String(e);
+    // js-yaml ends its message with "(line:column)": say it in words, and keep both for --json.
+    const at = /\s*\((\d+):(\d+)\)\s*$/.exec(first);
+    const why = at ? first.slice(0, at.index) : first;
+    const where = at ? ` at line ${at[1]}, column ${at[2]}` : "";
+    throw usage("config_parse", `cannot parse config file ${path}${where}`, `fix the YAML syntax in ${path}${where}`, redact(why), {
+      file: path,
+      ...(at ? { line: Number(at[1]), column: Number(at[2]) } : {}),
+    });
   }
   return doc === null ? undefined : doc;
 }
@@ -255,7 +262,7 @@ function minutesOf(value: string, key: string, from: string): number {
     return durationToMinutes(value, key === "githubCodespaces.idleTimeout" ? "idle timeout" : key === "githubCodespaces.retentionPeriod" ? "retention period" : key);
   } catch (e) {
     if (!(e instanceof DurationError)) throw e;
-    throw new CrabboxError({ code: "bad_duration", message: `${e.message} for ${key} (from ${from})`, why: e.why, hint: e.hint, exit: Exit.usage });
+    throw durationErrorFor(e, `${key} (from ${from})`);
   }
 }
 
@@ -342,13 +349,18 @@ function shardMaxCount(layers: SourcedLayer[], warnings: string[]): number {
   return cap;
 }
 
-/** "machine = largePremiumLinux from ~/.config/crabbox/config.yaml", for each key not at its default. */
-export function describeSources(config: Config): string[] {
+/**
+ * "machine = largePremiumLinux from ~/.config/crabbox/config.yaml", for each
+ * key not at its default; with `all`, every key ("ref = "" (default)" too).
+ */
+export function describeSources(config: Config, opts: { all?: boolean } = {}): string[] {
   const out: string[] = [];
-  for (const [field, origin] of Object.entries(config.origins)) {
+  const fields = opts.all ? Object.keys(config.sources) : Object.keys(config.origins);
+  for (const field of fields) {
     const value = field.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], config);
     const shown = field.endsWith("Minutes") ? `${String(value)}m` : value === "" ? '""' : String(value);
-    out.push(`${field} = ${shown} from ${origin}`);
+    const origin = config.origins[field];
+    out.push(origin ? `${field} = ${shown} from ${origin}` : `${field} = ${shown} (default)`);
   }
   return out;
 }
@@ -358,7 +370,20 @@ export function describeSources(config: Config): string[] {
  * `flagArgs` are the parsed citty args (globalArgs/providerArgs); unknown
  * entries are ignored.
  */
-export async function loadConfig(runtime: Runtime, flagArgs: Record<string, unknown> = {}): Promise<Config> {
+/** Config file errors that abort every command, doctor included (see LoadOptions.onFileError). */
+const REFUSED_FILE_CODES = new Set(["config_symlink", "config_token", "config_not_yaml"]);
+
+export interface LoadOptions {
+  /**
+   * Called with a config file's error (unreadable, bad YAML, invalid values)
+   * instead of throwing it; that file is then left out (doctor: a failed
+   * check, and the other checks still run). A linked file, a token in a file
+   * or a file that is not YAML is still refused (thrown).
+   */
+  onFileError?: (error: CrabboxError) => void;
+}
+
+export async function loadConfig(runtime: Runtime, flagArgs: Record<string, unknown> = {}, opts: LoadOptions = {}): Promise<Config> {
   const warnings: string[] = [];
   const layers: SourcedLayer[] = [];
 
@@ -366,28 +391,52 @@ export async function loadConfig(runtime: Runtime, flagArgs: Record<string, unkn
   warnings.push(...repoFile.warnings);
   const user = userConfigPath(runtime);
   const userHint = user.path;
+  /** Run one file's reading; with onFileError, its failure is reported and the file left out. */
+  const guarded = async (fn: () => Promise<void>): Promise<boolean> => {
+    if (!opts.onFileError) {
+      await fn();
+      return true;
+    }
+    try {
+      await fn();
+      return true;
+    } catch (e) {
+      // Safety refusals (a linked file, a token in a file) stay refusals: only content problems are reported.
+      if (!(e instanceof CrabboxError) || e.exit !== Exit.usage || REFUSED_FILE_CODES.has(e.code)) throw e;
+      opts.onFileError(e);
+      return false;
+    }
+  };
+  let repoOk = true;
+  let userOk = true;
 
-  if (repoFile.path) {
-    const raw = await readYamlFile(repoFile.path, "repo");
-    const parsed = parseFileConfig(raw, repoFile.path);
+  const repoPath = repoFile.path;
+  if (repoPath) repoOk = await guarded(async () => {
+    const raw = await readYamlFile(repoPath, "repo");
+    const parsed = parseFileConfig(raw, repoPath);
     warnings.push(...parsed.warnings);
     const rawGc = raw && typeof raw === "object" ? (raw as Record<string, unknown>).githubCodespaces : undefined;
     const rawKeys = rawGc && typeof rawGc === "object" ? Object.keys(rawGc) : [];
-    const trusted = applyTrustRule(parsed.layer, repoFile.path, userHint, rawKeys);
+    const trusted = applyTrustRule(parsed.layer, repoPath, userHint, rawKeys);
     warnings.push(...trusted.warnings);
-    const path = repoFile.path;
+    const path = repoPath;
+    // Resolved alone too, so that a bad value in this file is its error (and no other file's).
+    if (opts.onFileError) resolveLayers([{ source: "repo", layer: trusted.layer, label: () => path }]);
     layers.push({ source: "repo", layer: trusted.layer, label: () => path });
-  }
+  });
 
   if (user.explicit && !lexists(user.path)) {
     warnings.push(`CRABBOX_CONFIG names ${user.path}, which does not exist; no user config file was read`);
   } else {
-    const raw = await readYamlFile(user.path);
-    if (raw !== undefined) {
-      const parsed = parseFileConfig(raw, user.path);
-      warnings.push(...parsed.warnings);
-      layers.push({ source: "user", layer: parsed.layer, label: () => user.path });
-    }
+    userOk = await guarded(async () => {
+      const raw = await readYamlFile(user.path);
+      if (raw !== undefined) {
+        const parsed = parseFileConfig(raw, user.path);
+        warnings.push(...parsed.warnings);
+        if (opts.onFileError) resolveLayers([{ source: "user", layer: parsed.layer, label: () => user.path }]);
+        layers.push({ source: "user", layer: parsed.layer, label: () => user.path });
+      }
+    });
   }
 
   const env = envLayer(runtime.env);
@@ -397,6 +446,6 @@ export async function loadConfig(runtime: Runtime, flagArgs: Record<string, unkn
   layers.push({ source: "flag", layer: flags.layer, label: (k) => flags.labels[k] ?? "flags" });
 
   const config = resolveLayers(layers, warnings);
-  config.files = { repo: repoFile.path, user: lexists(user.path) ? user.path : null };
+  config.files = { repo: repoOk ? repoFile.path : null, user: userOk && lexists(user.path) ? user.path : null };
   return config;
 }

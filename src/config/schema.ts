@@ -9,6 +9,7 @@
  * a token-looking value anywhere is refused before anything else, without
  * ever repeating the value.
  */
+import { DurationError, durationErrorFor, parseDuration } from "./duration.ts";
 import * as v from "valibot";
 import { CrabboxError, Exit } from "../errors.ts";
 import { looksLikeToken } from "../redact.ts";
@@ -137,6 +138,14 @@ export function parseFileConfig(raw: unknown, file: string): ParsedFile {
   if (!result.success) {
     const issue = result.issues[0];
     const key = v.getDotPath(issue) ?? undefined;
+    // A bad duration is the same error wherever it was written (flag, environment, file).
+    if (issue.kind !== "schema" && typeof issue.input === "string" && issue.message.startsWith("is not a valid duration")) {
+      try {
+        parseDuration(issue.input);
+      } catch (e) {
+        if (e instanceof DurationError) throw durationErrorFor(e, `${key} (from ${file})`);
+      }
+    }
     const problem = issue.kind === "schema" ? `${issue.message}, not ${describeType(issue.input)}` : issue.message;
     throw configError(file, key, problem);
   }

@@ -27,7 +27,7 @@ import * as v from "valibot";
 import { CrabboxError, Exit } from "../errors.ts";
 import { addSecret, redact } from "../redact.ts";
 import type { Runtime } from "../runtime.ts";
-import { formatDuration, parseDuration } from "../config/duration.ts";
+import { DurationError, durationErrorFor, formatDuration, parseDuration } from "../config/duration.ts";
 import { createOutcomeUnknown, httpError, isRateLimited, networkError, serverWaitMs, shapeError } from "./errors.ts";
 
 export const API_VERSION = "2022-11-28";
@@ -55,6 +55,15 @@ export interface GithubClientOptions {
   retry?: RetryOptions;
   /** Per-attempt request timeout. Default 30 s. */
   timeoutMs?: number;
+  /** --verbose: one line per attempt (method, path, status or failure, ms, attempt) and per retry wait. */
+  trace?: (line: string) => void;
+  /**
+   * Progress for a slow API (a spinner on a TTY): called with a text when an
+   * attempt has had no answer for `slowMs` (default 1 s) or a retry waits,
+   * and with null when the request is over.
+   */
+  waiting?: (text: string | null, since?: number) => void;
+  slowMs?: number;
 }
 
 export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
@@ -114,15 +123,24 @@ function timeoutFromEnv(raw: string | undefined): number | undefined {
   try {
     ms = parseDuration(raw);
   } catch (e) {
-    if (e instanceof CrabboxError) {
-      throw new CrabboxError({ code: "bad_duration", exit: Exit.usage, message: `${e.message} for ${API_TIMEOUT_ENV}`, why: e.why, hint: e.hint });
-    }
+    if (e instanceof DurationError) throw durationErrorFor(e, API_TIMEOUT_ENV);
     throw e;
   }
   if (ms <= 0) {
     throw new CrabboxError({ code: "bad_duration", exit: Exit.usage, message: `${API_TIMEOUT_ENV} must be longer than 0s`, hint: `export ${API_TIMEOUT_ENV}=30s (or unset it)` });
   }
   return ms;
+}
+
+/** The path (and query) of a request, for traces: never the origin's credentials, never a body. */
+function pathOf(request: string | URL | Request): string {
+  const raw = typeof request === "string" ? request : request instanceof URL ? request.href : request.url;
+  try {
+    const u = new URL(raw);
+    return u.pathname + u.search;
+  } catch {
+    return String(raw);
+  }
 }
 
 function expandRoute(route: string, params: Record<string, string | number> = {}): string {
@@ -265,10 +283,14 @@ export function createGithubClient(opts: GithubClientOptions): GithubClient {
         ctx.options.retry = false;
         return;
       }
+      opts.trace?.(`api: ${spec.method} ${pathOf(ctx.request)}: retry ${retries - remaining + 1} of ${retries} after ${Math.round(wait)}ms`);
+      opts.waiting?.(`GitHub did not answer ${spec.method} ${spec.route}: retry ${retries - remaining + 1} of ${retries} in ${formatDuration(Math.round(wait))}`, started);
       if (wait > 0) await sleep(wait);
     }
 
     const started = runtime.now();
+    let attemptStarted = started;
+    let slow: ReturnType<typeof setTimeout> | undefined;
     let response;
     for (let hop = 0; ; hop++) {
       try {
@@ -282,17 +304,36 @@ export function createGithubClient(opts: GithubClientOptions): GithubClient {
           async onRequest(ctx) {
             // Another request of this client was told to wait: so do we.
             if (gate) await gate.done;
+            attemptStarted = runtime.now();
+            clearTimeout(slow);
+            if (opts.waiting) {
+              const n = attempt + 1;
+              slow = setTimeout(() => opts.waiting?.(`waiting for GitHub: ${spec.method} ${spec.route} (attempt ${n} of ${retries + 1})`, started), opts.slowMs ?? 1000);
+              slow.unref?.();
+            }
             attempt++;
             requests++;
             byRoute.set(key, (byRoute.get(key) ?? 0) + 1);
             // A fresh deadline per attempt (ofetch's `timeout` would reuse an aborted signal on retry).
             ctx.options.signal = AbortSignal.timeout(timeoutMs);
           },
-          onRequestError: planRetry,
+          onResponse(ctx) {
+            clearTimeout(slow);
+            opts.trace?.(`api: ${spec.method} ${pathOf(ctx.request)} → ${ctx.response.status} in ${runtime.now() - attemptStarted}ms${attempt > 1 ? ` (attempt ${attempt})` : ""}`);
+          },
+          onRequestError(ctx) {
+            clearTimeout(slow);
+            const name = (ctx.error as { name?: string })?.name ?? "error";
+            opts.trace?.(`api: ${spec.method} ${pathOf(ctx.request)} → ${name === "TimeoutError" ? "no answer" : `failed (${ctx.error?.message ?? name})`} in ${runtime.now() - attemptStarted}ms${attempt > 1 ? ` (attempt ${attempt})` : ""}`);
+            return planRetry(ctx);
+          },
           onResponseError: planRetry,
         });
       } catch (e) {
         throw toCrabboxError(e, spec, idempotent, { attempts: attempt, elapsedMs: runtime.now() - started });
+      } finally {
+        clearTimeout(slow);
+        opts.waiting?.(null);
       }
       if (!REDIRECT.has(response.status)) break;
       target = redirectTarget(spec, response.status, response.headers.get("location"), target, hop);

@@ -327,7 +327,8 @@ export function networkError(f: {
   attempts?: number;
   elapsedMs?: number;
 }): CrabboxError {
-  const waited = f.elapsedMs !== undefined ? formatDuration(f.elapsedMs) : undefined;
+  // Tenths of a second: "waited 15.2s", not "15.2345s".
+  const waited = f.elapsedMs !== undefined ? formatDuration(Math.round(f.elapsedMs / 100) * 100) : undefined;
   return make(f, {
     code: f.timedOut ? "api_timeout" : "network",
     exit: Exit.api,

@@ -18,7 +18,7 @@ const NAME_RE = /^[A-Za-z0-9._-]{1,100}$/;
  * `git@github.com:o/r.git`, `ssh://git@github.com/o/r`. Hosts: github.com and
  * `*.ghe.com`. Bad syntax → exit 2.
  */
-export function parseRepo(input: string): RepoRef {
+export function parseRepo(input: string, extraHosts: readonly string[] = []): RepoRef {
   const s = input.trim();
   const bad = (why: string) =>
     new CrabboxError({
@@ -31,7 +31,7 @@ export function parseRepo(input: string): RepoRef {
   let path: string;
   const scp = /^[\w.-]+@([\w.-]+):(.+)$/.exec(s);
   if (scp && !s.includes("://")) {
-    checkHost(scp[1] ?? "", bad);
+    checkHost(scp[1] ?? "", bad, extraHosts);
     path = scp[2] ?? "";
   } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
     let u: URL;
@@ -41,7 +41,7 @@ export function parseRepo(input: string): RepoRef {
       throw bad("it is not a valid URL");
     }
     if (!["https:", "http:", "ssh:", "git+ssh:"].includes(u.protocol)) throw bad(`unsupported URL scheme ${u.protocol}`);
-    checkHost(u.hostname, bad);
+    checkHost(u.host, bad, extraHosts);
     if (u.search || u.hash) throw bad("a repository URL has no query or fragment");
     path = decodeURIComponent(u.pathname);
   } else {
@@ -56,9 +56,30 @@ export function parseRepo(input: string): RepoRef {
   return { owner, name };
 }
 
-function checkHost(host: string, bad: (why: string) => CrabboxError): void {
+function checkHost(hostPort: string, bad: (why: string) => CrabboxError, extraHosts: readonly string[] = []): void {
+  const host = hostPort.replace(/:\d+$/, "");
   const h = host.toLowerCase();
   if (h === "github.com" || h === "www.github.com" || h === "ssh.github.com" || h.endsWith(".ghe.com")) return;
+  if (extraHosts.some((x) => x.toLowerCase() === h || x.toLowerCase() === hostPort.toLowerCase())) return;
   throw bad(`${host} is not a GitHub host`);
 }
 
+
+/**
+ * The repository a git remote names, or null when the remote is not a GitHub
+ * one: only URLs (https, http, ssh, git+ssh) and scp-like `user@host:path`
+ * on github.com, `*.ghe.com` or one of `extraHosts` (the configured GitHub
+ * Enterprise host) count. A local path (`/work/x`, `../x`, `file://...`) is
+ * never a repository name.
+ */
+export function repoFromRemote(url: string, extraHosts: readonly string[] = []): RepoRef | null {
+  const s = url.trim();
+  const scp = /^[\w.-]+@[\w.-]+:/.test(s) && !s.includes("://");
+  const isUrl = /^(https?|ssh|git\+ssh):\/\//i.test(s);
+  if (!scp && !isUrl) return null;
+  try {
+    return parseRepo(s, extraHosts);
+  } catch {
+    return null;
+  }
+}

@@ -1,12 +1,17 @@
 /**
  * `--id <ref>`: find the one claim a user means. A ref is a lease id, a slug,
- * or the name of a codespace that a local claim holds (we never look a
- * codespace up on GitHub here: only claimed codespaces can be addressed).
+ * or the name of a codespace that a local claim holds, or a unique start of
+ * one (8 characters or more; a trailing "…" as `list` prints it is ignored).
+ * We never look a codespace up on GitHub here: only claimed codespaces can be
+ * addressed.
  */
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Claim } from "./claim.ts";
 import { isLeaseId } from "./ids.ts";
 import type { ClaimStore } from "./store.ts";
+
+/** The shortest start of a codespace name accepted as a reference (when it is unique). */
+const MIN_PREFIX = 8;
 
 /** States in which a claim no longer holds a usable lease: the losers of a tie. */
 const INACTIVE = new Set<Claim["state"]>(["released", "failed"]);
@@ -56,6 +61,9 @@ export async function resolveLease(store: ClaimStore, ref: string): Promise<Clai
   }
   const { claims, corrupt } = await store.list();
   let matches = claims.filter((c) => c.slug === ref || c.codespace?.name === ref);
+  // A unique prefix of a claimed codespace name, as `list` may show it shortened ("monalisa-hello-w…").
+  const prefix = ref.replace(/…$/, "");
+  if (matches.length === 0 && prefix.length >= MIN_PREFIX) matches = claims.filter((c) => c.codespace?.name.startsWith(prefix));
   if (matches.length === 0) throw notFound(ref, corrupt.length);
   if (matches.length > 1) {
     const active = matches.filter((c) => !INACTIVE.has(c.state));
@@ -65,7 +73,7 @@ export async function resolveLease(store: ClaimStore, ref: string): Promise<Clai
     throw new CrabboxError({
       code: "lease_ambiguous",
       message: `"${ref}" matches ${matches.length} leases: ${matches.map(describe).join("; ")}`,
-      why: "the slug or codespace name is held by more than one active claim",
+      why: "the slug or codespace name (or the start of one) is held by more than one active claim",
       hint: `pass the lease id instead, e.g. --id ${matches[0]!.leaseId}`,
       exit: Exit.usage,
       details: { ref, candidates: matches.map((c) => c.leaseId) },

@@ -12,7 +12,7 @@ import * as v from "valibot";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
 import { type Claim, ClaimSchema, LEASE_ID_RE } from "./claim.ts";
-import { ensurePrivateDir, lexists, readFileNoFollow, registerPrivateRoot, symlinkRefused, writeFileAtomic } from "../fsutil.ts";
+import { assertStateHomeUsable, ensurePrivateDir, lexists, readFileNoFollow, registerPrivateRoot, symlinkRefused, writeFileAtomic } from "../fsutil.ts";
 import { type LockOptions, withLock } from "./lock.ts";
 
 export interface CorruptClaim {
@@ -130,6 +130,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
   let homeChecked: Promise<void> | undefined;
   const checkHome = (): Promise<void> => {
     homeChecked ??= (async () => {
+      assertStateHomeUsable(root, Boolean(runtime.env.CRABBOX_HOME));
       if (!lexists(root)) return;
       await ensurePrivateDir(root);
       if (lexists(claimsDir)) await ensurePrivateDir(claimsDir, { root });
@@ -143,6 +144,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
 
   const ensureDirs = (): Promise<void> => {
     dirsReady ??= (async () => {
+      assertStateHomeUsable(root, Boolean(runtime.env.CRABBOX_HOME));
       await ensurePrivateDir(claimsDir, { root });
       await checkStateDirs();
     })().catch((e) => {

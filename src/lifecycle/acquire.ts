@@ -5,6 +5,7 @@
  * Nothing is written before preflight passes; the claim exists before the
  * codespace does, so a crash at any later point leaves something to finish.
  */
+import { stepClock } from "../output/steps.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim, ClaimPool } from "../leases/claim.ts";
@@ -62,9 +63,10 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
   const { runtime, log } = ctx;
   const cfg = ctx.config.githubCodespaces;
   const t0 = runtime.now();
+  const step = stepClock(log, runtime.now);
 
   // 1. What and where.
-  const repo = await resolveRepo(runtime, cfg.repo);
+  const repo = await resolveRepo(runtime, cfg.repo, cfg.apiUrl);
   assertLocalTools(runtime, cfg.ghPath);
   const { claims } = await store.list();
   if (opts.reuse && !opts.pr) {
@@ -78,6 +80,7 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
   const me = await svc.me();
   const repository = await api.getRepository(repo);
   const ref = opts.pr ? "" : cfg.ref || repository.default_branch;
+  step.mark(`repository ${repo} and account ${me.login}`);
 
   // 2. Preflight: fail before any claim or codespace exists.
   const defaults = await api.getRepoDefaults(repo, ref ? { ref } : {});
@@ -87,6 +90,7 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
   const chosen = chooseMachine(repo, ref, offered, cfg.machine);
   const machine = chosen.machine.name;
   if (chosen.picked) log.info(`no machine type given: using the smallest offered, ${machine} (${chosen.machine.cpus} cores)`);
+  step.mark("preflight (defaults, permissions, machines)");
 
   // 3. The claim, before the codespace.
   const taken = new Set(claims.filter((c) => c.state !== "failed").map((c) => c.slug));
@@ -165,10 +169,12 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
     }
 
     // 5. Bind the identity, then bring it up.
+    step.mark(`claim and create of ${cs.name}`);
     current = seen({ ...current, codespace: bindCodespace(cs) }, cs, runtime.now());
     await store.write(current);
     try {
       const up = await bringUp(svc, current, { timeoutMs: Math.max(1000, opts.timeoutMs - (runtime.now() - t0)) });
+      step.mark("bring-up (Available, ssh config, probe)");
       return { claim: up.claim, codespace: up.codespace, elapsedMs: runtime.now() - t0 };
     } catch (e) {
       // A codespace that cannot be used over SSH never will be: do not leave it running up a bill.

@@ -4,6 +4,7 @@
  * it per lease, and prove the box usable with one readiness round trip.
  * This is where the control plane (GitHub API) meets the data plane (ssh).
  */
+import { stepClock } from "../output/steps.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Codespace } from "../github/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
@@ -30,6 +31,7 @@ export async function bringUp(svc: Services, claim: Claim, opts: BringUpOptions)
   const api = await svc.api();
   const me = await svc.me();
   let started = false;
+  const step = stepClock(log, runtime.now);
   const cs = await waitForCodespace(svc, {
     name: claim.codespace.name,
     target: "Available",
@@ -43,11 +45,16 @@ export async function bringUp(svc: Services, claim: Claim, opts: BringUpOptions)
     },
   });
   assertIdentity(claim, cs, me, svc.ctx.config.githubCodespaces.apiUrl);
+  step.mark(`codespace ${cs.name} Available`);
   let next = seen(claim, cs, runtime.now());
   // The config names the codespace, not an address: it stays valid while the codespace lives.
   // Fetch it when we have none, and again after a resume (as gh may rotate the tunnel setup).
-  if (started || opts.refreshConfig || !next.sshConfigPath || !existsSync(next.sshConfigPath)) next = await refreshSshConfig(svc, next);
+  if (started || opts.refreshConfig || !next.sshConfigPath || !existsSync(next.sshConfigPath)) {
+    next = await refreshSshConfig(svc, next);
+    step.mark("ssh config from gh");
+  }
   await probeLease(svc, next);
+  step.mark("ssh probe");
   next = { ...next, state: "ready", failure: null };
   await svc.store.write(next);
   return { claim: next, codespace: cs };

@@ -1,9 +1,15 @@
 /** Which repository a lease is for: config/flag/env, else the current directory's GitHub remote. */
 import { CrabboxError, Exit } from "../errors.ts";
+import { ghHostFor } from "../github/api-url.ts";
 import { parseRepo } from "../github/operations.ts";
+import { repoFromRemote } from "../github/repo-name.ts";
 import type { Runtime } from "../runtime.ts";
 
-export async function resolveRepo(runtime: Runtime, configured: string): Promise<string> {
+/**
+ * `apiUrl`: the configured API; its web host (a GitHub Enterprise Server
+ * host) counts as a GitHub remote host too.
+ */
+export async function resolveRepo(runtime: Runtime, configured: string, apiUrl?: string): Promise<string> {
   if (configured) {
     const { owner, name } = parseRepo(configured);
     return `${owner}/${name}`;
@@ -17,21 +23,18 @@ export async function resolveRepo(runtime: Runtime, configured: string): Promise
       ...lines.filter((l) => l.startsWith("upstream\t")),
       ...lines,
     ];
+    const extra = apiUrl ? [ghHostFor(apiUrl)] : [];
     for (const line of ordered) {
       const url = line.split(/\s+/)[1];
       if (!url) continue;
-      try {
-        const { owner, name } = parseRepo(url);
-        return `${owner}/${name}`;
-      } catch {
-        // not a GitHub remote
-      }
+      const repo = repoFromRemote(url, extra);
+      if (repo) return `${repo.owner}/${repo.name}`;
     }
   }
   throw new CrabboxError({
     code: "repo_unknown",
-    message: "no repository to create the codespace in",
-    why: "no --github-codespaces-repo, CRABBOX_GITHUB_CODESPACES_REPO or user-config repo, and the current directory has no GitHub remote",
+    message: "no GitHub remote; pass `--github-codespaces-repo`",
+    why: "no --github-codespaces-repo, CRABBOX_GITHUB_CODESPACES_REPO or config repo, and no git remote of this directory is a GitHub URL (https://, ssh:// or git@ on github.com, *.ghe.com or the configured API's host; a local path does not count)",
     hint: "crabbox-cs warmup --github-codespaces-repo OWNER/NAME",
     exit: Exit.usage,
   });

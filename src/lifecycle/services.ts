@@ -11,6 +11,7 @@ import { resolveToken, type ResolvedToken } from "../github/auth.ts";
 import { createGithubClient } from "../github/client.ts";
 import type { GithubUser } from "../github/schemas.ts";
 import { createClaimStore, type ClaimStore } from "../leases/store.ts";
+import { createProgress, type Progress } from "../output/progress.ts";
 import { VERSION } from "../version.ts";
 
 export interface Services {
@@ -48,7 +49,7 @@ export function createServices(ctx: Context, ports: Ports = {}): Services {
     api() {
       api ??= ports.api
         ? Promise.resolve(ports.api)
-        : svc.token().then(({ token }) => codespacesApi(createGithubClient({ runtime: ctx.runtime, apiUrl: cfg.apiUrl, token, version: VERSION })));
+        : svc.token().then(({ token }) => codespacesApi(createGithubClient({ runtime: ctx.runtime, apiUrl: cfg.apiUrl, token, version: VERSION, trace: ctx.verbose ? (l) => ctx.log.debug(l) : undefined, waiting: apiProgress(ctx) })));
       return api;
     },
     me() {
@@ -60,4 +61,22 @@ export function createServices(ctx: Context, ports: Ports = {}): Services {
     },
   };
   return svc;
+}
+
+/**
+ * A spinner while GitHub is slow to answer (TTY only, not with --quiet or
+ * --json): "waiting for GitHub: GET /user (attempt 1 of 5) (1.0s)".
+ */
+function apiProgress(ctx: Context): ((text: string | null, since?: number) => void) | undefined {
+  if (!ctx.runtime.tty.stderr || ctx.quiet) return undefined;
+  let progress: Progress | undefined;
+  return (text, since) => {
+    if (text === null) {
+      progress?.stop();
+      progress = undefined;
+      return;
+    }
+    progress ??= createProgress({ env: ctx.runtime.env, isTTY: true, quiet: false, now: ctx.runtime.now, since });
+    progress.set(text);
+  };
 }

@@ -56,7 +56,7 @@ export async function waitForCodespace(svc: Services, opts: WaitOptions): Promis
       log.info(`codespace ${cs.name}: ${lastState ? `${oneLine(lastState)} → ` : ""}${oneLine(cs.state)}`);
       lastState = cs.state;
     }
-    progress.set(`waiting for ${cs.name} to be ${opts.target}: ${oneLine(cs.state)}`);
+    progress.set(`waiting for ${cs.name} to be ${opts.target}: ${oneLine(cs.state)}`, { shorten: cs.name });
     const step = waitStep(cs.state, opts.target, started || !opts.start);
     if (step.action === "done") return cs;
     if (step.action === "poll" && step.unfamiliar && !warnedUnknown) {

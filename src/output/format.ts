@@ -1,26 +1,62 @@
 /** Human rendering helpers: aligned tables, relative times, durations. */
 
+/**
+ * "in 1h 30m", "2d 3h ago", "45s ago": two units from an hour up, to the
+ * nearest minute (a 90-minute TTL reads "in 1h 30m", not "in 1h").
+ */
 export function relativeTime(iso: string | null | undefined, now: number): string {
   if (!iso) return "-";
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return "-";
   const d = t - now;
   const abs = Math.abs(d);
-  const units: [number, string][] = [
-    [86_400_000, "d"],
-    [3_600_000, "h"],
-    [60_000, "m"],
-    [1000, "s"],
-  ];
-  let text = "now";
-  for (const [ms, u] of units) {
-    if (abs >= ms) {
-      text = `${Math.floor(abs / ms)}${u}`;
-      break;
-    }
+  if (abs < 1000) return "just now";
+  let text: string;
+  if (abs < 60_000) text = `${Math.floor(abs / 1000)}s`;
+  else {
+    const minutes = Math.round(abs / 60_000);
+    const two = (big: number, bigUnit: string, small: number, smallUnit: string) => (small ? `${big}${bigUnit} ${small}${smallUnit}` : `${big}${bigUnit}`);
+    if (minutes < 60) text = `${minutes}m`;
+    else if (minutes < 1440) text = two(Math.floor(minutes / 60), "h", minutes % 60, "m");
+    else text = two(Math.floor(minutes / 1440), "d", Math.floor((minutes % 1440) / 60), "h");
   }
-  if (text === "now") return "just now";
   return d < 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** When a lease expires, for people: a kept lease never does (cleanup leaves it alone). */
+export function expiryText(view: { keep: boolean; expiresAt: string }, now: number): string {
+  return view.keep ? "never (kept)" : relativeTime(view.expiresAt, now);
+}
+
+/** The codespace's git state in words that cannot contradict each other. */
+export function gitStatusText(g: { hasUncommittedChanges: boolean; hasUnpushedChanges: boolean; ahead: number }): string {
+  const unpushed = g.hasUnpushedChanges || g.ahead > 0;
+  if (!g.hasUncommittedChanges && !unpushed) return "clean (nothing uncommitted or unpushed)";
+  const commits = g.ahead > 0 ? `${g.ahead} unpushed commit${g.ahead === 1 ? "" : "s"}` : "unpushed commits";
+  if (g.hasUncommittedChanges && unpushed) return `uncommitted changes and ${commits}`;
+  return g.hasUncommittedChanges ? "uncommitted changes" : `all changes committed; ${commits}`;
+}
+
+/**
+ * `stop`'s outcome in words, each fact said once: "stopped, not deleted (kept
+ * lease)", not "stopped (not deleted) — kept lease: stopped, not deleted".
+ */
+export function releaseText(outcome: { action: string; reason: string }): string {
+  const { action, reason } = outcome;
+  switch (action) {
+    case "deleted":
+      return "deleted (it had no unsaved work)";
+    case "stopped":
+      return reason.startsWith("kept lease") ? "stopped, not deleted (kept lease)" : `stopped, not deleted (${reason})`;
+    case "kept-dirty":
+      return `stopped, not deleted (${reason})`;
+    case "would-delete":
+      return `would delete (${reason})`;
+    case "would-stop":
+      return reason.startsWith("kept lease") ? "would stop, not delete (kept lease)" : `would stop (${reason})`;
+    default:
+      return `${action} (${reason})`;
+  }
 }
 
 export function elapsed(ms: number): string {

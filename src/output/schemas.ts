@@ -220,7 +220,7 @@ export const PoolDrainResult = v.strictObject({
 });
 
 export const DoctorCheck = v.strictObject({
-  check: v.picklist(["tools", "rsync", "remote-rsync", "gh", "auth", "repository", "codespaces", "machines", "permissions", "claims"]),
+  check: v.picklist(["config", "tools", "rsync", "remote-rsync", "gh", "auth", "repository", "codespaces", "machines", "permissions", "claims"]),
   ok: v.boolean(),
   detail: v.string(),
   hint: v.nullable(v.string()),

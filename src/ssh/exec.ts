@@ -42,6 +42,8 @@ export interface RunRemoteInput {
   alias: string;
   workRoot: string;
   argv: string[];
+  /** A command line for the remote shell instead of argv (ssh's OpenSSH rule; see RemoteCommandInput.shell). */
+  shell?: string;
   /** Variables to export remotely: only names the user listed. */
   env?: Record<string, string>;
   /** Default: wantTty(runtime). */
@@ -87,7 +89,7 @@ const CANCEL_TIMEOUT_MS = 20_000;
 export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promise<RemoteExit> {
   const envFile = input.env && Object.keys(input.env).length > 0 ? await uploadEnv(runtime, input.configPath, input.alias, input.env) : undefined;
   const nonce = input.nonce;
-  const command = remoteCommand({ workRoot: input.workRoot, argv: input.argv, envFile, nonce, env: input.exports });
+  const command = remoteCommand({ workRoot: input.workRoot, argv: input.argv, shell: input.shell, envFile, nonce, env: input.exports });
   const sink = input.sink;
   const tty = sink ? false : (input.tty ?? wantTty(runtime));
   const argv = sshArgs({ configPath: input.configPath, alias: input.alias, tty, command });

@@ -34,6 +34,12 @@ export interface RemoteCommandInput {
   workRoot: string;
   /** The command and its arguments, as the user typed them. Empty: an interactive login shell. */
   argv: string[];
+  /**
+   * A command line the remote shell parses itself (OpenSSH's rule for
+   * `ssh host -- words...`: the words joined with spaces), run with `eval`
+   * after the cd. Set, it replaces argv's exact-argv quoting.
+   */
+  shell?: string;
   /** Variables to export remotely (only names the user listed). Their values appear in the command. */
   env?: Record<string, string>;
   /** A remote file of `export` lines to source (and delete) first: values stay off the command line. */
@@ -86,11 +92,11 @@ export function remoteCommand(input: RemoteCommandInput): string {
     }
     parts.push(`export ${name}=${shQuote(value)}`);
   }
-  if (input.argv.length === 0) {
+  if (input.shell !== undefined) parts.push(`eval ${shQuote(input.shell)}`);
+  else if (input.argv.length === 0) {
     parts.push(`exec "\${SHELL:-/bin/sh}" -l`);
     return parts.join(" && ");
-  }
-  parts.push(input.argv.map(shQuote).join(" "));
+  } else parts.push(input.argv.map(shQuote).join(" "));
   if (!input.nonce) return `${parts.join(" && ")}; exit $?`;
   // A run that will not start (its nonce was claimed before) must not leave the env file behind.
   return exactlyOnce(input.nonce, parts.join(" && "), input.envFile ? `rm -f ${shQuote(input.envFile)}; ` : "");

@@ -23,7 +23,7 @@ describe("surface", () => {
 
   test("each command has --help", async () => {
     for (const c of COMMANDS) {
-      const r = await h.run([c, "--help"]);
+      const r = await h.run([c, "--help-all"]);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`crabbox-cs ${c}`);
       expect(r.stdout).toContain("--github-codespaces-repo");
@@ -70,7 +70,7 @@ describe("doctor", () => {
   test("--json: every check passes against the emulator", async () => {
     const r = await h.run(["doctor", "--json"]);
     const checks = r.json<{ check: string; ok: boolean; detail: string; hint: string | null; code: string | null }[]>();
-    expect(checks.map((c) => c.check)).toEqual(["tools", "rsync", "gh", "auth", "repository", "codespaces", "machines", "permissions", "claims"]);
+    expect(checks.map((c) => c.check)).toEqual(["config", "tools", "rsync", "gh", "auth", "repository", "codespaces", "machines", "permissions", "claims"]);
     for (const c of checks) expect(c).toEqual({ check: c.check, ok: true, detail: expect.any(String), hint: null, code: null });
     expect(checks.find((c) => c.check === "auth")!.detail).toContain("monalisa");
     expect(r.code).toBe(0);

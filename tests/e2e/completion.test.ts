@@ -35,12 +35,12 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** The flags `crabbox-cs <cmd> --help` lists, plus --help itself. */
+/** The flags `crabbox-cs <cmd> --help-all` lists, plus --help and --help-all themselves. */
 async function helpFlags(cmd: string): Promise<string[]> {
-  const r = await h.run([cmd, "--help"]);
+  const r = await h.run([cmd, "--help-all"]);
   expect(r.code).toBe(0);
   const { own, common } = parseHelp(r.stdout);
-  return [...new Set([...own, ...common, "--help"])].sort();
+  return [...new Set([...own, ...common, "--help", "--help-all"])].sort();
 }
 
 /** Run bash completion for a command line (the cursor at its end). */

@@ -30,7 +30,7 @@ describe("pool.* keys", () => {
 
   test("bad values are usage errors naming the key and where it came from", async () => {
     expect(() => parseFileConfig({ pool: { maxUses: "many" } }, "b.yaml")).toThrow("pool.maxUses must be a whole number");
-    expect(() => parseFileConfig({ pool: { maxAge: "1d" } }, "b.yaml")).toThrow("pool.maxAge is not a valid duration");
+    expect(() => parseFileConfig({ pool: { maxAge: "1d" } }, "b.yaml")).toThrow(`invalid duration "1d" for pool.maxAge (from b.yaml)`);
     const envs: Record<string, string>[] = [{ CRABBOX_POOL_MAX_USES: "-1" }, { CRABBOX_POOL_IDLE_TTL: "5" }, { CRABBOX_POOL_ENABLED: "maybe" }];
     for (const env of envs) {
       const e = await loadConfig(rt(env), {}).then(

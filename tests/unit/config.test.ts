@@ -492,7 +492,9 @@ describe("validation", () => {
     writeFileSync(userFile, "githubCodespaces:\n  retentionPeriod: 1d\n");
     const err = await loadError();
     expect(err.message).toContain("githubCodespaces.retentionPeriod");
-    expect(err.message).toContain("24h");
+    // The same bad_duration error as from a flag or a variable (#14 item 5): the hint says what to write.
+    expect(err.code).toBe("bad_duration");
+    expect(err.hint).toBe("write 24h instead");
   });
 
   test("unknown keys warn but do not fail", async () => {
