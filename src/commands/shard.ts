@@ -54,7 +54,9 @@ export default defineCommand({
     const ttlMs = durationArg("ttl", args.ttl);
     const pr = prArg(args.pr);
     const source = args.sync !== false ? await syncSource(runtime, false) : null;
-    if (!ctx.quiet) process.stderr.write(`${planLines(template, count, { keep: Boolean(args.keep), maxCount: ctx.config.shard.maxCount }).join("\n")}\n`);
+    // Pool leases are borrowed and returned; a kept or pull-request lease is always a fresh one.
+    const usePool = args.pool !== false && !args.keep && pr === undefined;
+    if (!ctx.quiet) process.stderr.write(`${planLines(template, count, { keep: Boolean(args.keep), maxCount: ctx.config.shard.maxCount, pool: usePool }).join("\n")}\n`);
     if (!usesIndex(template)) log.warn("the command has no {{index}}: every shard runs the same thing (CRABBOX_SHARD_INDEX is still set)");
     const downloadBase = plan.downloads.length === 0 ? null : (plan.downloadDir ?? (await defaultDownloadDir(ctx, `shard-${stamp(runtime.now())}`)));
 
@@ -70,8 +72,6 @@ export default defineCommand({
     const signal = AbortSignal.any([interrupts.signal, failFast.signal]);
     const t0 = runtime.now();
     const reservedSlugs = new Set<string>();
-    // Pool leases are borrowed and returned; a kept or pull-request lease is always a fresh one.
-    const usePool = args.pool !== false && !args.keep && pr === undefined;
 
     // 3. Every shard at once: acquire, sync, run, collect, release.
     let outcomes: Outcome[];

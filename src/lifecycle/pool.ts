@@ -63,6 +63,8 @@ export async function borrowFromPool(svc: Services, opts: BorrowOptions): Promis
   const { store, ctx } = svc;
   const { runtime, log, config } = ctx;
   const key = await currentPoolKey(svc);
+  // No pool lease of this key at all (a fresh CRABBOX_HOME has no claims directory yet): nothing to borrow, no lock to take.
+  if (!(await store.list()).claims.some((c) => c.pool?.key === key)) return null;
   const tried = new Set<string>();
   for (;;) {
     const picked = await withLock(

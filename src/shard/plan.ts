@@ -44,10 +44,10 @@ export function checkCount(raw: string | undefined, maxCount: number): number {
 }
 
 /** The plan printed before anything is provisioned. */
-export function planLines(argv: string[], total: number, opts: { keep: boolean; maxCount: number }): string[] {
+export function planLines(argv: string[], total: number, opts: { keep: boolean; maxCount: number; pool?: boolean }): string[] {
   const shown = (a: string[]) => a.map((w) => (/^[A-Za-z0-9_@%+=:,./{}-]+$/.test(w) ? w : JSON.stringify(w))).join(" ");
   const lines = [
-    `shard plan: ${total} shard${total === 1 ? "" : "s"} (cap ${opts.maxCount}), each on its own new codespace, ${opts.keep ? "kept afterwards (--keep)" : "released when its shard ends"}`,
+    `shard plan: ${total} shard${total === 1 ? "" : "s"} (cap ${opts.maxCount}), each on ${opts.pool ? "a ready pool lease where one is free, else its own new codespace" : "its own new codespace"}, ${opts.keep ? "kept afterwards (--keep)" : "released (or returned to the pool) when its shard ends"}`,
   ];
   for (let i = 1; i <= total; i++) lines.push(`  [${i}/${total}] ${shown(expandTemplate(argv, { index: i, total, lease: "{{lease}}", slug: "{{slug}}" }))}`);
   return lines;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { ShardSummary } from "../../src/output/schemas.ts";
 import { createHarness, type Harness } from "./harness.ts";
-import { claims, prewarm } from "./pool-lib.ts";
+import { claims, gate, prewarm, waitFor } from "./pool-lib.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -19,13 +19,31 @@ afterAll(async () => {
 
 const alive = () => h.emu.control.codespaces().filter((c: any) => c.state !== "Deleted");
 
+describe("no pool yet", () => {
+  test("on a CRABBOX_HOME without claims, run --pool and shard fall back to fresh leases", async () => {
+    const run = await h.run(["run", "--pool", "--no-sync", "--json", "--", "true"]);
+    expect(run.code).toBe(0);
+    expect(run.json().pool).toMatchObject({ borrowed: false });
+    const shard = await h.run(["shard", "--count", "2", "--json", "--no-sync", "--", "true"]);
+    expect(shard.code).toBe(0);
+    expect(shard.json().shards.map((s: any) => s.pooled)).toEqual([false, false]);
+    expect(claims(h)).toEqual([]);
+    expect(alive()).toEqual([]);
+  });
+});
+
 describe("shard with a ready pool", () => {
   test("2 ready leases, 3 shards: two borrow and return, one is fresh and released", async () => {
     const warmed = await prewarm(h, ["--count", "2", "--no-sync"]);
     const poolIds = warmed.leases.map((l: any) => l.leaseId).sort();
     expect(poolIds).toHaveLength(2);
 
-    const r = await h.run(["shard", "--count", "3", "--json", "--no-sync", "--", "sh", "-c", "echo ran {{index}} on {{lease}}"]);
+    // Every shard's command waits until all three run at once: no shard can reuse a lease another returned.
+    const g = gate();
+    const p = h.run(["shard", "--count", "3", "--json", "--no-sync", "--", "sh", "-c", `${g.cmd("{{index}}")}; echo ran {{index}} on {{lease}}`]);
+    expect(await waitFor(() => g.started() === 3)).toBe(true);
+    g.open();
+    const r = await p;
     expect(r.code).toBe(0);
     const j = r.json();
     expect(v.safeParse(ShardSummary, j).success).toBe(true);

@@ -31,7 +31,7 @@ describe("checkCount", () => {
 
 test("planLines shows each shard's command with lease and slug still to come", () => {
   expect(planLines(["sh", "-c", "test {{index}} of {{total}} on {{slug}}"], 2, { keep: false, maxCount: 8 })).toEqual([
-    "shard plan: 2 shards (cap 8), each on its own new codespace, released when its shard ends",
+    "shard plan: 2 shards (cap 8), each on its own new codespace, released (or returned to the pool) when its shard ends",
     '  [1/2] sh -c "test 1 of 2 on {{slug}}"',
     '  [2/2] sh -c "test 2 of 2 on {{slug}}"',
   ]);
