@@ -13,6 +13,7 @@ import { borrowOrAcquire, returnToPool, settlePool, type ReturnOutcome } from ".
 import { createServices } from "../lifecycle/services.ts";
 import { syncLease, syncSource, type SyncSummary } from "../lifecycle/sync.ts";
 import { elapsed } from "../output/format.ts";
+import { runTimer } from "../output/steps.ts";
 import { useColor } from "../output/log.ts";
 import { formatError } from "../output/report.ts";
 import type { RunSummary } from "../output/schemas.ts";
@@ -70,16 +71,7 @@ export default defineCommand({
     let pooled = false;
     let pooledOutcome: ReturnOutcome | null = null;
     let failedWith: string | null = null;
-    const durations = { acquire: 0, sync: 0, command: 0, release: 0 };
-    const timed = async <T>(step: keyof typeof durations, fn: () => Promise<T>): Promise<T> => {
-      const t = runtime.now();
-      try {
-        return await fn();
-      } finally {
-        durations[step] = runtime.now() - t;
-        log.debug(`step: ${step} in ${elapsed(durations[step])}`);
-      }
-    };
+    const { durations, timed } = runTimer(log, () => runtime.now());
     let claim: Claim | undefined;
     let exitCode = 0;
     let sync: SyncSummary | null = null;

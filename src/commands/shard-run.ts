@@ -16,6 +16,7 @@ import type { Services } from "../lifecycle/services.ts";
 import { acquireShardLease, endShardLease } from "../lifecycle/shard-lease.ts";
 import { syncLease, type SyncSource } from "../lifecycle/sync.ts";
 import { elapsed } from "../output/format.ts";
+import { runTimer } from "../output/steps.ts";
 import { createLogger } from "../output/log.ts";
 import type { ShardOutcome } from "../output/schemas.ts";
 import { signalNumber, type Child } from "../runtime.ts";
@@ -68,15 +69,7 @@ export async function runShard(parent: Context, parentSvc: Services, job: ShardJ
   const prefix = `[${job.index}/${job.total}] `;
   const { ctx, svc } = forShard(parent, parentSvc, prefix);
   const { runtime, log } = ctx;
-  const durations = { acquire: 0, sync: 0, command: 0, release: 0 };
-  const timed = async <T>(step: keyof typeof durations, fn: () => Promise<T>): Promise<T> => {
-    const t = runtime.now();
-    try {
-      return await fn();
-    } finally {
-      durations[step] = runtime.now() - t;
-    }
-  };
+  const { durations, timed } = runTimer(log, () => runtime.now());
   const out: Outcome = { index: job.index, leaseId: null, slug: null, pooled: false, exitCode: 0, cancelled: false, error: null, durations, sync: null, results: null, downloads: [] };
   const use = createLeaseUse(svc.store);
   let claim: Claim | undefined;

@@ -21,3 +21,31 @@ export function stepClock(log: Pick<Logger, "debug">, now: () => number): StepCl
     },
   };
 }
+
+/** The four steps of a run (and of each shard) whose times `--json` reports, in ms. */
+export interface RunDurations {
+  acquire: number;
+  sync: number;
+  command: number;
+  release: number;
+}
+
+/** `timed(step, fn)` runs fn and records its time in `durations` (and as a --verbose step line). */
+export function runTimer(log: Pick<Logger, "debug">, now: () => number): {
+  durations: RunDurations;
+  timed<T>(step: keyof RunDurations, fn: () => Promise<T>): Promise<T>;
+} {
+  const durations: RunDurations = { acquire: 0, sync: 0, command: 0, release: 0 };
+  return {
+    durations,
+    async timed(step, fn) {
+      const t = now();
+      try {
+        return await fn();
+      } finally {
+        durations[step] = now() - t;
+        log.debug(`step: ${step} in ${elapsed(durations[step])}`);
+      }
+    },
+  };
+}
