@@ -6,6 +6,7 @@ import type { Claim } from "../leases/claim.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import { bytes, elapsed } from "../output/format.ts";
 import type { Runtime } from "../runtime.ts";
+import { gitTopLevel } from "../sync/files.ts";
 import { syncTree } from "../sync/sync.ts";
 import type { Services } from "./services.ts";
 
@@ -14,6 +15,9 @@ export type SyncSummary = v.InferOutput<typeof SyncSummarySchema>;
 
 /** The local root to sync: the git top level of the current directory, else the directory itself. */
 export async function localRoot(runtime: Runtime): Promise<{ root: string; isGit: boolean }> {
+  // Found by looking for `.git` upwards (no git spawn); git itself answers when that cannot be trusted.
+  const found = gitTopLevel(runtime.cwd, runtime.env);
+  if (found) return { root: found, isGit: true };
   const r = await runtime.exec(["git", "rev-parse", "--show-toplevel"]);
   const top = r.code === 0 ? r.stdout.trim() : "";
   return top ? { root: top, isGit: true } : { root: runtime.cwd, isGit: false };

@@ -18,7 +18,7 @@
  * A sync that fails leaves `pending` in the cache: the next one mirrors
  * everything (full listing, every file through rsync's quick check).
  */
-import { existsSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, rmSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CrabboxError, Exit } from "../errors.ts";
@@ -27,7 +27,9 @@ import { proxyLogPathFor } from "../ssh/config.ts";
 import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError } from "../ssh/diagnose.ts";
 import { tail } from "../util/text.ts";
 import { WALK_EXCLUDES, listFiles } from "./files.ts";
-import { computeFingerprintAsync, loadSyncCache, markSyncPending, saveSyncCache } from "./fingerprint.ts";
+import { computeFingerprintAsync, loadSyncCache, markSyncPending, pendingPath, saveSyncCache } from "./fingerprint.ts";
+import { changedSince, gitState, type GitState } from "./gitstate.ts";
+import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
 import { ignoredPaths } from "./ignore.ts";
 import { planSync, toBytes, type Candidate } from "./plan.ts";
 import { startRemoteSync, stampKey, type RemoteSession, type Removal } from "./remote.ts";
@@ -78,9 +80,139 @@ export interface SyncResult {
 
 export async function syncTree(runtime: Runtime, input: SyncInput): Promise<SyncResult> {
   const started = runtime.now();
+  const rules = secretRules(input.localRoot, runtime.crabboxHome);
+  const salt = `${input.alias}\0${input.workRoot}`;
+  if (input.isGit !== false) {
+    const state = loadState(runtime, input.leaseId);
+    const usable = state && state.root === input.localRoot && state.salt === salt ? state : null;
+    const gs = await gitState(runtime, input.localRoot, { salt, rules, stats: usable?.stats ?? {} });
+    if (gs) return syncFromGit(runtime, input, started, gs, usable, salt);
+  }
+  return syncFromFingerprint(runtime, input, started, rules);
+}
+
+/**
+ * The check git does (gitstate.ts): one `git status` decides whether anything
+ * changed; when something did, the paths that changed since the last sync come
+ * from git too (its dirty records, and `git diff` when HEAD moved), and the
+ * view from `git ls-files`. No per-file state is kept.
+ */
+async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, gs: GitState, state: SyncState | null, salt: string): Promise<SyncResult> {
+  const pending = existsSync(pendingPath(runtime, input.leaseId));
+  const statsChanged = () => JSON.stringify(gs.stats) !== JSON.stringify(state?.stats ?? {});
+  if (state && !pending && input.lastFingerprint === gs.key && state.key === gs.key) {
+    if (statsChanged()) await saveState(runtime, input.leaseId, { ...state, stats: gs.stats });
+    return { skipped: true, fingerprint: gs.key, files: state.files, bytes: state.bytes, sessions: 0, ms: runtime.now() - started, held: gs.held, unreadable: 0 };
+  }
+  const since = state && !pending ? await changedSince(runtime, input.localRoot, { head: state.head, dirty: new Map(state.dirty) }, gs) : null;
+  const last = since ? state : null;
+  const newStamp = randomBytes(8).toString("hex");
+  const report = reportStarter(runtime, input, last?.stamp ?? null, newStamp);
+  // Start the remote report now when the master is up: it runs while the view is listed.
+  const masterChecked = checkMaster(runtime, input.configPath, input.alias).then(
+    (up) => {
+      if (up) report.start();
+      return up;
+    },
+    () => false,
+  );
+  let view: string[];
+  let held: string[];
+  let unreadable: number;
+  let totalBytes = 0;
+  try {
+    const listed = await listFiles(runtime, input.localRoot, true);
+    const absent = new Set<string>();
+    for (const [p, sig] of gs.dirty) if (sig === "-") absent.add(p);
+    const utf8 = listed.files.filter((f) => !f.includes("\uFFFD") && !absent.has(f));
+    unreadable = listed.files.length - listed.files.filter((f) => !f.includes("\uFFFD")).length;
+    const kept = withoutSecrets(input.localRoot, utf8, secretRules(input.localRoot, runtime.crabboxHome));
+    view = kept.files;
+    held = kept.held;
+    totalBytes = sizeOf(input.localRoot, view);
+    await checkLocalRsync(runtime);
+    if (!report.started() || !(await masterChecked)) await input.beforeTransfer?.();
+  } catch (e) {
+    report.abort();
+    throw e;
+  }
+  const viewSet = new Set(view);
+  const changed = since ? [...since].filter((p) => viewSet.has(p)) : view;
+  const gone = since ? [...since].filter((p) => !viewSet.has(p)) : [];
+  const lastWritten = (): Set<string> => new Set(last?.wroteAll ? view.concat(gone).map(toBytes) : (last?.written ?? []));
+
+  await markSyncPending(runtime, input.leaseId);
+  const done = await mirror(runtime, input, { view, changed, gone, lastWritten, source: "git", report });
+  await saveState(runtime, input.leaseId, {
+    v: 3,
+    root: input.localRoot,
+    salt,
+    key: gs.key,
+    head: gs.head,
+    dirty: [...gs.dirty],
+    stats: gs.stats,
+    stamp: newStamp,
+    ...(done.wroteAll ? { wroteAll: true } : { written: done.written }),
+    files: view.length,
+    bytes: totalBytes,
+  });
+  rmSync(pendingPath(runtime, input.leaseId), { force: true });
+  return {
+    skipped: false,
+    fingerprint: gs.key,
+    files: view.length,
+    bytes: totalBytes,
+    transferred: done.transferred,
+    deleted: done.removed,
+    sentBytes: done.sentBytes,
+    mode: last?.stamp ? "incremental" : "full",
+    sessions: done.sessions,
+    ms: runtime.now() - started,
+    held,
+    unreadable,
+  };
+}
+
+function sizeOf(root: string, files: string[]): number {
+  const base = root.endsWith("/") ? root : `${root}/`;
+  let total = 0;
+  for (const f of files) {
+    try {
+      total += lstatSync(base + f).size;
+    } catch {}
+  }
+  return total;
+}
+
+/** The remote report session (remote.ts), started at most once. */
+interface ReportStarter {
+  start(): RemoteSession;
+  started(): boolean;
+  abort(): void;
+}
+
+function reportStarter(runtime: Runtime, input: SyncInput, oldStamp: string | null, newStamp: string): ReportStarter {
+  let session: RemoteSession | undefined;
+  return {
+    start: () =>
+      (session ??= startRemoteSync(runtime, {
+        configPath: input.configPath,
+        alias: input.alias,
+        workRoot: input.workRoot,
+        key: stampKey(input.leaseId, input.workRoot),
+        oldStamp,
+        newStamp,
+        leaseId: input.leaseId,
+      })),
+    started: () => session !== undefined,
+    abort: () => session?.abort(),
+  };
+}
+
+/** The stat-and-hash check (fingerprint.ts), for trees git cannot describe alone: outside git, with submodules or nested repositories. */
+async function syncFromFingerprint(runtime: Runtime, input: SyncInput, started: number, rules: ReturnType<typeof secretRules>): Promise<SyncResult> {
   const listed = await listFiles(runtime, input.localRoot, input.isGit);
   const utf8 = listed.files.filter((f) => !f.includes("\uFFFD"));
-  const rules = secretRules(input.localRoot, runtime.crabboxHome);
   const { files, held } = withoutSecrets(input.localRoot, utf8, rules);
   const base = { held, unreadable: listed.files.length - utf8.length };
   const cache = loadSyncCache(runtime, input.leaseId, input.localRoot);
@@ -92,23 +224,13 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   // the session starts then and overlaps the rest of the check. Otherwise it starts once the
   // lease is brought up. An unchanged tree starts nothing at all.
   const newStamp = randomBytes(8).toString("hex");
-  let session: RemoteSession | undefined;
-  const startReport = () =>
-    (session ??= startRemoteSync(runtime, {
-      configPath: input.configPath,
-      alias: input.alias,
-      workRoot: input.workRoot,
-      key: stampKey(input.leaseId, input.workRoot),
-      oldStamp: last?.stamp ?? null,
-      newStamp,
-      leaseId: input.leaseId,
-    }));
+  const report = reportStarter(runtime, input, last?.stamp ?? null, newStamp);
   let masterChecked: Promise<boolean> | undefined;
   let done = false;
   const fp = await computeFingerprintAsync(input.localRoot, files, cache, runtime.now(), `${input.alias}\0${input.workRoot}`, cache.lastSync?.sent ?? {}, () => {
     masterChecked = checkMaster(runtime, input.configPath, input.alias).then(
       (up) => {
-        if (up && !done) startReport();
+        if (up && !done) report.start();
         return up;
       },
       () => false,
@@ -116,7 +238,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   });
   done = true;
   if (input.lastFingerprint !== null && fp.fingerprint === input.lastFingerprint && !cache.pending) {
-    (session as RemoteSession | undefined)?.abort(); // a touched file whose content did not change
+    report.abort(); // a touched file whose content did not change
     if (fp.dirty) await saveSyncCache(runtime, input.leaseId, cache);
     await masterChecked;
     return { skipped: true, fingerprint: fp.fingerprint, files: fp.files.length, bytes: fp.totalBytes, sessions: 0, ms: runtime.now() - started, ...base };
@@ -124,22 +246,64 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   try {
     await checkLocalRsync(runtime);
     // A master found up a moment ago is used as it is; otherwise the caller brings the lease up.
-    if (!session || !(await masterChecked)) await input.beforeTransfer?.();
+    if (!report.started() || !(await masterChecked)) await input.beforeTransfer?.();
   } catch (e) {
-    (session as RemoteSession | undefined)?.abort();
+    report.abort();
     throw e;
   }
 
   // From here on, a failure leaves `pending`: the next sync mirrors everything.
   cache.pending = true;
   await markSyncPending(runtime, input.leaseId);
+  forgetState(runtime, input.leaseId);
 
   const sent = cache.lastSync?.sent ?? {};
-  const view = fp.files.map(toBytes);
-  const changed = last ? fp.files.filter((f) => sent[f] !== fp.signatures.get(f)).map(toBytes) : view;
-  const gone = Object.keys(sent).filter((f) => !fp.signatures.has(f)).map(toBytes);
+  const changed = last ? fp.files.filter((f) => sent[f] !== fp.signatures.get(f)) : fp.files;
+  const gone = Object.keys(sent).filter((f) => !fp.signatures.has(f));
+  const lastWritten = (): Set<string> => new Set(last?.wroteAll ? Object.keys(sent).map(toBytes) : (last?.written ?? []));
+  const r = await mirror(runtime, input, { view: fp.files, changed, gone, lastWritten, source: listed.source, report });
 
-  const remote = startReport();
+  cache.lastSync = { fingerprint: fp.fingerprint, sent: Object.fromEntries(fp.signatures), stamp: newStamp, ...(r.wroteAll ? { wroteAll: true } : { written: r.written }) };
+  cache.pending = false;
+  await saveSyncCache(runtime, input.leaseId, cache);
+  return {
+    skipped: false,
+    fingerprint: fp.fingerprint,
+    files: fp.files.length,
+    bytes: fp.totalBytes,
+    transferred: r.transferred,
+    deleted: r.removed,
+    sentBytes: r.sentBytes,
+    mode: last?.stamp ? "incremental" : "full",
+    sessions: r.sessions,
+    ms: runtime.now() - started,
+    ...base,
+  };
+}
+
+interface MirrorInput {
+  /** The local view (JS strings). */
+  view: string[];
+  /** Paths of the view that changed since the last successful sync (the whole view without one). */
+  changed: string[];
+  /** Paths the last successful sync may have left remotely that are no longer in the view. */
+  gone: string[];
+  /** What the last successful sync's rsync wrote (latin1 byte strings). */
+  lastWritten: () => Set<string>;
+  source: "git" | "walk";
+  report: ReportStarter;
+}
+
+/**
+ * Steps 1-3 (the module comment): the report session and the early rsync in
+ * parallel, the removals, then a second rsync when the report asks for more.
+ * The caller has marked the sync pending.
+ */
+async function mirror(runtime: Runtime, input: SyncInput, m: MirrorInput): Promise<{ transferred: number; sentBytes: number; removed: number; sessions: number; written: string[]; wroteAll: boolean }> {
+  const view = m.view.map(toBytes);
+  const changed = m.changed.map(toBytes);
+  const gone = m.gone.map(toBytes);
+  const remote = m.report.start();
   // 2. Meanwhile, rsync sends what changed locally (present paths only) over the same master,
   // unless a local directory became a file (then rsync's --force and the removals would race).
   const viewSet = new Set(view);
@@ -155,10 +319,9 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   try {
     const report = await remote.report;
     const inFlight = new Set(early);
-    const written = new Set(last?.wroteAll ? Object.keys(sent).map(toBytes) : (last?.written ?? []));
-    plan = planSync({ view, changed, gone, report, written });
+    plan = planSync({ view, changed, gone, report, written: m.lastWritten() });
     // The report ran beside the early rsync: its temporary files are not strays.
-    const removals = await decideRemovals(runtime, input.localRoot, listed.source, plan.candidates.filter((c) => !rsyncTempOf(c.path, inFlight)));
+    const removals = await decideRemovals(runtime, input.localRoot, m.source, plan.candidates.filter((c) => !rsyncTempOf(c.path, inFlight)));
     removed = (await remote.finish(removals)).removed;
   } catch (e) {
     remote.abort();
@@ -178,23 +341,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
     stats.sentBytes += more.sentBytes;
     sessions++;
   }
-
-  cache.lastSync = { fingerprint: fp.fingerprint, sent: Object.fromEntries(fp.signatures), stamp: newStamp, ...(wroteAll ? { wroteAll } : { written }) };
-  cache.pending = false;
-  await saveSyncCache(runtime, input.leaseId, cache);
-  return {
-    skipped: false,
-    fingerprint: fp.fingerprint,
-    files: fp.files.length,
-    bytes: fp.totalBytes,
-    transferred: stats.transferred,
-    deleted: removed,
-    sentBytes: stats.sentBytes,
-    mode: last?.stamp ? "incremental" : "full",
-    sessions,
-    ms: runtime.now() - started,
-    ...base,
-  };
+  return { ...stats, removed, sessions, written, wroteAll };
 }
 
 /**

@@ -5,7 +5,7 @@
  * recording `rsync` first on PATH).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHarness, recordRsync, seedLeases, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
 
@@ -105,6 +105,37 @@ describe("sync skipping", () => {
     expect(added.filter((c) => !c.version)).toHaveLength(1);
     // The version check runs at most once per real sync (a candidate for caching: see docs/performance.md).
     expect(added.filter((c) => c.version).length).toBeLessThanOrEqual(1);
+  });
+});
+
+/** A recording `git` first on PATH for one run: every invocation's arguments, one line each. */
+function recordGit(): { env: Record<string, string>; calls(): string[] } {
+  const dir = join(h.tmp, "git-wrap");
+  const log = join(h.tmp, "git.log");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "git"), `#!/bin/sh\necho "$*" >> '${log}'\nexec '${Bun.which("git")}' "$@"\n`, { mode: 0o755 });
+  rmSync(log, { force: true });
+  return { env: { PATH: `${dir}:${h.env.PATH}` }, calls: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []) };
+}
+
+describe("the local check is git's", () => {
+  test("a no-op check spawns at most one git (git status), from the checkout's top level or a subdirectory", async () => {
+    writeFileSync(join(h.work, "git-count.txt"), "x\n");
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    const g = recordGit();
+    const r = await h.run(["run", "--id", lease.slug, "--json", "--", "true"], { env: g.env });
+    expect(r.code).toBe(0);
+    expect(r.json().sync.skipped).toBe(true);
+    expect(g.calls().length).toBeGreaterThanOrEqual(1); // the recorder sees the check (not vacuous)
+    expect(g.calls().length).toBeLessThanOrEqual(1);
+    expect(g.calls()[0]).toContain("status");
+    mkdirSync(join(h.work, "sub"), { recursive: true });
+    writeFileSync(join(h.work, "sub", "f.txt"), "f\n");
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"], { cwd: join(h.work, "sub") })).code).toBe(0);
+    const g2 = recordGit();
+    const r2 = await h.run(["run", "--id", lease.slug, "--json", "--", "true"], { env: g2.env, cwd: join(h.work, "sub") });
+    expect(r2.json().sync.skipped).toBe(true);
+    expect(g2.calls()).toHaveLength(1);
   });
 });
 

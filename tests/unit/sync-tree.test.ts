@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { CrabboxError } from "../../src/errors.ts";
 import { writeLeaseConfig } from "../../src/ssh/config.ts";
 import { createRuntime } from "../../src/runtime.ts";
-import { syncCachePath } from "../../src/sync/fingerprint.ts";
+import { statePath } from "../../src/sync/state.ts";
 import { probe } from "../../src/ssh/readiness.ts";
 import { parseRsyncStats, parseRsyncVersion, rsyncRemotePath, rsyncShellQuote, syncTree } from "../../src/sync/sync.ts";
 import { startHarness, type Harness } from "./helpers/sshd.ts";
@@ -68,7 +68,7 @@ describe("syncTree against real rsync over real ssh", () => {
     expect(existsSync(join(remote, "build"))).toBe(false);
     expect(existsSync(join(remote, ".git"))).toBe(false);
     expect(existsSync(join(h.remoteDir, "x"))).toBe(false);
-    expect(statSync(syncCachePath(h.runtime, LEASE)).mode & 0o777).toBe(0o600);
+    expect(statSync(statePath(h.runtime, LEASE)).mode & 0o777).toBe(0o600);
     last = r.fingerprint;
   });
 
