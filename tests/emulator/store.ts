@@ -3,7 +3,7 @@
  * States are computed lazily from timestamps (a per-codespace timeline), so
  * no timers run and 500 codespaces cost nothing. No HTTP, no SSH here.
  */
-import { mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   type Account,
@@ -25,9 +25,14 @@ export interface Delays {
   deleteMs: number;
   /** How long a create request takes before the codespace exists and the answer is sent. */
   createResponseMs: number;
+  /**
+   * A synthetic cost added to every ssh session's login (the rc sleeps this long), to model a
+   * codespace whose login files are slow. 0: a session costs what sshd and sh cost.
+   */
+  sessionMs: number;
 }
 
-export const DEFAULT_DELAYS: Delays = { provisionMs: 150, stopMs: 100, startMs: 100, deleteMs: 100, createResponseMs: 0 };
+export const DEFAULT_DELAYS: Delays = { provisionMs: 150, stopMs: 100, startMs: 100, deleteMs: 100, createResponseMs: 0, sessionMs: 0 };
 
 export interface User {
   login: string;
@@ -412,13 +417,22 @@ export class Store {
     return join(this.stateDir, "homes", name);
   }
 
+  /** Apply delays.sessionMs to one home (the rc reads `.session-delay`). */
+  writeSessionDelay(home: string): void {
+    const file = join(home, ".session-delay");
+    if (this.delays.sessionMs > 0) writeFileSync(file, `${(this.delays.sessionMs / 1000).toFixed(3)}\n`);
+    else rmSync(file, { force: true });
+  }
+
   ensureDir(cs: CodespaceRecord): string {
     const home = this.homeOf(cs.name);
     if (!existsSync(home)) {
       mkdirSync(home, { recursive: true });
-      const rc = "# emulated codespace: a small fixed rc\nexport EMULATED_CODESPACE=1\n";
+      // Builtins only, unless the synthetic session delay is set (then one sleep).
+      const rc = '# emulated codespace: a small fixed rc\nexport EMULATED_CODESPACE=1\nif [ -f "$HOME/.session-delay" ]; then read d < "$HOME/.session-delay"; sleep "$d"; fi\n';
       for (const f of [".bashrc", ".profile"]) writeFileSync(join(home, f), rc);
     }
+    this.writeSessionDelay(home);
     const dir = this.dirOf(cs.name);
     const repo = this.repos.get(cs.repoKey);
     const repoName = repo?.name ?? cs.repoKey.split("/")[1] ?? "repo";
