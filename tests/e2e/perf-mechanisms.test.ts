@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createHarness, recordRsync, seedLeases, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
+import { BIN, createHarness, recordRsync, seedLeases, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
 
 let h: Harness;
 let lease: { leaseId: string; slug: string; codespace: { name: string } };
@@ -176,5 +176,32 @@ describe("list at scale", () => {
     expect(counts["GET /user/codespaces"]).toBe(2);
     expect(apiRequests()).toBeLessThanOrEqual(3);
     expect(Object.keys(counts).some((k) => k.startsWith("GET /user/codespaces/"))).toBe(false);
+  });
+});
+
+describe("resolving a slug", () => {
+  test("run --id <slug> reads one claim file, not every claim (50 others on disk)", async () => {
+    seedLeases(h, lease.leaseId, 50);
+    const claimsDir = join(h.home, "claims");
+    const opened = async () => {
+      const log = join(h.tmp, `strace-${Date.now()}.log`);
+      const r = Bun.spawn(["strace", "-f", "-qq", "-e", "trace=openat,open", "-o", log, BIN, "run", "--id", lease.slug, "--no-sync", "--", "echo", "resolved"], {
+        cwd: h.work,
+        env: h.env,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [out, code] = await Promise.all([new Response(r.stdout).text(), r.exited]);
+      expect({ code, out }).toEqual({ code: 0, out: "resolved\n" });
+      const files = new Set<string>();
+      for (const m of readFileSync(log, "utf8").matchAll(/open(?:at)?\([^"]*"([^"]+)"/g)) {
+        const p = m[1]!;
+        if (p.startsWith(claimsDir) && /\/cbx_[a-z2-7]{12}\.json$/.test(p)) files.add(p);
+      }
+      return files;
+    };
+    await opened(); // the first resolve after the seeding may build the names index
+    const files = await opened();
+    expect([...files]).toEqual([join(claimsDir, `${lease.leaseId}.json`)]);
   });
 });
