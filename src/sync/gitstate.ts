@@ -18,10 +18,12 @@
  * with the same HEAD differ exactly in the paths whose signatures differ
  * (with a different HEAD, `git diff --name-only` adds the paths between).
  *
- * Not handled here (null: the caller uses the full listing): submodules and
- * nested repositories, whose contents git status does not show.
+ * Not handled here (null: the caller uses the full listing): submodules (a
+ * `.gitmodules` file) and nested repositories, whose contents git status does
+ * not show.
  */
-import { lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
 import type { Runtime } from "../runtime.ts";
 import { secretByContent, secretByName, type SecretRules } from "./secrets.ts";
 
@@ -38,6 +40,8 @@ export interface GitState {
   stats: Record<string, StatEntry>;
   /** Paths git reported that are secrets (never sent; left out of the key). */
   held: string[];
+  /** Untracked files that are not ignored (from the same status run): with `git ls-files -c`, the view. */
+  untracked: string[];
 }
 
 /** Files modified this recently may change again within the same mtime tick: do not trust their hash. */
@@ -102,6 +106,8 @@ export async function gitState(
   root: string,
   opts: { salt: string; rules: SecretRules; stats: Record<string, StatEntry> },
 ): Promise<GitState | null> {
+  // Submodules: a clean one shows no record, and `git diff` names only its commit.
+  if (existsSync(join(root, ".gitmodules"))) return null;
   const r = await runtime.exec(STATUS_ARGV, { cwd: root, timeoutMs: 120_000 });
   if (r.code !== 0) return null;
   const parsed = parseStatus(r.stdout);
@@ -111,6 +117,7 @@ export async function gitState(
   const dirty = new Map<string, string>();
   const stats: Record<string, StatEntry> = {};
   const held: string[] = [];
+  const untracked: string[] = [];
   const parts: string[] = [`crabbox-sync-v3\0${root}\0${opts.salt}\0${parsed.head}\0`];
   for (const rec of parsed.records) {
     const { path } = rec;
@@ -118,6 +125,7 @@ export async function gitState(
       held.push(path);
       continue;
     }
+    if (rec.kind === "untracked") untracked.push(path);
     let sig: string;
     if (rec.worktree === "deleted") sig = "-";
     else if (rec.worktree === "same") sig = rec.indexSig;
@@ -153,7 +161,7 @@ export async function gitState(
   }
   const digest = new Bun.CryptoHasher("sha256");
   digest.update(parts.join(""));
-  return { key: `git:${digest.digest("hex")}`, head: parsed.head, dirty, stats, held };
+  return { key: `git:${digest.digest("hex")}`, head: parsed.head, dirty, stats, held, untracked };
 }
 
 /**
@@ -177,4 +185,11 @@ export async function changedSince(
   for (const [p, sig] of now.dirty) if (before.dirty.get(p) !== sig) out.add(p);
   for (const p of before.dirty.keys()) if (!now.dirty.has(p)) out.add(p);
   return out;
+}
+
+/** The tracked paths (the index; no directory walk): `git ls-files -c -z`. null when git fails. */
+export async function trackedFiles(runtime: Runtime, root: string): Promise<string[] | null> {
+  const r = await runtime.exec(["git", "ls-files", "-c", "-z"], { cwd: root, timeoutMs: 120_000 });
+  if (r.code !== 0) return null;
+  return r.stdout.split("\0").filter((p) => p !== "");
 }

@@ -28,7 +28,7 @@ import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError } fr
 import { tail } from "../util/text.ts";
 import { WALK_EXCLUDES, listFiles } from "./files.ts";
 import { computeFingerprintAsync, loadSyncCache, markSyncPending, pendingPath, saveSyncCache } from "./fingerprint.ts";
-import { changedSince, gitState, type GitState } from "./gitstate.ts";
+import { changedSince, gitState, trackedFiles, type GitState } from "./gitstate.ts";
 import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
 import { ignoredPaths } from "./ignore.ts";
 import { planSync, toBytes, type Candidate } from "./plan.ts";
@@ -121,15 +121,19 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
   let unreadable: number;
   let totalBytes = 0;
   try {
-    const listed = await listFiles(runtime, input.localRoot, true);
+    // The view: the index's paths (no walk) and the untracked files status already found.
+    const tracked = await trackedFiles(runtime, input.localRoot);
+    if (!tracked) throw new CrabboxError({ code: "git_ls_files_failed", message: `git ls-files failed in ${input.localRoot}`, hint: "Fix the repository (try `git status` there), or run from a directory outside git", exit: Exit.unexpected });
     const absent = new Set<string>();
     for (const [p, sig] of gs.dirty) if (sig === "-") absent.add(p);
-    const utf8 = listed.files.filter((f) => !f.includes("\uFFFD") && !absent.has(f));
-    unreadable = listed.files.length - listed.files.filter((f) => !f.includes("\uFFFD")).length;
+    const all = [...new Set(tracked.concat(gs.untracked))].sort();
+    const utf8 = all.filter((f) => !f.includes("\uFFFD") && !absent.has(f));
+    unreadable = all.filter((f) => f.includes("\uFFFD")).length;
     const kept = withoutSecrets(input.localRoot, utf8, secretRules(input.localRoot, runtime.crabboxHome));
-    view = kept.files;
-    held = kept.held;
-    totalBytes = sizeOf(input.localRoot, view);
+    const sized = filesAndSize(input.localRoot, kept.files);
+    view = sized.files;
+    held = [...new Set([...kept.held, ...gs.held])].sort();
+    totalBytes = sized.bytes;
     await checkLocalRsync(runtime);
     if (!report.started() || !(await masterChecked)) await input.beforeTransfer?.();
   } catch (e) {
@@ -173,15 +177,20 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
   };
 }
 
-function sizeOf(root: string, files: string[]): number {
+/** Regular files and symlinks only (a gitlink or a tracked path that became a directory is not sent), and their total size. */
+function filesAndSize(root: string, paths: string[]): { files: string[]; bytes: number } {
   const base = root.endsWith("/") ? root : `${root}/`;
-  let total = 0;
-  for (const f of files) {
+  const files: string[] = [];
+  let bytes = 0;
+  for (const f of paths) {
     try {
-      total += lstatSync(base + f).size;
+      const st = lstatSync(base + f);
+      if (!st.isFile() && !st.isSymbolicLink()) continue;
+      bytes += st.size;
+      files.push(f);
     } catch {}
   }
-  return total;
+  return { files, bytes };
 }
 
 /** The remote report session (remote.ts), started at most once. */
