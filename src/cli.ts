@@ -6,7 +6,6 @@
  */
 import { commandWord } from "./commands/argv.ts";
 import { COMMANDS } from "./commands/index.ts";
-import { globalArgs } from "./config/flags.ts";
 import { VERSION, COMMIT } from "./version.ts";
 
 export { COMMANDS };
@@ -34,6 +33,12 @@ async function mainUsage(): Promise<string> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `--version` alone loads nothing else (the flag table pulls in the config schemas).
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
+    process.stdout.write(`crabbox-cs ${VERSION} (${COMMIT})\n`);
+    return 0;
+  }
+  const { globalArgs } = await import("./config/flags.ts");
   const { name, rest } = commandWord(argv, globalArgs);
   const dash = rest.indexOf("--");
   const flags = dash === -1 ? rest : rest.slice(0, dash);
