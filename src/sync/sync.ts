@@ -18,7 +18,7 @@
  * A sync that fails leaves `pending` in the cache: the next one mirrors
  * everything (full listing, every file through rsync's quick check).
  */
-import { existsSync, lstatSync, rmSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CrabboxError, Exit } from "../errors.ts";
@@ -36,7 +36,6 @@ import { startRemoteSync, stampKey, type RemoteSession, type Removal } from "./r
 import { checkMaster } from "../ssh/exec.ts";
 import { checkLocalRsync, parseRsyncStats, rsyncArgs, rsyncNotFound } from "./rsync.ts";
 import { secretByName, secretRules, withoutSecrets } from "./secrets.ts";
-import { writePrivateFileAtomic } from "../fsutil.ts";
 
 export { checkLocalRsync, parseRsyncStats, parseRsyncVersion, rsyncArgs, rsyncRemotePath, rsyncShellQuote, MIN_RSYNC } from "./rsync.ts";
 
@@ -108,18 +107,18 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
   const last = since ? state : null;
   const newStamp = randomBytes(8).toString("hex");
   const report = reportStarter(runtime, input, last?.stamp ?? null, newStamp);
-  // Start the remote report now when the master is up: it runs while the view is listed.
-  const masterChecked = checkMaster(runtime, input.configPath, input.alias).then(
-    (up) => {
-      if (up) report.start();
-      return up;
-    },
-    () => false,
-  );
-  let view: string[];
+  // The local rsync's version check, and the master check, run beside git's listing. When the
+  // master is up, the remote report starts at once: it runs while the view is listed.
+  const rsyncChecked = checkLocalRsync(runtime);
+  rsyncChecked.catch(() => {});
+  const up = await checkMaster(runtime, input.configPath, input.alias).catch(() => false);
+  if (up) report.start();
+  let candidates: string[];
   let held: string[];
   let unreadable: number;
-  let totalBytes = 0;
+  let changed: string[];
+  let gone: string[];
+  let typeChange = false;
   try {
     // The view: the index's paths (no walk) and the untracked files status already found.
     const tracked = await trackedFiles(runtime, input.localRoot);
@@ -130,23 +129,44 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     const utf8 = all.filter((f) => !f.includes("\uFFFD") && !absent.has(f));
     unreadable = all.filter((f) => f.includes("\uFFFD")).length;
     const kept = withoutSecrets(input.localRoot, utf8, secretRules(input.localRoot, runtime.crabboxHome));
-    const sized = filesAndSize(input.localRoot, kept.files);
-    view = sized.files;
+    candidates = kept.files;
     held = [...new Set([...kept.held, ...gs.held])].sort();
-    totalBytes = sized.bytes;
-    await checkLocalRsync(runtime);
-    if (!report.started() || !(await masterChecked)) await input.beforeTransfer?.();
+    // What changed: only those paths are looked at here (the full view is sized while rsync runs).
+    if (since) {
+      const inView = new Set(candidates);
+      const present = (p: string) => inView.has(p) && isFileOrLink(input.localRoot, p);
+      changed = [...since].filter(present).sort();
+      const sent = new Set(changed);
+      gone = [...since].filter((p) => !sent.has(p)).sort();
+      // A local directory that became a file: removals must go before rsync.
+      typeChange = gone.some((g) => {
+        for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (present(g.slice(0, i))) return true;
+        return false;
+      });
+    } else {
+      changed = [];
+      gone = [];
+    }
+    await rsyncChecked;
+    if (!up) await input.beforeTransfer?.();
   } catch (e) {
     report.abort();
     throw e;
   }
-  const viewSet = new Set(view);
-  const changed = since ? [...since].filter((p) => viewSet.has(p)) : view;
-  const gone = since ? [...since].filter((p) => !viewSet.has(p)) : [];
+  let view: string[] = [];
+  let totalBytes = 0;
+  const sizeView = (): string[] => {
+    const sized = filesAndSize(input.localRoot, candidates);
+    view = sized.files;
+    totalBytes = sized.bytes;
+    if (!since) changed = view;
+    return view;
+  };
+  if (!since) sizeView(); // a full sync sends the whole view: it is needed first
   const lastWritten = (): Set<string> => new Set(last?.wroteAll ? view.concat(gone).map(toBytes) : (last?.written ?? []));
 
   await markSyncPending(runtime, input.leaseId);
-  const done = await mirror(runtime, input, { view, changed, gone, lastWritten, source: "git", report });
+  const done = await mirror(runtime, input, { view: () => (since ? sizeView() : view), changed, gone, typeChange, lastWritten, source: "git", report });
   await saveState(runtime, input.leaseId, {
     v: 3,
     root: input.localRoot,
@@ -175,6 +195,15 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     held,
     unreadable,
   };
+}
+
+function isFileOrLink(root: string, rel: string): boolean {
+  try {
+    const st = lstatSync(root.endsWith("/") ? root + rel : `${root}/${rel}`);
+    return st.isFile() || st.isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /** Regular files and symlinks only (a gitlink or a tracked path that became a directory is not sent), and their total size. */
@@ -270,7 +299,12 @@ async function syncFromFingerprint(runtime: Runtime, input: SyncInput, started: 
   const changed = last ? fp.files.filter((f) => sent[f] !== fp.signatures.get(f)) : fp.files;
   const gone = Object.keys(sent).filter((f) => !fp.signatures.has(f));
   const lastWritten = (): Set<string> => new Set(last?.wroteAll ? Object.keys(sent).map(toBytes) : (last?.written ?? []));
-  const r = await mirror(runtime, input, { view: fp.files, changed, gone, lastWritten, source: listed.source, report });
+  const viewSet = new Set(fp.files);
+  const typeChange = gone.some((g) => {
+    for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (viewSet.has(g.slice(0, i))) return true;
+    return false;
+  });
+  const r = await mirror(runtime, input, { view: () => fp.files, changed, gone, typeChange, lastWritten, source: listed.source, report });
 
   cache.lastSync = { fingerprint: fp.fingerprint, sent: Object.fromEntries(fp.signatures), stamp: newStamp, ...(r.wroteAll ? { wroteAll: true } : { written: r.written }) };
   cache.pending = false;
@@ -291,8 +325,10 @@ async function syncFromFingerprint(runtime: Runtime, input: SyncInput, started: 
 }
 
 interface MirrorInput {
-  /** The local view (JS strings). */
-  view: string[];
+  /** The local view (JS strings): asked for once the early rsync is under way. */
+  view: () => string[];
+  /** A local directory became a file (then removals go before rsync). */
+  typeChange: boolean;
   /** Paths of the view that changed since the last successful sync (the whole view without one). */
   changed: string[];
   /** Paths the last successful sync may have left remotely that are no longer in the view. */
@@ -309,20 +345,15 @@ interface MirrorInput {
  * The caller has marked the sync pending.
  */
 async function mirror(runtime: Runtime, input: SyncInput, m: MirrorInput): Promise<{ transferred: number; sentBytes: number; removed: number; sessions: number; written: string[]; wroteAll: boolean }> {
-  const view = m.view.map(toBytes);
   const changed = m.changed.map(toBytes);
   const gone = m.gone.map(toBytes);
   const remote = m.report.start();
   // 2. Meanwhile, rsync sends what changed locally (present paths only) over the same master,
   // unless a local directory became a file (then rsync's --force and the removals would race).
-  const viewSet = new Set(view);
-  const typeChange = gone.some((g) => {
-    for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (viewSet.has(g.slice(0, i))) return true;
-    return false;
-  });
-  const early = typeChange ? [] : changed;
+  const early = m.typeChange ? [] : changed;
   const earlyRsync = early.length > 0 ? runRsync(runtime, input, early) : Promise.resolve({ transferred: 0, sentBytes: 0 });
   earlyRsync.catch(() => {});
+  const view = m.view().map(toBytes);
   let removed = 0;
   let plan;
   try {
@@ -384,16 +415,12 @@ async function decideRemovals(runtime: Runtime, localRoot: string, source: "git"
 }
 
 async function runRsync(runtime: Runtime, input: SyncInput, send: string[]): Promise<{ transferred: number; sentBytes: number }> {
-  const listPath = join(runtime.crabboxHome, "sync", `${input.leaseId}.files-${randomBytes(4).toString("hex")}`);
-  await writePrivateFileAtomic(listPath, Buffer.from(`${send.join("\0")}\0`, "latin1"));
   const logPath = proxyLogPathFor(input.configPath);
   const mark = logMark(logPath);
-  let r;
-  try {
-    r = await runtime.exec(rsyncArgs({ listPath, configPath: input.configPath, alias: input.alias, localRoot: input.localRoot, workRoot: input.workRoot }));
-  } finally {
-    if (existsSync(listPath)) unlinkSync(listPath);
-  }
+  // The list goes on rsync's stdin (--files-from=-): rsync starts now, with no file to write first.
+  const r = await runtime.exec(rsyncArgs({ listPath: "-", configPath: input.configPath, alias: input.alias, localRoot: input.localRoot, workRoot: input.workRoot }), {
+    input: Buffer.from(`${send.join("\0")}\0`, "latin1"),
+  });
   if (r.spawnError) throw rsyncNotFound(r.spawnError);
   // 24: some source files vanished while rsync ran; what exists was sent.
   if (r.code !== 0 && r.code !== 24) {
