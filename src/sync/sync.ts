@@ -19,7 +19,6 @@
  * everything (full listing, every file through rsync's quick check).
  */
 import { existsSync, lstatSync, rmSync } from "node:fs";
-import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
@@ -163,7 +162,12 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     return view;
   };
   if (!since) sizeView(); // a full sync sends the whole view: it is needed first
-  const lastWritten = (): Set<string> => new Set(last?.wroteAll ? view.concat(gone).map(toBytes) : (last?.written ?? []));
+  // It wrote the whole view of its day: every path now in the view or gone since.
+  const lastWritten = (viewBytes: Set<string>, goneBytes: string[]) => {
+    if (!last?.wroteAll) return new Set(last?.written ?? []);
+    const g = new Set(goneBytes);
+    return { has: (p: string) => viewBytes.has(p) || g.has(p) };
+  };
 
   await markSyncPending(runtime, input.leaseId);
   const done = await mirror(runtime, input, { view: () => (since ? sizeView() : view), changed, gone, typeChange, lastWritten, source: "git", report });
@@ -298,7 +302,7 @@ async function syncFromFingerprint(runtime: Runtime, input: SyncInput, started: 
   const sent = cache.lastSync?.sent ?? {};
   const changed = last ? fp.files.filter((f) => sent[f] !== fp.signatures.get(f)) : fp.files;
   const gone = Object.keys(sent).filter((f) => !fp.signatures.has(f));
-  const lastWritten = (): Set<string> => new Set(last?.wroteAll ? Object.keys(sent).map(toBytes) : (last?.written ?? []));
+  const lastWritten = () => new Set(last?.wroteAll ? Object.keys(sent).map(toBytes) : (last?.written ?? []));
   const viewSet = new Set(fp.files);
   const typeChange = gone.some((g) => {
     for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (viewSet.has(g.slice(0, i))) return true;
@@ -333,8 +337,8 @@ interface MirrorInput {
   changed: string[];
   /** Paths the last successful sync may have left remotely that are no longer in the view. */
   gone: string[];
-  /** What the last successful sync's rsync wrote (latin1 byte strings). */
-  lastWritten: () => Set<string>;
+  /** What the last successful sync's rsync wrote (latin1 byte strings), given the view and gone paths (as bytes). */
+  lastWritten: (view: Set<string>, gone: string[]) => { has(path: string): boolean };
   source: "git" | "walk";
   report: ReportStarter;
 }
@@ -354,12 +358,13 @@ async function mirror(runtime: Runtime, input: SyncInput, m: MirrorInput): Promi
   const earlyRsync = early.length > 0 ? runRsync(runtime, input, early) : Promise.resolve({ transferred: 0, sentBytes: 0 });
   earlyRsync.catch(() => {});
   const view = m.view().map(toBytes);
+  const viewSet = new Set(view);
   let removed = 0;
   let plan;
   try {
     const report = await remote.report;
     const inFlight = new Set(early);
-    plan = planSync({ view, changed, gone, report, written: m.lastWritten() });
+    plan = planSync({ view, viewSet, changed, gone, report, written: m.lastWritten(viewSet, gone) });
     // The report ran beside the early rsync: its temporary files are not strays.
     const removals = await decideRemovals(runtime, input.localRoot, m.source, plan.candidates.filter((c) => !rsyncTempOf(c.path, inFlight)));
     removed = (await remote.finish(removals)).removed;
