@@ -14,6 +14,7 @@ import type { Runtime } from "../runtime.ts";
 import { type Claim, ClaimSchema, LEASE_ID_RE } from "./claim.ts";
 import { ensurePrivateDir, lexists, readFileNoFollow, registerPrivateRoot, symlinkRefused, writeFileAtomic } from "../fsutil.ts";
 import { type LockOptions, withLock } from "./lock.ts";
+import { randomBase32 } from "../util/random.ts";
 
 export interface CorruptClaim {
   path: string;
@@ -349,8 +350,14 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
         return { leaseId, slug: r.slug, codespace: r.codespace?.name ?? null, claim: r };
       });
       if (changed || Object.keys(index).length !== Object.keys(next).length) {
-        // Best effort: a failed write only means the next resolve reads more claims.
-        await writeFileAtomic(indexPath, `${JSON.stringify({ v: 1, entries: next })}\n`, 0o600).catch(() => {});
+        // Best effort and not fsynced (a hint: a lost or stale index only means more claims are read).
+        const tmp = join(claimsDir, `.${NAMES_INDEX}.${randomBase32(10)}.tmp`);
+        try {
+          await fsp.writeFile(tmp, `${JSON.stringify({ v: 1, entries: next })}\n`, { mode: 0o600, flag: "wx" });
+          await fsp.rename(tmp, indexPath);
+        } catch {
+          await fsp.rm(tmp, { force: true }).catch(() => {});
+        }
       }
       return { entries: entries.filter((e): e is ClaimName => e !== null), corrupt };
     },
