@@ -1,6 +1,6 @@
 /** Which repository a lease is for: config/flag/env, else the current directory's GitHub remote. */
 import { CrabboxError, Exit } from "../errors.ts";
-import { parseRepo } from "../github/operations.ts";
+import { parseRepo } from "../github/repo-name.ts";
 import type { Runtime } from "../runtime.ts";
 
 export async function resolveRepo(runtime: Runtime, configured: string): Promise<string> {
