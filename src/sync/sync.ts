@@ -19,7 +19,6 @@
  * everything (full listing, every file through rsync's quick check).
  */
 import { existsSync, lstatSync, rmSync } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
 import { proxyLogPathFor } from "../ssh/config.ts";
@@ -104,7 +103,7 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
   }
   const since = state && !pending ? await changedSince(runtime, input.localRoot, { head: state.head, dirty: new Map(state.dirty) }, gs) : null;
   const last = since ? state : null;
-  const newStamp = randomBytes(8).toString("hex");
+  const newStamp = Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex");
   const report = reportStarter(runtime, input, last?.stamp ?? null, newStamp);
   // The local rsync's version check, and the master check, run beside git's listing. When the
   // master is up, the remote report starts at once: it runs while the view is listed.
@@ -265,7 +264,7 @@ async function syncFromFingerprint(runtime: Runtime, input: SyncInput, started: 
   // local check meets a changed file, the master is asked (a local socket query); when it is up,
   // the session starts then and overlaps the rest of the check. Otherwise it starts once the
   // lease is brought up. An unchanged tree starts nothing at all.
-  const newStamp = randomBytes(8).toString("hex");
+  const newStamp = Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex");
   const report = reportStarter(runtime, input, last?.stamp ?? null, newStamp);
   let masterChecked: Promise<boolean> | undefined;
   let done = false;
