@@ -24,7 +24,7 @@
  */
 import { existsSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import type { Runtime } from "../runtime.ts";
+import type { ExecResult, Runtime } from "../runtime.ts";
 import { secretByContent, secretByName, type SecretRules } from "./secrets.ts";
 
 /** size, mtimeMs, ctimeMs, mode, ino, sha256 — null hash: hash again next time. */
@@ -48,6 +48,11 @@ export interface GitState {
 const RACY_WINDOW_MS = 2_000;
 
 export const STATUS_ARGV = ["git", "-c", "core.fileMode=true", "-c", "status.relativePaths=false", "status", "--porcelain=v2", "-z", "--untracked-files=all", "--branch", "--no-renames", "--ignore-submodules=none"];
+
+/** Start `git status` in `root` (the caller may start it early and hand the promise to gitState). */
+export function runStatus(runtime: Runtime, root: string): Promise<ExecResult> {
+  return runtime.exec(STATUS_ARGV, { cwd: root, timeoutMs: 120_000 });
+}
 
 /** Parse `git status --porcelain=v2 -z --branch` output into (head, records); null when it cannot be used. */
 export function parseStatus(out: string): { head: string; records: { path: string; kind: "tracked" | "untracked"; indexSig: string; worktree: "same" | "changed" | "deleted" }[] } | null {
@@ -104,11 +109,11 @@ function hashOf(abs: string, isLink: boolean): string {
 export async function gitState(
   runtime: Runtime,
   root: string,
-  opts: { salt: string; rules: SecretRules; stats: Record<string, StatEntry> },
+  opts: { salt: string; rules: SecretRules; stats: Record<string, StatEntry>; status?: Promise<ExecResult> },
 ): Promise<GitState | null> {
   // Submodules: a clean one shows no record, and `git diff` names only its commit.
   if (existsSync(join(root, ".gitmodules"))) return null;
-  const r = await runtime.exec(STATUS_ARGV, { cwd: root, timeoutMs: 120_000 });
+  const r = await (opts.status ?? runStatus(runtime, root));
   if (r.code !== 0) return null;
   const parsed = parseStatus(r.stdout);
   if (!parsed) return null;

@@ -20,7 +20,7 @@
  */
 import { existsSync, lstatSync, rmSync } from "node:fs";
 import { CrabboxError, Exit } from "../errors.ts";
-import type { Runtime } from "../runtime.ts";
+import type { ExecResult, Runtime } from "../runtime.ts";
 import { proxyLogPathFor } from "../ssh/config.ts";
 import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError } from "../ssh/diagnose.ts";
 import { tail } from "../util/text.ts";
@@ -49,7 +49,12 @@ export interface SyncInput {
   isGit?: boolean;
   /** Called once a transfer is known to be needed, before it starts (e.g. to make sure the connection is up). */
   beforeTransfer?: () => Promise<void>;
+  /** A `git status` of localRoot started earlier (gitstate.ts runStatus), used when it is recent. */
+  status?: { at: number; result: Promise<ExecResult> };
 }
+
+/** A status started longer ago than this is not used (the tree may have changed since). */
+const STATUS_FRESH_MS = 1_500;
 
 export interface SyncResult {
   skipped: boolean;
@@ -82,7 +87,8 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   if (input.isGit !== false) {
     const state = loadState(runtime, input.leaseId);
     const usable = state && state.root === input.localRoot && state.salt === salt ? state : null;
-    const gs = await gitState(runtime, input.localRoot, { salt, rules, stats: usable?.stats ?? {} });
+    const early = input.status && runtime.now() - input.status.at <= STATUS_FRESH_MS ? input.status.result : undefined;
+    const gs = await gitState(runtime, input.localRoot, { salt, rules, stats: usable?.stats ?? {}, status: early });
     if (gs) return syncFromGit(runtime, input, started, gs, usable, salt);
   }
   return syncFromFingerprint(runtime, input, started, rules);

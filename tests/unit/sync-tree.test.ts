@@ -137,6 +137,19 @@ describe("syncTree against real rsync over real ssh", () => {
     expect(again.skipped).toBe(true);
   });
 
+  test("a git status started early is used only while fresh: an old one is ignored", async () => {
+    const base = { leaseId: LEASE, configPath: cfg.path, alias: cfg.alias, localRoot: local, workRoot: remote };
+    const first = await syncTree(h.runtime, { ...base, lastFingerprint: null });
+    const { runStatus } = await import("../../src/sync/gitstate.ts");
+    const before = runStatus(h.runtime, local);
+    await before;
+    writeFileSync(join(local, "README.md"), "changed after the early status\n");
+    // Taken before the edit and 10 s "old": ignored, so the edit is seen and sent.
+    const r = await syncTree(h.runtime, { ...base, lastFingerprint: first.fingerprint, status: { at: Date.now() - 10_000, result: before } });
+    expect(r.skipped).toBe(false);
+    expect(readFileSync(join(remote, "README.md"), "utf8")).toBe("changed after the early status\n");
+  });
+
   test("a connection failure is an ssh error, not a generic sync failure", async () => {
     const bad = await startHarness({ noSshServer: true });
     try {
