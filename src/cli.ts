@@ -6,7 +6,6 @@
  */
 import { commandWord } from "./commands/argv.ts";
 import { COMMANDS } from "./commands/index.ts";
-import { globalArgs } from "./config/flags.ts";
 import { VERSION, COMMIT } from "./version.ts";
 
 export { COMMANDS };
@@ -61,6 +60,7 @@ async function noCommand(flags: string[], rest: string[]): Promise<Error | "help
   if (flags.includes("--version") || flags.includes("-v")) return "version";
   const { parseArgv } = await import("./commands/argv.ts");
   const { usageError } = await import("./errors.ts");
+  const { globalArgs } = await import("./config/flags.ts");
   try {
     parseArgv(rest, { ...globalArgs, version: { type: "boolean", alias: "v" }, help: { type: "boolean", alias: "h" } }, true);
   } catch (e) {
@@ -70,6 +70,12 @@ async function noCommand(flags: string[], rest: string[]): Promise<Error | "help
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `--version` alone loads nothing else (the flag table pulls in the config schemas).
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
+    process.stdout.write(`crabbox-cs ${VERSION} (${COMMIT})\n`);
+    return 0;
+  }
+  const { globalArgs } = await import("./config/flags.ts");
   const { name, rest } = commandWord(argv, globalArgs);
   const dash = rest.indexOf("--");
   const flags = dash === -1 ? rest : rest.slice(0, dash);

@@ -2,7 +2,7 @@
  * Private directories and crash-safe file writes for our state under ~/.crabbox
  * (claims, ssh configs, sync caches).
  */
-import { constants as fsConstants, lstatSync } from "node:fs";
+import { closeSync, constants as fsConstants, fchmodSync, fstatSync, lstatSync, openSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { CrabboxError, Exit } from "./errors.ts";
@@ -92,18 +92,17 @@ export function symlinkRefused(path: string, kind: "directory" | "file" = "direc
 export async function ensurePrivateDir(path: string, opts: { root?: string } = {}): Promise<void> {
   const chain = privateChain(path, opts.root);
   for (const [i, dir] of chain.entries()) {
-    const missing = await fsp.lstat(dir).then(
-      (st) => {
-        if (st.isSymbolicLink()) throw symlinkRefused(dir);
-        return false;
-      },
-      (e: NodeJS.ErrnoException) => {
-        if (e.code === "ENOENT" || e.code === "ENOTDIR") return true; // makeDir explains ENOTDIR
-        throw e;
-      },
-    );
+    // Synchronous calls: a handful of local metadata calls, cheaper than a thread-pool hop each.
+    let missing = false;
+    try {
+      if (lstatSync(dir).isSymbolicLink()) throw symlinkRefused(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") missing = true; // makeDir explains ENOTDIR
+      else throw e;
+    }
     if (missing) await makeDir(dir, i === 0);
-    await checkPrivateDir(dir);
+    checkPrivateDir(dir);
   }
 }
 
@@ -129,10 +128,10 @@ async function makeDir(path: string, recursive: boolean): Promise<void> {
 }
 
 /** Open `path` without following a link, then check (and tighten) the directory it is. */
-async function checkPrivateDir(path: string): Promise<void> {
-  let fh: fsp.FileHandle;
+function checkPrivateDir(path: string): void {
+  let fd: number;
   try {
-    fh = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ELOOP") throw symlinkRefused(path);
@@ -147,7 +146,7 @@ async function checkPrivateDir(path: string): Promise<void> {
     });
   }
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     const uid = process.getuid?.();
     if (uid !== undefined && st.uid !== uid) {
       throw new CrabboxError({
@@ -159,9 +158,9 @@ async function checkPrivateDir(path: string): Promise<void> {
         details: { path, ownerUid: st.uid, uid },
       });
     }
-    if ((st.mode & 0o077) !== 0) await fh.chmod(0o700);
+    if ((st.mode & 0o077) !== 0) fchmodSync(fd, 0o700);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 

@@ -59,12 +59,18 @@ export async function resolveLease(store: ClaimStore, ref: string): Promise<Clai
     if (!claim) throw notFound(ref, 0);
     return claim;
   }
-  const { claims, corrupt } = await store.list();
-  let matches = claims.filter((c) => c.slug === ref || c.codespace?.name === ref);
-  // A unique prefix of a claimed codespace name, as `list` may show it shortened ("monalisa-hello-w…").
+  // The names index says which claims can match; only those are read (and checked).
+  const { entries, corrupt } = await store.names();
+  const found: Claim[] = [];
+  for (const e of entries.filter((n) => n.slug === ref || n.codespace === ref)) {
+    const claim = e.claim ?? (await store.read(e.leaseId).catch(() => null));
+    if (claim && (claim.slug === ref || claim.codespace?.name === ref)) found.push(claim);
+  }
+  let matches = found.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.leaseId.localeCompare(b.leaseId));
+  // A unique prefix of a claimed codespace name, as `list` may show it shortened ("monalisa-hello-w…"): every claim is read.
   const prefix = ref.replace(/…$/, "");
-  if (matches.length === 0 && prefix.length >= MIN_PREFIX) matches = claims.filter((c) => c.codespace?.name.startsWith(prefix));
-  if (matches.length === 0) throw notFound(ref, corrupt.length);
+  if (matches.length === 0 && prefix.length >= MIN_PREFIX) matches = (await store.list()).claims.filter((c) => c.codespace?.name.startsWith(prefix));
+  if (matches.length === 0) throw notFound(ref, corrupt);
   if (matches.length > 1) {
     const active = matches.filter((c) => !INACTIVE.has(c.state));
     if (active.length > 0) matches = active;

@@ -14,6 +14,7 @@ import type { Runtime } from "../runtime.ts";
 import { type Claim, ClaimSchema, LEASE_ID_RE } from "./claim.ts";
 import { assertStateHomeUsable, ensurePrivateDir, lexists, readFileNoFollow, registerPrivateRoot, symlinkRefused, writeFileAtomic } from "../fsutil.ts";
 import { type LockOptions, withLock } from "./lock.ts";
+import { randomBase32 } from "../util/random.ts";
 
 export interface CorruptClaim {
   path: string;
@@ -27,6 +28,13 @@ export interface ClaimStore {
   readonly claimsDir: string;
   /** Every readable claim (sorted by createdAt, then leaseId) and every file that is not one. */
   list(): Promise<{ claims: Claim[]; corrupt: CorruptClaim[] }>;
+  /**
+   * The slug and codespace name of every claim, from the names index
+   * (claims/names.index): a claim is read only when its file changed since
+   * the index saw it (inode, size and mtime differ). The claims that had to be
+   * read come with it.
+   */
+  names(): Promise<{ entries: ClaimName[]; corrupt: number }>;
   /** The claim, null when absent; throws claim_corrupt (exit 1) for an unreadable file. */
   read(leaseId: string): Promise<Claim | null>;
   /** Validate, stamp updatedAt, write atomically. Returns what was written. Call under withLease. */
@@ -43,6 +51,14 @@ export interface ClaimStore {
   lockPath(leaseId: string): string;
 }
 
+export interface ClaimName {
+  leaseId: string;
+  slug: string;
+  codespace: string | null;
+  /** Present when the claim was read to learn its names. */
+  claim?: Claim;
+}
+
 export interface ClaimStoreOptions {
   /** Passed to withLock (timeoutMs, staleMs). */
   lock?: Pick<LockOptions, "timeoutMs" | "staleMs">;
@@ -53,6 +69,9 @@ export interface ClaimStoreOptions {
 /** Only "<leaseId>.json" names are claims; temp files, locks and anything else are ignored. */
 const CLAIM_FILE_RE = /^cbx_[a-z2-7]{12}\.json$/;
 const LIST_CONCURRENCY = 64;
+/** claims/names.index: leaseId → [ino, size, mtimeMs, slug, codespace name | null]. A hint, always checked against the claim file's stat. */
+const NAMES_INDEX = "names.index";
+type NameEntry = [number, number, number, string, string | null];
 /** Directories under CRABBOX_HOME besides claims/ (see src/ssh/config.ts, src/ssh/fingerprint.ts). */
 const STATE_SUBDIRS = ["ssh", "ssh/cm", "sync"];
 const SYMLINK_PROBLEM = "is a symbolic link; refusing to follow it";
@@ -282,6 +301,67 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
       }
       claims.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.leaseId.localeCompare(b.leaseId));
       return { claims, corrupt };
+    },
+
+    async names() {
+      await checkHome();
+      let names: string[];
+      try {
+        names = (await fsp.readdir(claimsDir)).filter((n) => CLAIM_FILE_RE.test(n)).sort();
+      } catch {
+        return { entries: [], corrupt: 0 }; // list() reports an unreadable directory
+      }
+      const indexPath = join(claimsDir, NAMES_INDEX);
+      let index: Record<string, NameEntry> = {};
+      try {
+        const r = await readFileNoFollow(indexPath);
+        if (r.kind === "file") {
+          const data = JSON.parse(r.text) as { v?: number; entries?: Record<string, NameEntry> };
+          if (data.v === 1 && data.entries && typeof data.entries === "object") index = data.entries;
+        }
+      } catch {}
+      const next: Record<string, NameEntry> = {};
+      let changed = false;
+      let corrupt = 0;
+      const entries = await mapLimit(names, LIST_CONCURRENCY, async (name): Promise<ClaimName | null> => {
+        const leaseId = name.slice(0, -".json".length);
+        const path = join(claimsDir, name);
+        let st;
+        try {
+          st = await fsp.lstat(path);
+        } catch {
+          return null; // removed while we listed
+        }
+        const old = index[leaseId];
+        if (st.isFile() && Array.isArray(old) && old.length === 5 && old[0] === st.ino && old[1] === st.size && old[2] === st.mtimeMs && typeof old[3] === "string") {
+          next[leaseId] = old;
+          return { leaseId, slug: old[3], codespace: typeof old[4] === "string" ? old[4] : null };
+        }
+        changed = true;
+        const r = await load(path, leaseId);
+        if (r === null) return null;
+        if (typeof r === "string") {
+          corrupt++;
+          return null;
+        }
+        const after = await fsp.lstat(path).catch(() => null);
+        // Index it only if it did not change while we read it.
+        if (after && after.ino === st.ino && after.size === st.size && after.mtimeMs === st.mtimeMs) {
+          next[leaseId] = [st.ino, st.size, st.mtimeMs, r.slug, r.codespace?.name ?? null];
+        }
+        return { leaseId, slug: r.slug, codespace: r.codespace?.name ?? null, claim: r };
+      });
+      if (changed || Object.keys(index).length !== Object.keys(next).length) {
+        // Best effort and not fsynced (a hint: a lost or stale index only means more claims are read).
+        const tmp = join(claimsDir, `.${NAMES_INDEX}.${randomBase32(10)}.tmp`);
+        try {
+          await fsp.writeFile(tmp, `${JSON.stringify({ v: 1, entries: next })}\n`, { mode: 0o600, flag: "wx" });
+          await fsp.rename(tmp, indexPath);
+        } catch {
+          await fsp.rm(tmp, { force: true }).catch(() => {});
+        }
+      }
+      return { entries: entries.filter((e): e is ClaimName => e !== null), corrupt };
     },
 
     withLease(leaseId, fn) {

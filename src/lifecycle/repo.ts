@@ -1,8 +1,7 @@
 /** Which repository a lease is for: config/flag/env, else the current directory's GitHub remote. */
 import { CrabboxError, Exit } from "../errors.ts";
 import { ghHostFor } from "../github/api-url.ts";
-import { parseRepo } from "../github/operations.ts";
-import { repoFromRemote } from "../github/repo-name.ts";
+import { parseRepo, repoFromRemote } from "../github/repo-name.ts";
 import type { Runtime } from "../runtime.ts";
 
 /**

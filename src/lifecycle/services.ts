@@ -6,9 +6,8 @@
  */
 import type { Context } from "../context.ts";
 import { createGh, type Gh } from "../gh/gh.ts";
-import { codespacesApi, type CodespacesApi } from "../github/api.ts";
-import { resolveToken, type ResolvedToken } from "../github/auth.ts";
-import { createGithubClient } from "../github/client.ts";
+import type { CodespacesApi } from "../github/api.ts";
+import type { ResolvedToken } from "../github/auth.ts";
 import type { GithubUser } from "../github/schemas.ts";
 import { createClaimStore, type ClaimStore } from "../leases/store.ts";
 import { createProgress, type Progress } from "../output/progress.ts";
@@ -43,13 +42,20 @@ export function createServices(ctx: Context, ports: Ports = {}): Services {
     store: ports.store ?? createClaimStore(ctx.runtime, { warn: (m) => ctx.log.warn(m) }),
     gh: ports.gh ?? createGh(ctx.runtime, cfg.ghPath),
     token() {
-      token ??= resolveToken(ctx.runtime, { ghPath: cfg.ghPath, apiUrl: cfg.apiUrl });
+      // The HTTP client (ofetch, the API's schemas) loads only when an API call is made:
+      // a warm `run --id` never pays for it.
+      token ??= import("../github/auth.ts").then(({ resolveToken }) => resolveToken(ctx.runtime, { ghPath: cfg.ghPath, apiUrl: cfg.apiUrl }));
       return token;
     },
     api() {
       api ??= ports.api
         ? Promise.resolve(ports.api)
-        : svc.token().then(({ token }) => codespacesApi(createGithubClient({ runtime: ctx.runtime, apiUrl: cfg.apiUrl, token, version: VERSION, trace: ctx.verbose ? (l) => ctx.log.debug(l) : undefined, waiting: apiProgress(ctx) })));
+        : svc.token().then(async ({ token }) => {
+            const [{ codespacesApi }, { createGithubClient }] = await Promise.all([import("../github/api.ts"), import("../github/client.ts")]);
+            return codespacesApi(
+              createGithubClient({ runtime: ctx.runtime, apiUrl: cfg.apiUrl, token, version: VERSION, trace: ctx.verbose ? (l) => ctx.log.debug(l) : undefined, waiting: apiProgress(ctx) }),
+            );
+          });
       return api;
     },
     me() {

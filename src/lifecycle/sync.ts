@@ -1,11 +1,14 @@
 /** Sync the local working tree to a lease and remember what was sent. */
-import { realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
+import { join } from "node:path";
 import type * as v from "valibot";
 import type { SyncSummary as SyncSummarySchema } from "../output/schemas.ts";
 import type { Claim } from "../leases/claim.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import { bytes, elapsed } from "../output/format.ts";
-import type { Runtime } from "../runtime.ts";
+import type { ExecResult, Runtime } from "../runtime.ts";
+import { gitTopLevel } from "../sync/files.ts";
+import { runStatus } from "../sync/gitstate.ts";
 import { syncTree } from "../sync/sync.ts";
 import type { Services } from "./services.ts";
 
@@ -14,6 +17,9 @@ export type SyncSummary = v.InferOutput<typeof SyncSummarySchema>;
 
 /** The local root to sync: the git top level of the current directory, else the directory itself. */
 export async function localRoot(runtime: Runtime): Promise<{ root: string; isGit: boolean }> {
+  // Found by looking for `.git` upwards (no git spawn); git itself answers when that cannot be trusted.
+  const found = gitTopLevel(runtime.cwd, runtime.env);
+  if (found) return { root: found, isGit: true };
   const r = await runtime.exec(["git", "rev-parse", "--show-toplevel"]);
   const top = r.code === 0 ? r.stdout.trim() : "";
   return top ? { root: top, isGit: true } : { root: runtime.cwd, isGit: false };
@@ -57,13 +63,19 @@ export function assertSyncableRoot(runtime: Runtime, root: string, isGit: boolea
 export interface SyncSource {
   root: string;
   isGit: boolean;
+  /** `git status` of the tree, started here so that it runs while the lease is resolved (used only while fresh). */
+  status?: { at: number; result: Promise<ExecResult> };
 }
 
 /** The tree to sync from the current directory, refused (before any lease is made) when it may not be sent. */
 export async function syncSource(runtime: Runtime, syncAll: boolean): Promise<SyncSource> {
   const source = await localRoot(runtime);
   assertSyncableRoot(runtime, source.root, source.isGit, syncAll);
-  return source;
+  // (With submodules the sync lists the tree itself: no status to start.)
+  if (!source.isGit || existsSync(join(source.root, ".gitmodules"))) return source;
+  const result = runStatus(runtime, source.root);
+  result.catch(() => {});
+  return { ...source, status: { at: runtime.now(), result } };
 }
 
 export interface SyncLeaseOptions {
@@ -87,6 +99,7 @@ export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOpti
     alias: claim.sshHost!,
     localRoot: root,
     isGit,
+    status: opts.source.status,
     workRoot: claim.workRoot,
     lastFingerprint: claim.lastSync?.fingerprint ?? null,
   });

@@ -4,7 +4,6 @@
  * keepalives, connection reuse), and write it privately. The file's contents
  * are never printed or logged.
  */
-import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -209,7 +208,7 @@ export async function resolveControlDir(crabboxHome: string): Promise<string> {
     await ensurePrivateDir(preferred);
     return preferred;
   }
-  const hash = createHash("sha256").update(preferred).digest("hex").slice(0, 12);
+  const hash = new Bun.CryptoHasher("sha256").update(preferred).digest("hex").slice(0, 12);
   const uid = typeof process.getuid === "function" ? process.getuid() : 0;
   const base = tmpdir().length + 30 < 60 ? tmpdir() : "/tmp";
   const dir = join(base, `crabbox-cm-${uid}-${hash}`);

@@ -8,8 +8,8 @@
  * Outside git: a directory walk that skips WALK_EXCLUDES.
  * `.git` is never listed. Symlinks are listed as themselves (never followed).
  */
-import { existsSync, lstatSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, lstatSync, readFileSync, readdirSync, realpathSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
 import { tail } from "../util/text.ts";
@@ -96,4 +96,34 @@ export async function listFiles(runtime: Runtime, localRoot: string, isGit?: boo
   }
   files = [...new Set(files)].sort();
   return { files, source };
+}
+
+/**
+ * The top level of the git work tree holding `dir`, found without running git:
+ * the nearest directory upwards with a `.git` directory (holding HEAD) or a
+ * `.git` file (`gitdir: …`, a linked worktree). null when git itself must
+ * answer: GIT_DIR or GIT_WORK_TREE set, `dir` inside a `.git` directory, or
+ * no `.git` found (the caller then asks `git rev-parse`).
+ */
+export function gitTopLevel(dir: string, env: Record<string, string | undefined>): string | null {
+  if (env.GIT_DIR || env.GIT_WORK_TREE || env.GIT_CEILING_DIRECTORIES || env.GIT_DISCOVERY_ACROSS_FILESYSTEM) return null;
+  let d: string;
+  try {
+    d = realpathSync(dir);
+  } catch {
+    return null;
+  }
+  if (d.split("/").includes(".git")) return null;
+  for (;;) {
+    const g = join(d, ".git");
+    try {
+      const st = lstatSync(g);
+      if (st.isDirectory()) return existsSync(join(g, "HEAD")) ? d : null;
+      if (st.isFile()) return readFileSync(g, "utf8").startsWith("gitdir:") ? d : null;
+      return null;
+    } catch {}
+    const up = dirname(d);
+    if (up === d) return null;
+    d = up;
+  }
 }

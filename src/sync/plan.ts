@@ -30,7 +30,9 @@ export interface PlanInput {
   gone: string[];
   report: RemoteReport;
   /** What the last successful sync's rsync wrote: a "touched" report of one of these is that write. */
-  written: Set<string>;
+  written: { has(path: string): boolean };
+  /** `new Set(view)`, when the caller has it already. */
+  viewSet?: Set<string>;
 }
 
 export interface Candidate {
@@ -51,23 +53,29 @@ function parentOf(p: string): string {
 }
 
 export function planSync(input: PlanInput): Plan {
-  const viewSet = new Set(input.view);
+  const viewSet = input.viewSet ?? new Set(input.view);
   const dirSet = new Set<string>([""]);
-  const kids = new Map<string, string[]>();
-  const addKid = (dir: string, child: string) => {
-    const list = kids.get(dir);
-    if (list) list.push(child);
-    else kids.set(dir, [child]);
-  };
   for (const f of input.view) {
-    let child = f;
-    let dir = parentOf(f);
-    addKid(dir, child);
-    while (dir !== "" && !dirSet.has(dir)) {
-      dirSet.add(dir);
-      child = dir;
-      dir = parentOf(dir);
-      addKid(dir, child);
+    for (let dir = parentOf(f); dir !== "" && !dirSet.has(dir); dir = parentOf(dir)) dirSet.add(dir);
+  }
+  // The children of the local directories the report says changed (only those: no map of the whole tree).
+  const kids = new Map<string, string[]>();
+  if (input.report.mode !== "full") {
+    for (const d of input.report.dirs) if (dirSet.has(d)) kids.set(d, []);
+  }
+  if (kids.size > 0) {
+    const seen = new Set<string>();
+    for (const f of input.view) {
+      let child = f;
+      for (let dir = parentOf(f); ; dir = parentOf(dir)) {
+        const list = kids.get(dir);
+        if (list && !seen.has(child)) {
+          seen.add(child);
+          list.push(child);
+        }
+        if (dir === "") break;
+        child = dir;
+      }
     }
   }
   const under = (dir: string): string[] => input.view.filter((f) => f.startsWith(`${dir}/`));

@@ -28,7 +28,6 @@
  * Needs on the remote side: a POSIX sh, find (with -cnewer for the cheap
  * path; without it every sync lists everything), xargs -0, rm, rmdir.
  */
-import { createHash } from "node:crypto";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
 import { proxyLogPathFor } from "../ssh/config.ts";
@@ -136,7 +135,7 @@ export interface Removal {
 
 /** The stamp files of one lease and work root share this prefix. */
 export function stampKey(leaseId: string, workRoot: string): string {
-  return `${leaseId}-${createHash("sha256").update(workRoot).digest("hex").slice(0, 12)}`;
+  return `${leaseId}-${new Bun.CryptoHasher("sha256").update(workRoot).digest("hex").slice(0, 12)}`;
 }
 
 export function remoteSyncCommand(workRoot: string, key: string, oldStamp: string | null, newStamp: string): string {

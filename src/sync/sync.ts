@@ -18,23 +18,22 @@
  * A sync that fails leaves `pending` in the cache: the next one mirrors
  * everything (full listing, every file through rsync's quick check).
  */
-import { existsSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { existsSync, lstatSync, rmSync } from "node:fs";
 import { CrabboxError, Exit } from "../errors.ts";
-import type { Runtime } from "../runtime.ts";
+import type { ExecResult, Runtime } from "../runtime.ts";
 import { proxyLogPathFor } from "../ssh/config.ts";
 import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError } from "../ssh/diagnose.ts";
 import { tail } from "../util/text.ts";
 import { WALK_EXCLUDES, listFiles } from "./files.ts";
-import { computeFingerprintAsync, loadSyncCache, markSyncPending, saveSyncCache } from "./fingerprint.ts";
+import { computeFingerprintAsync, loadSyncCache, markSyncPending, pendingPath, saveSyncCache } from "./fingerprint.ts";
+import { changedSince, gitState, trackedFiles, type GitState } from "./gitstate.ts";
+import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
 import { ignoredPaths } from "./ignore.ts";
 import { planSync, toBytes, type Candidate } from "./plan.ts";
 import { startRemoteSync, stampKey, type RemoteSession, type Removal } from "./remote.ts";
 import { checkMaster } from "../ssh/exec.ts";
 import { checkLocalRsync, parseRsyncStats, rsyncArgs, rsyncNotFound } from "./rsync.ts";
 import { secretByName, secretRules, withoutSecrets } from "./secrets.ts";
-import { writePrivateFileAtomic } from "../fsutil.ts";
 
 export { checkLocalRsync, parseRsyncStats, parseRsyncVersion, rsyncArgs, rsyncRemotePath, rsyncShellQuote, MIN_RSYNC } from "./rsync.ts";
 
@@ -50,7 +49,12 @@ export interface SyncInput {
   isGit?: boolean;
   /** Called once a transfer is known to be needed, before it starts (e.g. to make sure the connection is up). */
   beforeTransfer?: () => Promise<void>;
+  /** A `git status` of localRoot started earlier (gitstate.ts runStatus), used when it is recent. */
+  status?: { at: number; result: Promise<ExecResult> };
 }
+
+/** A status started longer ago than this is not used (the tree may have changed since). */
+const STATUS_FRESH_MS = 1_500;
 
 export interface SyncResult {
   skipped: boolean;
@@ -78,9 +82,184 @@ export interface SyncResult {
 
 export async function syncTree(runtime: Runtime, input: SyncInput): Promise<SyncResult> {
   const started = runtime.now();
+  const rules = secretRules(input.localRoot, runtime.crabboxHome);
+  const salt = `${input.alias}\0${input.workRoot}`;
+  if (input.isGit !== false) {
+    const state = loadState(runtime, input.leaseId);
+    const usable = state && state.root === input.localRoot && state.salt === salt ? state : null;
+    const early = input.status && runtime.now() - input.status.at <= STATUS_FRESH_MS ? input.status.result : undefined;
+    const gs = await gitState(runtime, input.localRoot, { salt, rules, stats: usable?.stats ?? {}, status: early });
+    if (gs) return syncFromGit(runtime, input, started, gs, usable, salt);
+  }
+  return syncFromFingerprint(runtime, input, started, rules);
+}
+
+/**
+ * The check git does (gitstate.ts): one `git status` decides whether anything
+ * changed; when something did, the paths that changed since the last sync come
+ * from git too (its dirty records, and `git diff` when HEAD moved), and the
+ * view from `git ls-files`. No per-file state is kept.
+ */
+async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, gs: GitState, state: SyncState | null, salt: string): Promise<SyncResult> {
+  const pending = existsSync(pendingPath(runtime, input.leaseId));
+  const statsChanged = () => JSON.stringify(gs.stats) !== JSON.stringify(state?.stats ?? {});
+  if (state && !pending && input.lastFingerprint === gs.key && state.key === gs.key) {
+    if (statsChanged()) await saveState(runtime, input.leaseId, { ...state, stats: gs.stats });
+    return { skipped: true, fingerprint: gs.key, files: state.files, bytes: state.bytes, sessions: 0, ms: runtime.now() - started, held: gs.held, unreadable: 0 };
+  }
+  const since = state && !pending ? await changedSince(runtime, input.localRoot, { head: state.head, dirty: new Map(state.dirty) }, gs) : null;
+  const last = since ? state : null;
+  const newStamp = Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex");
+  const report = reportStarter(runtime, input, last?.stamp ?? null, newStamp);
+  // The local rsync's version check, and the master check, run beside git's listing. When the
+  // master is up, the remote report starts at once: it runs while the view is listed.
+  const rsyncChecked = checkLocalRsync(runtime);
+  rsyncChecked.catch(() => {});
+  const up = await checkMaster(runtime, input.configPath, input.alias).catch(() => false);
+  if (up) report.start();
+  let candidates: string[];
+  let held: string[];
+  let unreadable: number;
+  let changed: string[];
+  let gone: string[];
+  let typeChange = false;
+  try {
+    // The view: the index's paths (no walk) and the untracked files status already found.
+    const tracked = await trackedFiles(runtime, input.localRoot);
+    if (!tracked) throw new CrabboxError({ code: "git_ls_files_failed", message: `git ls-files failed in ${input.localRoot}`, hint: "Fix the repository (try `git status` there), or run from a directory outside git", exit: Exit.unexpected });
+    const absent = new Set<string>();
+    for (const [p, sig] of gs.dirty) if (sig === "-") absent.add(p);
+    const all = [...new Set(tracked.concat(gs.untracked))].sort();
+    const utf8 = all.filter((f) => !f.includes("\uFFFD") && !absent.has(f));
+    unreadable = all.filter((f) => f.includes("\uFFFD")).length;
+    const kept = withoutSecrets(input.localRoot, utf8, secretRules(input.localRoot, runtime.crabboxHome));
+    candidates = kept.files;
+    held = [...new Set([...kept.held, ...gs.held])].sort();
+    // What changed: only those paths are looked at here (the full view is sized while rsync runs).
+    if (since) {
+      const inView = new Set(candidates);
+      const present = (p: string) => inView.has(p) && isFileOrLink(input.localRoot, p);
+      changed = [...since].filter(present).sort();
+      const sent = new Set(changed);
+      gone = [...since].filter((p) => !sent.has(p)).sort();
+      // A local directory that became a file: removals must go before rsync.
+      typeChange = gone.some((g) => {
+        for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (present(g.slice(0, i))) return true;
+        return false;
+      });
+    } else {
+      changed = [];
+      gone = [];
+    }
+    await rsyncChecked;
+    if (!up) await input.beforeTransfer?.();
+  } catch (e) {
+    report.abort();
+    throw e;
+  }
+  let view: string[] = [];
+  let totalBytes = 0;
+  const sizeView = (): string[] => {
+    const sized = filesAndSize(input.localRoot, candidates);
+    view = sized.files;
+    totalBytes = sized.bytes;
+    if (!since) changed = view;
+    return view;
+  };
+  if (!since) sizeView(); // a full sync sends the whole view: it is needed first
+  // It wrote the whole view of its day: every path now in the view or gone since.
+  const lastWritten = (viewBytes: Set<string>, goneBytes: string[]) => {
+    if (!last?.wroteAll) return new Set(last?.written ?? []);
+    const g = new Set(goneBytes);
+    return { has: (p: string) => viewBytes.has(p) || g.has(p) };
+  };
+
+  await markSyncPending(runtime, input.leaseId);
+  const done = await mirror(runtime, input, { view: () => (since ? sizeView() : view), changed, gone, typeChange, lastWritten, source: "git", report });
+  await saveState(runtime, input.leaseId, {
+    v: 3,
+    root: input.localRoot,
+    salt,
+    key: gs.key,
+    head: gs.head,
+    dirty: [...gs.dirty],
+    stats: gs.stats,
+    stamp: newStamp,
+    ...(done.wroteAll ? { wroteAll: true } : { written: done.written }),
+    files: view.length,
+    bytes: totalBytes,
+  });
+  rmSync(pendingPath(runtime, input.leaseId), { force: true });
+  return {
+    skipped: false,
+    fingerprint: gs.key,
+    files: view.length,
+    bytes: totalBytes,
+    transferred: done.transferred,
+    deleted: done.removed,
+    sentBytes: done.sentBytes,
+    mode: last?.stamp ? "incremental" : "full",
+    sessions: done.sessions,
+    ms: runtime.now() - started,
+    held,
+    unreadable,
+  };
+}
+
+function isFileOrLink(root: string, rel: string): boolean {
+  try {
+    const st = lstatSync(root.endsWith("/") ? root + rel : `${root}/${rel}`);
+    return st.isFile() || st.isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Regular files and symlinks only (a gitlink or a tracked path that became a directory is not sent), and their total size. */
+function filesAndSize(root: string, paths: string[]): { files: string[]; bytes: number } {
+  const base = root.endsWith("/") ? root : `${root}/`;
+  const files: string[] = [];
+  let bytes = 0;
+  for (const f of paths) {
+    try {
+      const st = lstatSync(base + f);
+      if (!st.isFile() && !st.isSymbolicLink()) continue;
+      bytes += st.size;
+      files.push(f);
+    } catch {}
+  }
+  return { files, bytes };
+}
+
+/** The remote report session (remote.ts), started at most once. */
+interface ReportStarter {
+  start(): RemoteSession;
+  started(): boolean;
+  abort(): void;
+}
+
+function reportStarter(runtime: Runtime, input: SyncInput, oldStamp: string | null, newStamp: string): ReportStarter {
+  let session: RemoteSession | undefined;
+  return {
+    start: () =>
+      (session ??= startRemoteSync(runtime, {
+        configPath: input.configPath,
+        alias: input.alias,
+        workRoot: input.workRoot,
+        key: stampKey(input.leaseId, input.workRoot),
+        oldStamp,
+        newStamp,
+        leaseId: input.leaseId,
+      })),
+    started: () => session !== undefined,
+    abort: () => session?.abort(),
+  };
+}
+
+/** The stat-and-hash check (fingerprint.ts), for trees git cannot describe alone: outside git, with submodules or nested repositories. */
+async function syncFromFingerprint(runtime: Runtime, input: SyncInput, started: number, rules: ReturnType<typeof secretRules>): Promise<SyncResult> {
   const listed = await listFiles(runtime, input.localRoot, input.isGit);
   const utf8 = listed.files.filter((f) => !f.includes("\uFFFD"));
-  const rules = secretRules(input.localRoot, runtime.crabboxHome);
   const { files, held } = withoutSecrets(input.localRoot, utf8, rules);
   const base = { held, unreadable: listed.files.length - utf8.length };
   const cache = loadSyncCache(runtime, input.leaseId, input.localRoot);
@@ -91,24 +270,14 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   // local check meets a changed file, the master is asked (a local socket query); when it is up,
   // the session starts then and overlaps the rest of the check. Otherwise it starts once the
   // lease is brought up. An unchanged tree starts nothing at all.
-  const newStamp = randomBytes(8).toString("hex");
-  let session: RemoteSession | undefined;
-  const startReport = () =>
-    (session ??= startRemoteSync(runtime, {
-      configPath: input.configPath,
-      alias: input.alias,
-      workRoot: input.workRoot,
-      key: stampKey(input.leaseId, input.workRoot),
-      oldStamp: last?.stamp ?? null,
-      newStamp,
-      leaseId: input.leaseId,
-    }));
+  const newStamp = Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex");
+  const report = reportStarter(runtime, input, last?.stamp ?? null, newStamp);
   let masterChecked: Promise<boolean> | undefined;
   let done = false;
   const fp = await computeFingerprintAsync(input.localRoot, files, cache, runtime.now(), `${input.alias}\0${input.workRoot}`, cache.lastSync?.sent ?? {}, () => {
     masterChecked = checkMaster(runtime, input.configPath, input.alias).then(
       (up) => {
-        if (up && !done) startReport();
+        if (up && !done) report.start();
         return up;
       },
       () => false,
@@ -116,7 +285,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   });
   done = true;
   if (input.lastFingerprint !== null && fp.fingerprint === input.lastFingerprint && !cache.pending) {
-    (session as RemoteSession | undefined)?.abort(); // a touched file whose content did not change
+    report.abort(); // a touched file whose content did not change
     if (fp.dirty) await saveSyncCache(runtime, input.leaseId, cache);
     await masterChecked;
     return { skipped: true, fingerprint: fp.fingerprint, files: fp.files.length, bytes: fp.totalBytes, sessions: 0, ms: runtime.now() - started, ...base };
@@ -124,41 +293,85 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   try {
     await checkLocalRsync(runtime);
     // A master found up a moment ago is used as it is; otherwise the caller brings the lease up.
-    if (!session || !(await masterChecked)) await input.beforeTransfer?.();
+    if (!report.started() || !(await masterChecked)) await input.beforeTransfer?.();
   } catch (e) {
-    (session as RemoteSession | undefined)?.abort();
+    report.abort();
     throw e;
   }
 
   // From here on, a failure leaves `pending`: the next sync mirrors everything.
   cache.pending = true;
   await markSyncPending(runtime, input.leaseId);
+  forgetState(runtime, input.leaseId);
 
   const sent = cache.lastSync?.sent ?? {};
-  const view = fp.files.map(toBytes);
-  const changed = last ? fp.files.filter((f) => sent[f] !== fp.signatures.get(f)).map(toBytes) : view;
-  const gone = Object.keys(sent).filter((f) => !fp.signatures.has(f)).map(toBytes);
-
-  const remote = startReport();
-  // 2. Meanwhile, rsync sends what changed locally (present paths only) over the same master,
-  // unless a local directory became a file (then rsync's --force and the removals would race).
-  const viewSet = new Set(view);
+  const changed = last ? fp.files.filter((f) => sent[f] !== fp.signatures.get(f)) : fp.files;
+  const gone = Object.keys(sent).filter((f) => !fp.signatures.has(f));
+  const lastWritten = () => new Set(last?.wroteAll ? Object.keys(sent).map(toBytes) : (last?.written ?? []));
+  const viewSet = new Set(fp.files);
   const typeChange = gone.some((g) => {
     for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (viewSet.has(g.slice(0, i))) return true;
     return false;
   });
-  const early = typeChange ? [] : changed;
+  const r = await mirror(runtime, input, { view: () => fp.files, changed, gone, typeChange, lastWritten, source: listed.source, report });
+
+  cache.lastSync = { fingerprint: fp.fingerprint, sent: Object.fromEntries(fp.signatures), stamp: newStamp, ...(r.wroteAll ? { wroteAll: true } : { written: r.written }) };
+  cache.pending = false;
+  await saveSyncCache(runtime, input.leaseId, cache);
+  return {
+    skipped: false,
+    fingerprint: fp.fingerprint,
+    files: fp.files.length,
+    bytes: fp.totalBytes,
+    transferred: r.transferred,
+    deleted: r.removed,
+    sentBytes: r.sentBytes,
+    mode: last?.stamp ? "incremental" : "full",
+    sessions: r.sessions,
+    ms: runtime.now() - started,
+    ...base,
+  };
+}
+
+interface MirrorInput {
+  /** The local view (JS strings): asked for once the early rsync is under way. */
+  view: () => string[];
+  /** A local directory became a file (then removals go before rsync). */
+  typeChange: boolean;
+  /** Paths of the view that changed since the last successful sync (the whole view without one). */
+  changed: string[];
+  /** Paths the last successful sync may have left remotely that are no longer in the view. */
+  gone: string[];
+  /** What the last successful sync's rsync wrote (latin1 byte strings), given the view and gone paths (as bytes). */
+  lastWritten: (view: Set<string>, gone: string[]) => { has(path: string): boolean };
+  source: "git" | "walk";
+  report: ReportStarter;
+}
+
+/**
+ * Steps 1-3 (the module comment): the report session and the early rsync in
+ * parallel, the removals, then a second rsync when the report asks for more.
+ * The caller has marked the sync pending.
+ */
+async function mirror(runtime: Runtime, input: SyncInput, m: MirrorInput): Promise<{ transferred: number; sentBytes: number; removed: number; sessions: number; written: string[]; wroteAll: boolean }> {
+  const changed = m.changed.map(toBytes);
+  const gone = m.gone.map(toBytes);
+  const remote = m.report.start();
+  // 2. Meanwhile, rsync sends what changed locally (present paths only) over the same master,
+  // unless a local directory became a file (then rsync's --force and the removals would race).
+  const early = m.typeChange ? [] : changed;
   const earlyRsync = early.length > 0 ? runRsync(runtime, input, early) : Promise.resolve({ transferred: 0, sentBytes: 0 });
   earlyRsync.catch(() => {});
+  const view = m.view().map(toBytes);
+  const viewSet = new Set(view);
   let removed = 0;
   let plan;
   try {
     const report = await remote.report;
     const inFlight = new Set(early);
-    const written = new Set(last?.wroteAll ? Object.keys(sent).map(toBytes) : (last?.written ?? []));
-    plan = planSync({ view, changed, gone, report, written });
+    plan = planSync({ view, viewSet, changed, gone, report, written: m.lastWritten(viewSet, gone) });
     // The report ran beside the early rsync: its temporary files are not strays.
-    const removals = await decideRemovals(runtime, input.localRoot, listed.source, plan.candidates.filter((c) => !rsyncTempOf(c.path, inFlight)));
+    const removals = await decideRemovals(runtime, input.localRoot, m.source, plan.candidates.filter((c) => !rsyncTempOf(c.path, inFlight)));
     removed = (await remote.finish(removals)).removed;
   } catch (e) {
     remote.abort();
@@ -178,23 +391,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
     stats.sentBytes += more.sentBytes;
     sessions++;
   }
-
-  cache.lastSync = { fingerprint: fp.fingerprint, sent: Object.fromEntries(fp.signatures), stamp: newStamp, ...(wroteAll ? { wroteAll } : { written }) };
-  cache.pending = false;
-  await saveSyncCache(runtime, input.leaseId, cache);
-  return {
-    skipped: false,
-    fingerprint: fp.fingerprint,
-    files: fp.files.length,
-    bytes: fp.totalBytes,
-    transferred: stats.transferred,
-    deleted: removed,
-    sentBytes: stats.sentBytes,
-    mode: last?.stamp ? "incremental" : "full",
-    sessions,
-    ms: runtime.now() - started,
-    ...base,
-  };
+  return { ...stats, removed, sessions, written, wroteAll };
 }
 
 /**
@@ -228,16 +425,12 @@ async function decideRemovals(runtime: Runtime, localRoot: string, source: "git"
 }
 
 async function runRsync(runtime: Runtime, input: SyncInput, send: string[]): Promise<{ transferred: number; sentBytes: number }> {
-  const listPath = join(runtime.crabboxHome, "sync", `${input.leaseId}.files-${randomBytes(4).toString("hex")}`);
-  await writePrivateFileAtomic(listPath, Buffer.from(`${send.join("\0")}\0`, "latin1"));
   const logPath = proxyLogPathFor(input.configPath);
   const mark = logMark(logPath);
-  let r;
-  try {
-    r = await runtime.exec(rsyncArgs({ listPath, configPath: input.configPath, alias: input.alias, localRoot: input.localRoot, workRoot: input.workRoot }));
-  } finally {
-    if (existsSync(listPath)) unlinkSync(listPath);
-  }
+  // The list goes on rsync's stdin (--files-from=-): rsync starts now, with no file to write first.
+  const r = await runtime.exec(rsyncArgs({ listPath: "-", configPath: input.configPath, alias: input.alias, localRoot: input.localRoot, workRoot: input.workRoot }), {
+    input: Buffer.from(`${send.join("\0")}\0`, "latin1"),
+  });
   if (r.spawnError) throw rsyncNotFound(r.spawnError);
   // 24: some source files vanished while rsync ran; what exists was sent.
   if (r.code !== 0 && r.code !== 24) {

@@ -4,9 +4,10 @@
  * printed as a table and written to bench/results.json.
  *
  *   bun tests/bench/run.ts [--only cold-run,warm-run,…] [--handshake-delay MS]
- *                          [--rounds-factor X] [--out FILE]
+ *                          [--rounds-factor X] [--session-delay MS] [--out FILE]
  *
- * Env equivalents: CRABBOX_BENCH_HANDSHAKE_MS, CRABBOX_BENCH_ROUNDS_FACTOR.
+ * Env equivalents: CRABBOX_BENCH_HANDSHAKE_MS, CRABBOX_BENCH_ROUNDS_FACTOR,
+ * CRABBOX_BENCH_SESSION_MS (the emulator's synthetic per-session delay, default 0).
  * Needs dist/crabbox-cs (`bun build.ts`), ssh, sshd, rsync, git; /usr/bin/gh
  * for the two comparisons with the real GitHub CLI.
  */
@@ -15,11 +16,13 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT, requireBinary } from "../e2e/harness.ts";
 import coldRun from "./cold-run.ts";
+import floor from "./floor.ts";
 import { BenchContext, type Figure, type FigureScript, fmtMs, machine, renderTable, settingsFromEnv, tableRows } from "./lib.ts";
 import listScale from "./list-scale.ts";
 import noopSync from "./noop-sync.ts";
 import pool from "./pool.ts";
 import shardBench from "./shard.ts";
+import scale from "./scale.ts";
 import smallChange from "./small-change.ts";
 import startup from "./startup.ts";
 import warmRun from "./warm-run.ts";
@@ -29,9 +32,11 @@ export const SCRIPTS: [string, FigureScript][] = [
   ["startup", startup],
   ["cold-run", coldRun],
   ["warm-run", warmRun],
+  ["floor", floor],
   ["noop-sync", noopSync],
   ["small-change", smallChange],
   ["shard", shardBench],
+  ["scale", scale],
   ["list-scale", listScale],
   ["pool", pool],
 ];
@@ -42,6 +47,7 @@ const { values } = parseArgs({
     only: { type: "string" },
     "handshake-delay": { type: "string" },
     "rounds-factor": { type: "string" },
+    "session-delay": { type: "string" },
     out: { type: "string" },
   },
 });
@@ -51,6 +57,7 @@ const settings = settingsFromEnv({
   ...process.env,
   ...(values["handshake-delay"] ? { CRABBOX_BENCH_HANDSHAKE_MS: values["handshake-delay"] } : {}),
   ...(values["rounds-factor"] ? { CRABBOX_BENCH_ROUNDS_FACTOR: values["rounds-factor"] } : {}),
+  ...(values["session-delay"] ? { CRABBOX_BENCH_SESSION_MS: values["session-delay"] } : {}),
 });
 const only = values.only ? new Set(values.only.split(",").map((s) => s.trim())) : null;
 const unknown = [...(only ?? [])].filter((n) => !SCRIPTS.some(([s]) => s === n));
@@ -93,7 +100,7 @@ try {
 }
 const total = performance.now() - t0;
 
-console.log(`\ncrabbox-cs benchmarks — handshake delay ${settings.handshakeDelayMs} ms, ${machine().cpus} CPUs, total ${fmtMs(total)}\n`);
+console.log(`\ncrabbox-cs benchmarks — handshake delay ${settings.handshakeDelayMs} ms, session delay ${settings.sessionMs} ms, ${machine().cpus} CPUs, total ${fmtMs(total)}\n`);
 console.log(renderTable(tableRows(figures)));
 console.log("");
 for (const f of figures) for (const n of f.notes) console.log(`  ${f.id}: ${n}`);

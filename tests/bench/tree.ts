@@ -105,3 +105,21 @@ export function touchOne(tree: Tree, n: number): string {
   writeFileSync(join(tree.dir, rel), content(sizeOf(n)));
   return rel;
 }
+
+/** The hand-made pair a user would type: `rsync -a --delete … && ssh … true` (same config, same master). */
+export async function handPair(ctx: BenchContext, tree: Tree): Promise<number> {
+  const { timed } = await import("./lib.ts");
+  const ms = await plainRsync(ctx, tree);
+  return ms + (await timed(["ssh", "-F", tree.lease.configPath, tree.lease.alias, "true"], { env: await ctx.env() })).ms;
+}
+
+/** `git status --porcelain` in the work tree: git's own check of the same tree. */
+export async function gitStatusMs(ctx: BenchContext, work: string): Promise<number> {
+  const { timed } = await import("./lib.ts");
+  return (await timed(["git", "status", "--porcelain"], { cwd: work, env: await ctx.env() })).ms;
+}
+
+/** Change `count` files' contents (same sizes, new bytes), spread over the tree. */
+export function touchMany(tree: Tree, n: number, count: number): void {
+  for (let i = 0; i < count; i++) touchOne(tree, n * 1000 + i);
+}

@@ -5,9 +5,9 @@
  * recording `rsync` first on PATH).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createHarness, recordRsync, seedLeases, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
+import { BIN, createHarness, recordRsync, seedLeases, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
 
 let h: Harness;
 let lease: { leaseId: string; slug: string; codespace: { name: string } };
@@ -108,6 +108,37 @@ describe("sync skipping", () => {
   });
 });
 
+/** A recording `git` first on PATH for one run: every invocation's arguments, one line each. */
+function recordGit(): { env: Record<string, string>; calls(): string[] } {
+  const dir = join(h.tmp, "git-wrap");
+  const log = join(h.tmp, "git.log");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "git"), `#!/bin/sh\necho "$*" >> '${log}'\nexec '${Bun.which("git")}' "$@"\n`, { mode: 0o755 });
+  rmSync(log, { force: true });
+  return { env: { PATH: `${dir}:${h.env.PATH}` }, calls: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []) };
+}
+
+describe("the local check is git's", () => {
+  test("a no-op check spawns at most one git (git status), from the checkout's top level or a subdirectory", async () => {
+    writeFileSync(join(h.work, "git-count.txt"), "x\n");
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    const g = recordGit();
+    const r = await h.run(["run", "--id", lease.slug, "--json", "--", "true"], { env: g.env });
+    expect(r.code).toBe(0);
+    expect(r.json().sync.skipped).toBe(true);
+    expect(g.calls().length).toBeGreaterThanOrEqual(1); // the recorder sees the check (not vacuous)
+    expect(g.calls().length).toBeLessThanOrEqual(1);
+    expect(g.calls()[0]).toContain("status");
+    mkdirSync(join(h.work, "sub"), { recursive: true });
+    writeFileSync(join(h.work, "sub", "f.txt"), "f\n");
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"], { cwd: join(h.work, "sub") })).code).toBe(0);
+    const g2 = recordGit();
+    const r2 = await h.run(["run", "--id", lease.slug, "--json", "--", "true"], { env: g2.env, cwd: join(h.work, "sub") });
+    expect(r2.json().sync.skipped).toBe(true);
+    expect(g2.calls()).toHaveLength(1);
+  });
+});
+
 describe("sync correctness of the skip", () => {
   // Regression test: rsync's default quick check compares sizes and whole-second mtimes, so
   // a same-size edit in the same second as the previous sync used to be skipped by rsync
@@ -145,5 +176,32 @@ describe("list at scale", () => {
     expect(counts["GET /user/codespaces"]).toBe(2);
     expect(apiRequests()).toBeLessThanOrEqual(3);
     expect(Object.keys(counts).some((k) => k.startsWith("GET /user/codespaces/"))).toBe(false);
+  });
+});
+
+describe("resolving a slug", () => {
+  test("run --id <slug> reads one claim file, not every claim (50 others on disk)", async () => {
+    seedLeases(h, lease.leaseId, 50);
+    const claimsDir = join(h.home, "claims");
+    const opened = async () => {
+      const log = join(h.tmp, `strace-${Date.now()}.log`);
+      const r = Bun.spawn(["strace", "-f", "-qq", "-e", "trace=openat,open", "-o", log, BIN, "run", "--id", lease.slug, "--no-sync", "--", "echo", "resolved"], {
+        cwd: h.work,
+        env: h.env,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [out, code] = await Promise.all([new Response(r.stdout).text(), r.exited]);
+      expect({ code, out }).toEqual({ code: 0, out: "resolved\n" });
+      const files = new Set<string>();
+      for (const m of readFileSync(log, "utf8").matchAll(/open(?:at)?\([^"]*"([^"]+)"/g)) {
+        const p = m[1]!;
+        if (p.startsWith(claimsDir) && /\/cbx_[a-z2-7]{12}\.json$/.test(p)) files.add(p);
+      }
+      return files;
+    };
+    await opened(); // the first resolve after the seeding may build the names index
+    const files = await opened();
+    expect([...files]).toEqual([join(claimsDir, `${lease.leaseId}.json`)]);
   });
 });

@@ -263,7 +263,7 @@ describe("leftover files", () => {
     const r = await h.run(["run", "--id", lease.slug, "--", "true"]); // sync: writes the sync cache; connects: ssh config
     expect(r.code).toBe(0);
     const before = filesOf(lease.leaseId);
-    expect(before).toEqual(expect.arrayContaining([`ssh/${lease.leaseId}.config`, `ssh/${lease.leaseId}.proxy.log`, `sync/${lease.leaseId}.json`, `claims/${lease.leaseId}.json`]));
+    expect(before).toEqual(expect.arrayContaining([`ssh/${lease.leaseId}.config`, `ssh/${lease.leaseId}.proxy.log`, `sync/${lease.leaseId}.state`, `claims/${lease.leaseId}.json`]));
     const marker = writeMarker(lease.leaseId, { host: hostname(), pid: await deadPid(), startTime: null });
     const config = join(h.home, "ssh", `${lease.leaseId}.config`);
     const alias = /^Host\s+(\S+)/m.exec(readFileSync(config, "utf8"))![1]!;

@@ -2,7 +2,8 @@
  * The test-facing control surface (in-process methods, also served as JSON
  * under /_emulator/<method>), plus the bookkeeping of gh stand-in tunnels.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import type { CreateDropMode } from "./api.ts";
 import type { Faults, InjectErrorOptions } from "./faults.ts";
 import type { AddRepoOptions, Delays, SeedOptions, Store } from "./store.ts";
@@ -185,6 +186,10 @@ export function createControl(store: Store, faults: Faults, tunnels: Tunnels, ba
         if (typeof v !== "number" || v < 0) throw new Error(`setDelays: ${k} must be a non-negative number`);
       }
       Object.assign(store.delays, partial);
+      if ("sessionMs" in partial) {
+        const homes = join(store.stateDir, "homes");
+        for (const name of existsSync(homes) ? readdirSync(homes) : []) store.writeSessionDelay(join(homes, name));
+      }
       return { ...store.delays };
     },
     setHandshakeDelay(ms) {

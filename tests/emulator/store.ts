@@ -3,7 +3,7 @@
  * States are computed lazily from timestamps (a per-codespace timeline), so
  * no timers run and 500 codespaces cost nothing. No HTTP, no SSH here.
  */
-import { mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   type Account,
@@ -25,12 +25,17 @@ export interface Delays {
   deleteMs: number;
   /** How long a create request takes before the codespace exists and the answer is sent. */
   createResponseMs: number;
+  /**
+   * A synthetic cost added to every ssh session's login (the rc sleeps this long), to model a
+   * codespace whose login files are slow. 0: a session costs what sshd and sh cost.
+   */
+  sessionMs: number;
 }
 
-export const DEFAULT_DELAYS: Delays = { provisionMs: 150, stopMs: 100, startMs: 100, deleteMs: 100, createResponseMs: 0 };
+export const DEFAULT_DELAYS: Delays = { provisionMs: 150, stopMs: 100, startMs: 100, deleteMs: 100, createResponseMs: 0, sessionMs: 0 };
 
 /** What GitHub takes, roughly (for benchmarks, never for tests): create 45 s, start 8 s, stop 4 s, delete 2 s. */
-export const REALISTIC_DELAYS: Delays = { provisionMs: 45_000, stopMs: 4_000, startMs: 8_000, deleteMs: 2_000, createResponseMs: 0 };
+export const REALISTIC_DELAYS: Delays = { provisionMs: 45_000, stopMs: 4_000, startMs: 8_000, deleteMs: 2_000, createResponseMs: 0, sessionMs: 0 };
 
 /** The realistic delays scaled by `factor` (0.1: create 4.5 s, start 0.8 s, stop 0.4 s), for benchmarks that must stay short. */
 export function scaledDelays(factor: number): Delays {
@@ -422,13 +427,22 @@ export class Store {
     return join(this.stateDir, "homes", name);
   }
 
+  /** Apply delays.sessionMs to one home (the rc reads `.session-delay`). */
+  writeSessionDelay(home: string): void {
+    const file = join(home, ".session-delay");
+    if (this.delays.sessionMs > 0) writeFileSync(file, `${(this.delays.sessionMs / 1000).toFixed(3)}\n`);
+    else rmSync(file, { force: true });
+  }
+
   ensureDir(cs: CodespaceRecord): string {
     const home = this.homeOf(cs.name);
     if (!existsSync(home)) {
       mkdirSync(home, { recursive: true });
-      const rc = "# emulated codespace: a small fixed rc\nexport EMULATED_CODESPACE=1\n";
+      // Builtins only, unless the synthetic session delay is set (then one sleep).
+      const rc = '# emulated codespace: a small fixed rc\nexport EMULATED_CODESPACE=1\nif [ -f "$HOME/.session-delay" ]; then read d < "$HOME/.session-delay"; sleep "$d"; fi\n';
       for (const f of [".bashrc", ".profile"]) writeFileSync(join(home, f), rc);
     }
+    this.writeSessionDelay(home);
     const dir = this.dirOf(cs.name);
     const repo = this.repos.get(cs.repoKey);
     const repoName = repo?.name ?? cs.repoKey.split("/")[1] ?? "repo";

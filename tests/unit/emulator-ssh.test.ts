@@ -146,6 +146,23 @@ describe("data plane through real ssh and rsync", () => {
     expect(emu.control.codespaceHome(name)).not.toBe(process.env.HOME);
   });
 
+  test("the synthetic session delay knob: every session's rc sleeps delays.sessionMs (off by default)", async () => {
+    const name = await create();
+    const [file, alias] = await sshConfig(name);
+    const off = await run(["ssh", "-F", file, "-o", "BatchMode=yes", alias, 'echo "d=$d"']);
+    expect(off.stdout).toBe("d=\n");
+    emu.control.setDelays({ sessionMs: 40 });
+    try {
+      // The rc read the delay (into $d) before it slept and ran the command.
+      const on = await run(["ssh", "-F", file, "-o", "BatchMode=yes", alias, 'echo "d=$d"']);
+      expect(on.code).toBe(0);
+      expect(on.stdout).toBe("d=0.040\n");
+    } finally {
+      emu.control.setDelays({ sessionMs: 0 });
+    }
+    expect((await run(["ssh", "-F", file, "-o", "BatchMode=yes", alias, 'echo "d=$d"'])).stdout).toBe("d=\n");
+  });
+
   test("each codespace sees only its own disk at /workspaces", async () => {
     const a = await create();
     const b = await create();

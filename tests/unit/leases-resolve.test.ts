@@ -113,3 +113,27 @@ describe("resolveLease", () => {
     }
   });
 });
+
+describe("resolveLease: the names index", () => {
+  test("a claim rewritten since the index saw it is read again: a new codespace name resolves, the old one does not", async () => {
+    const store = setup();
+    const a = makeClaim({ slug: "amber-crab" });
+    await store.write(makeClaim({ slug: "brave-otter" }));
+    await store.write(a);
+    expect((await resolveLease(store, "amber-crab")).leaseId).toBe(a.leaseId); // builds the index
+    await store.write({ ...a, codespace: codespace("octo-repo-new111") });
+    expect((await resolveLease(store, "octo-repo-new111")).leaseId).toBe(a.leaseId);
+    await store.write({ ...a, codespace: codespace("octo-repo-new222") });
+    expect((await caught(resolveLease(store, "octo-repo-new111"))).code).toBe("lease_not_found");
+    // A damaged index is only a hint: resolution still works.
+    writeFileSync(join(store.claimsDir, "names.index"), "{not json");
+    expect((await resolveLease(store, "octo-repo-new222")).leaseId).toBe(a.leaseId);
+    // An index that lies about names (same stat) cannot make a claim match a name it does not hold.
+    const idx = { v: 1, entries: {} as Record<string, unknown> };
+    await store.names();
+    const real = JSON.parse(require("node:fs").readFileSync(join(store.claimsDir, "names.index"), "utf8"));
+    for (const [id, e] of Object.entries(real.entries as Record<string, unknown[]>)) idx.entries[id] = [e[0], e[1], e[2], "liar", null];
+    writeFileSync(join(store.claimsDir, "names.index"), JSON.stringify(idx));
+    expect((await caught(resolveLease(store, "liar"))).code).toBe("lease_not_found");
+  });
+});

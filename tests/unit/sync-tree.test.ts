@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { CrabboxError } from "../../src/errors.ts";
 import { writeLeaseConfig } from "../../src/ssh/config.ts";
 import { createRuntime } from "../../src/runtime.ts";
-import { syncCachePath } from "../../src/sync/fingerprint.ts";
+import { statePath } from "../../src/sync/state.ts";
 import { probe } from "../../src/ssh/readiness.ts";
 import { parseRsyncStats, parseRsyncVersion, rsyncRemotePath, rsyncShellQuote, syncTree } from "../../src/sync/sync.ts";
 import { startHarness, type Harness } from "./helpers/sshd.ts";
@@ -68,7 +68,7 @@ describe("syncTree against real rsync over real ssh", () => {
     expect(existsSync(join(remote, "build"))).toBe(false);
     expect(existsSync(join(remote, ".git"))).toBe(false);
     expect(existsSync(join(h.remoteDir, "x"))).toBe(false);
-    expect(statSync(syncCachePath(h.runtime, LEASE)).mode & 0o777).toBe(0o600);
+    expect(statSync(statePath(h.runtime, LEASE)).mode & 0o777).toBe(0o600);
     last = r.fingerprint;
   });
 
@@ -135,6 +135,19 @@ describe("syncTree against real rsync over real ssh", () => {
     expect(existsSync(join(remote, "stray-after-failure.txt"))).toBe(false);
     const again = await syncTree(h.runtime, { leaseId: LEASE, configPath: cfg.path, alias: cfg.alias, localRoot: local, workRoot: remote, lastFingerprint: r.fingerprint });
     expect(again.skipped).toBe(true);
+  });
+
+  test("a git status started early is used only while fresh: an old one is ignored", async () => {
+    const base = { leaseId: LEASE, configPath: cfg.path, alias: cfg.alias, localRoot: local, workRoot: remote };
+    const first = await syncTree(h.runtime, { ...base, lastFingerprint: null });
+    const { runStatus } = await import("../../src/sync/gitstate.ts");
+    const before = runStatus(h.runtime, local);
+    await before;
+    writeFileSync(join(local, "README.md"), "changed after the early status\n");
+    // Taken before the edit and 10 s "old": ignored, so the edit is seen and sent.
+    const r = await syncTree(h.runtime, { ...base, lastFingerprint: first.fingerprint, status: { at: Date.now() - 10_000, result: before } });
+    expect(r.skipped).toBe(false);
+    expect(readFileSync(join(remote, "README.md"), "utf8")).toBe("changed after the early status\n");
   });
 
   test("a connection failure is an ssh error, not a generic sync failure", async () => {

@@ -1,0 +1,100 @@
+/**
+ * The floors every figure stands on, and how close we get to them:
+ *
+ *  - session cost: `ssh -F cfg alias true` over the lease's live master (one
+ *    ssh session, what any command costs; reported beside the other figures);
+ *  - `crabbox-cs --version` vs a Bun-compiled hello world (the start-up of any
+ *    Bun-built tool): target ≤ 1.4×;
+ *  - warm `crabbox-cs run --id L --no-sync -- true` vs that hello world plus
+ *    `ssh -F cfg alias true` over the same master: target ≤ 1.15×.
+ *
+ * The hello world is compiled once per bench run, the way build.ts compiles
+ * crabbox-cs (`bun build --compile --bytecode`).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT } from "../e2e/harness.ts";
+import { absoluteFigure, alternate, OURS, type BenchContext, type Figure, ratioFigure, runStandalone, timed } from "./lib.ts";
+
+export const TARGET_VERSION = 1.4;
+export const TARGET_WARM = 1.15;
+
+/** A Bun-compiled hello world (memoised per bench run). */
+export function helloWorld(ctx: BenchContext): Promise<string> {
+  return ctx.once("hello", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crabbox-bench-hello-"));
+    ctx.onClose(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, "hello.ts"), 'console.log("hello");\n');
+    const bin = join(dir, "hello");
+    await timed([join(ROOT, "node_modules", ".bin", "bun"), "build", "--compile", "--bytecode", join(dir, "hello.ts"), "--outfile", bin], { cwd: dir, timeoutMs: 120_000 });
+    return bin;
+  });
+}
+
+/** One ssh session over the lease's live master. */
+export async function sameMasterSsh(ctx: BenchContext): Promise<number> {
+  const l = await ctx.getLease();
+  return (await timed(["ssh", "-F", l.configPath, l.alias, "true"], { env: await ctx.env() })).ms;
+}
+
+/** Median session cost (memoised): what one `ssh … true` over the live master takes. */
+export function sessionCost(ctx: BenchContext): Promise<number[]> {
+  return ctx.once("session-cost", async () => {
+    const l = await ctx.getLease();
+    await ctx.ours(["run", "--id", l.slug, "--no-sync", "--", "true"]); // master up
+    await sameMasterSsh(ctx);
+    const s: number[] = [];
+    for (let i = 0; i < ctx.rounds(9); i++) s.push(await sameMasterSsh(ctx));
+    return s;
+  });
+}
+
+export default async function floor(ctx: BenchContext): Promise<Figure[]> {
+  const hello = await helloWorld(ctx);
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" };
+  const version = await alternate({
+    rounds: ctx.rounds(21),
+    warmup: 2,
+    a: async () => (await timed([OURS, "--version"], { env })).ms,
+    b: async () => (await timed([hello], { env })).ms,
+  });
+  const session = await sessionCost(ctx);
+  const l = await ctx.getLease();
+  const warm = await alternate({
+    rounds: ctx.rounds(11),
+    a: async () => (await ctx.ours(["run", "--id", l.slug, "--no-sync", "--", "true"])).ms,
+    b: async () => (await timed([hello], { env })).ms + (await sameMasterSsh(ctx)),
+  });
+  return [
+    absoluteFigure({
+      id: "session-cost",
+      label: "session cost (ssh over the live master)",
+      a: "ssh -F cfg alias true, master up",
+      unit: "ms",
+      samples: session,
+      target: Number.POSITIVE_INFINITY,
+      notes: [`emulated sessions: their own HOME with a small fixed rc; synthetic delay ${ctx.settings.sessionMs} ms`],
+    }),
+    ratioFigure({
+      id: "startup-hello",
+      label: "start-up (--version) vs Bun hello world",
+      a: "crabbox-cs --version",
+      b: "a Bun-compiled hello world (--bytecode)",
+      aSamples: version.a,
+      bSamples: version.b,
+      target: TARGET_VERSION,
+    }),
+    ratioFigure({
+      id: "warm-floor",
+      label: "warm run vs hello world + same-master ssh",
+      a: "crabbox-cs run --id L --no-sync -- true, master up",
+      b: "hello world, then ssh -F cfg alias true over the same master",
+      aSamples: warm.a,
+      bSamples: warm.b,
+      target: TARGET_WARM,
+    }),
+  ];
+}
+
+if (import.meta.main) await runStandalone(floor);
