@@ -6,7 +6,9 @@
  *
  * One-shot: `crabbox-cs run -- true` (create, sync, run, release) vs the same
  * by hand: create through the API, poll until Available, `gh codespace ssh
- * --config`, rsync, ssh, DELETE, poll until 404. Target: ≤ 1.05×.
+ * --config`, rsync, ssh, DELETE, poll until 404. Target: ≤ 1.05×. Twice: with
+ * gh's config as printed (rsync and ssh each open a connection), and with a
+ * ControlPath added by hand (one connection, as ours).
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -25,7 +27,7 @@ export async function plainColdSsh(ctx: BenchContext): Promise<number> {
 }
 
 /** The hand-made one-shot: what a user would script with curl, gh, rsync and ssh. Returns its wall time in ms. */
-export async function handOneShot(ctx: BenchContext, machine: string, round: number): Promise<number> {
+export async function handOneShot(ctx: BenchContext, machine: string, round: number, reuse = false): Promise<number> {
   const h = await ctx.h();
   const env = await ctx.env();
   const api = (method: string, path: string, body?: unknown) =>
@@ -47,16 +49,19 @@ export async function handOneShot(ctx: BenchContext, machine: string, round: num
   const cfg = join(h.tmp, `hand-${round}.config`);
   writeFileSync(cfg, config);
   const alias = /^Host\s+(\S+)/m.exec(config)![1]!;
-  await timed(["rsync", "-a", "--exclude", ".git", "-e", `ssh -F ${cfg}`, `${h.work}/`, `${alias}:hand-sync/`], { env });
-  await timed(["ssh", "-F", cfg, alias, "true"], { env });
+  // With reuse, rsync's connection stays up as a master (gh's config says ControlMaster auto; a
+  // ControlPath makes it real) and ssh rides on it: one tunnel handshake instead of two.
+  const reuseOpts = reuse ? ["-o", `ControlPath=${h.tmp}/hand-%C`, "-o", "ControlPersist=30"] : [];
+  await timed(["rsync", "-a", "--exclude", ".git", "-e", ["ssh", "-F", cfg, ...reuseOpts].join(" "), `${h.work}/`, `${alias}:hand-sync/`], { env });
+  await timed(["ssh", "-F", cfg, ...reuseOpts, alias, "true"], { env });
   const del = await api("DELETE", `/user/codespaces/${name}`);
   if (del.status !== 202) throw new Error(`hand delete: HTTP ${del.status}`);
   while ((await api("GET", `/user/codespaces/${name}`)).status !== 404) await Bun.sleep(HAND_POLL_MS);
   return performance.now() - t0;
 }
 
-/** One-shot `run -- true` against the hand-made sequence, side by side. */
-export async function oneShot(ctx: BenchContext): Promise<Figure> {
+/** One-shot `run -- true` against the hand-made sequence, side by side (with `reuse`: rsync and ssh share one connection). */
+export async function oneShot(ctx: BenchContext, reuse = false): Promise<Figure> {
   const h = await ctx.h();
   const machines = (await (await fetch(`${h.emu.url}/repos/octo-org/hello-world/codespaces/machines`, { headers: { authorization: `Bearer ${h.emu.token}` } })).json()) as {
     machines: { name: string; cpus: number }[];
@@ -66,19 +71,21 @@ export async function oneShot(ctx: BenchContext): Promise<Figure> {
   const { a, b } = await alternate({
     rounds: ctx.rounds(5),
     a: async () => (await ctx.ours(["run", "--", "true"])).ms,
-    b: () => handOneShot(ctx, machine, round++),
+    b: () => handOneShot(ctx, machine, round++, reuse),
   });
   return ratioFigure({
-    id: "one-shot",
-    label: "one-shot run -- true vs the hand-made sequence",
+    id: reuse ? "one-shot-reuse" : "one-shot",
+    label: reuse ? "one-shot run -- true vs the same by hand, one connection" : "one-shot run -- true vs the hand-made sequence",
     a: "crabbox-cs run -- true (create, sync, run, stop, delete, confirmed gone)",
-    b: "POST create, poll, gh codespace ssh --config, rsync -e 'ssh -F cfg', ssh -F cfg alias true, DELETE, poll until 404",
+    b: `POST create, poll, gh codespace ssh --config, rsync -e 'ssh -F cfg', ssh -F cfg alias true, DELETE, poll until 404${reuse ? "; rsync and ssh share one connection (ControlPath, ControlPersist)" : ""}`,
     aSamples: a,
     bSamples: b,
     target: ONE_SHOT_TARGET,
     notes: [
       `handshake delay ${ctx.settings.handshakeDelayMs} ms; emulator provisioning instant, stop and delete 100 ms; the hand sequence polls every ${HAND_POLL_MS} ms`,
-      "the hand sequence uses gh's config as printed (no ControlPath: rsync and ssh each pay the tunnel handshake) and deletes without stopping first",
+      reuse
+        ? "the hand sequence adds a ControlPath to gh's config: one tunnel handshake, as ours; it deletes without stopping first"
+        : "the hand sequence uses gh's config as printed (no ControlPath: rsync and ssh each pay the tunnel handshake) and deletes without stopping first",
     ],
   });
 }
@@ -105,6 +112,7 @@ export default async function coldRun(ctx: BenchContext): Promise<Figure[]> {
       notes: [`handshake delay ${ctx.settings.handshakeDelayMs} ms`],
     }),
     await oneShot(ctx),
+    await oneShot(ctx, true),
   ];
 }
 
