@@ -165,6 +165,7 @@ export default defineCommand({
         const end = { interrupted: interrupts.count > 0, connectionLost: failedWith === "ssh_connection_lost", failed: failedWith };
         pooledOutcome = await timed("release", () => returnToPool(svc, claim!, end, { timeoutMs }));
       } else if (oneShot && claim) {
+        await master; // a master still opening (a failure on the way) is closed by the release, not left behind
         const code = await timed("release", () => releaseOneShot(svc, claim!, Boolean(args.keep), timeoutMs));
         if (exitCode === 0) exitCode = code;
       }

@@ -4,6 +4,7 @@
  * it per lease, and prove the box usable with one readiness round trip.
  * This is where the control plane (GitHub API) meets the data plane (ssh).
  */
+import { elapsed } from "../output/format.ts";
 import { stepClock } from "../output/steps.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Codespace } from "../github/schemas.ts";
@@ -78,7 +79,11 @@ export async function bringUp(svc: Services, claim: Claim, opts: BringUpOptions)
   let master: Promise<boolean> | undefined;
   if (opts.probe === false) {
     // The tunnel handshake is paid in the background while the caller does its local work.
-    master = openMaster(runtime, next.sshConfigPath!, next.sshHost!);
+    const t0 = runtime.now();
+    master = openMaster(runtime, next.sshConfigPath!, next.sshHost!).then((up) => {
+      log.debug(`step: ssh master (in the background, ${up ? "up" : "failed"}) in ${elapsed(runtime.now() - t0)}`);
+      return up;
+    });
     master.catch(() => {});
     log.debug("no readiness probe: the first session proves the codespace; opening the ControlMaster in the background");
   } else {
