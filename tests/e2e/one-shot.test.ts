@@ -65,6 +65,15 @@ describe("one-shot run", () => {
     expect(claimFiles()).toEqual([]);
   });
 
+  test("without the probe, a work root that cannot be made is still exit 7 work_root_unwritable, and nothing is left", async () => {
+    const r = await h.run(["run", "--json", "--github-codespaces-work-root", "/proc/no-such/dir", "--", "true"]);
+    expect(r.code).toBe(7);
+    expect(r.json().exitCode).toBe(7);
+    expect(r.stderr).toContain("the work root /proc/no-such/dir cannot be created or entered in the codespace");
+    expect(h.emu.control.codespaces()).toEqual([]);
+    expect(claimFiles()).toEqual([]);
+  });
+
   test("--no-sync still probes (the probe makes the work root the command starts in)", async () => {
     const ssh = recordSsh();
     const r = await h.run(["run", "--no-sync", "--", "true"], { env: ssh.env });
