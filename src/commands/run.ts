@@ -73,6 +73,8 @@ export default defineCommand({
     let failedWith: string | null = null;
     const { durations, timed } = runTimer(log, () => runtime.now());
     let claim: Claim | undefined;
+    // A fresh one-shot lease is not probed: its ControlMaster opens in the background, and the sync's session proves it.
+    let master: Promise<boolean> | undefined;
     let exitCode = 0;
     let sync: SyncSummary | null = null;
     let collected: Collected = { results: null, downloads: [] };
@@ -98,22 +100,28 @@ export default defineCommand({
           timeoutMs,
           pr: prArg(args.pr),
           use,
+          // Without a sync, the probe also creates the work root the command starts in.
+          probe: source ? false : undefined,
           onClaim: (c) => {
             claim = c;
           },
         });
         log.info(`lease ${fresh.claim.leaseId} (${fresh.claim.slug}) ready in ${elapsed(fresh.elapsedMs)}`);
+        master = fresh.master;
         return fresh.claim;
       });
 
       // 3. The working tree (skipped when nothing changed; the connection is made only if rsync must run).
       if (source && interrupts.count === 0) {
-        const r = await timed("sync", () => syncLease(svc, claim!, { source, connect: (c) => ensureMaster(svc, c, { timeoutMs }) }));
+        const r = await timed("sync", () =>
+          syncLease(svc, claim!, { source, connect: async (c) => ((await master) ? c : ensureMaster(svc, c, { timeoutMs })) }),
+        );
         claim = r.claim;
         sync = r.summary;
       }
 
-      // 4. The command.
+      // 4. The command (never beside a master still opening: it would open a second tunnel).
+      await master;
       if (!syncOnly && interrupts.count === 0) {
         log.debug(`running in ${claim.workRoot}: ${argv.join(" ")}`);
         const r = await timed("command", () =>
@@ -157,6 +165,7 @@ export default defineCommand({
         const end = { interrupted: interrupts.count > 0, connectionLost: failedWith === "ssh_connection_lost", failed: failedWith };
         pooledOutcome = await timed("release", () => returnToPool(svc, claim!, end, { timeoutMs }));
       } else if (oneShot && claim) {
+        await master; // a master still opening (a failure on the way) is closed by the release, not left behind
         const code = await timed("release", () => releaseOneShot(svc, claim!, Boolean(args.keep), timeoutMs));
         if (exitCode === 0) exitCode = code;
       }

@@ -40,12 +40,16 @@ export interface AcquireOptions {
   use?: LeaseUse;
   /** A pool lease (prewarm): its pool record is in the claim from the start, so nothing ever sees it as an ordinary kept lease. */
   pool?: ClaimPool;
+  /** false: no readiness probe; the caller's first session proves the codespace (see BringUpOptions.probe). */
+  probe?: boolean;
 }
 
 export interface AcquireResult {
   claim: Claim;
   codespace: Codespace;
   elapsedMs: number;
+  /** Without a probe: the ControlMaster being opened in the background (true once it is up). */
+  master?: Promise<boolean>;
 }
 
 export async function acquire(svc: Services, opts: AcquireOptions): Promise<AcquireResult> {
@@ -76,17 +80,28 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
       return resume(svc, kept, opts, t0);
     }
   }
+  // 2. Preflight: fail before any claim or codespace exists. The GETs go out together as soon as
+  // what each needs is known (the ref, then the devcontainer path); failures are reported in the
+  // order of the steps (account, repository, defaults, permissions, machines), as one after another would.
   const api = await svc.api();
-  const me = await svc.me();
-  const repository = await api.getRepository(repo);
-  const ref = opts.pr ? "" : cfg.ref || repository.default_branch;
+  const meP = svc.me();
+  const repositoryP = api.getRepository(repo);
+  const refP = opts.pr ? Promise.resolve("") : cfg.ref ? Promise.resolve(cfg.ref) : repositoryP.then((r) => r.default_branch);
+  const defaultsP = refP.then((ref) => api.getRepoDefaults(repo, ref ? { ref } : {}));
+  const offeredP = refP.then((ref) => api.listRepoMachines(repo, ref ? { ref } : {}));
+  const permittedP = Promise.all([repositoryP, refP, defaultsP]).then(([repository, ref, defaults]) => {
+    const path = cfg.devcontainerPath || defaults.defaults.devcontainer_path || "";
+    return path && ref ? assertPermissionsAccepted(api, repository, ref, path) : undefined;
+  });
+  for (const p of [meP, repositoryP, defaultsP, offeredP, permittedP]) p.catch(() => {});
+  const me = await meP;
+  const repository = await repositoryP;
+  const ref = await refP;
   step.mark(`repository ${repo} and account ${me.login}`);
-
-  // 2. Preflight: fail before any claim or codespace exists.
-  const defaults = await api.getRepoDefaults(repo, ref ? { ref } : {});
+  const defaults = await defaultsP;
   const devcontainerPath = cfg.devcontainerPath || defaults.defaults.devcontainer_path || "";
-  if (devcontainerPath && ref) await assertPermissionsAccepted(api, repository, ref, devcontainerPath);
-  const offered = (await api.listRepoMachines(repo, ref ? { ref } : {})).machines;
+  await permittedP;
+  const offered = (await offeredP).machines;
   const chosen = chooseMachine(repo, ref, offered, cfg.machine);
   const machine = chosen.machine.name;
   if (chosen.picked) log.info(`no machine type given: using the smallest offered, ${machine} (${chosen.machine.cpus} cores)`);
@@ -173,9 +188,9 @@ async function acquireMarked(svc: Services, opts: AcquireOptions, use: LeaseUse)
     current = seen({ ...current, codespace: bindCodespace(cs) }, cs, runtime.now());
     await store.write(current);
     try {
-      const up = await bringUp(svc, current, { timeoutMs: Math.max(1000, opts.timeoutMs - (runtime.now() - t0)) });
-      step.mark("bring-up (Available, ssh config, probe)");
-      return { claim: up.claim, codespace: up.codespace, elapsedMs: runtime.now() - t0 };
+      const up = await bringUp(svc, current, { timeoutMs: Math.max(1000, opts.timeoutMs - (runtime.now() - t0)), probe: opts.probe, created: cs });
+      step.mark(`bring-up (Available, ssh config${opts.probe === false ? "" : ", probe"})`);
+      return { claim: up.claim, codespace: up.codespace, elapsedMs: runtime.now() - t0, master: up.master };
     } catch (e) {
       // A codespace that cannot be used over SSH never will be: do not leave it running up a bill.
       if (e instanceof CrabboxError && e.exit === Exit.sshUnusable) {

@@ -4,6 +4,7 @@
  * it per lease, and prove the box usable with one readiness round trip.
  * This is where the control plane (GitHub API) meets the data plane (ssh).
  */
+import { elapsed } from "../output/format.ts";
 import { stepClock } from "../output/steps.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Codespace } from "../github/schemas.ts";
@@ -22,16 +23,38 @@ export interface BringUpOptions {
   timeoutMs: number;
   /** Fetch the ssh config from gh again even if we have one (after a failed connection). */
   refreshConfig?: boolean;
+  /**
+   * false: no readiness probe. The caller's own first session proves the box
+   * (a one-shot run that syncs: the sync's session creates the work root), and
+   * the ControlMaster is opened in the background instead (`master`).
+   */
+  probe?: boolean;
+  /** The codespace as the create call answered it: already Available, gh's config is fetched beside the first poll. */
+  created?: Codespace;
+}
+
+export interface BroughtUp {
+  claim: Claim;
+  codespace: Codespace;
+  /** Without a probe: the ControlMaster being opened (true once it is up). */
+  master?: Promise<boolean>;
 }
 
 /** Wait for Available (starting a stopped codespace), refresh the ssh config, probe, mark ready. Caller holds the lease lock. */
-export async function bringUp(svc: Services, claim: Claim, opts: BringUpOptions): Promise<{ claim: Claim; codespace: Codespace }> {
+export async function bringUp(svc: Services, claim: Claim, opts: BringUpOptions): Promise<BroughtUp> {
   const { runtime, log } = svc.ctx;
   if (!claim.codespace) throw new Error(`lease ${claim.leaseId} has no codespace bound`);
   const api = await svc.api();
   const me = await svc.me();
   let started = false;
   const step = stepClock(log, runtime.now);
+  // Created Available: gh's config is asked for now, while the codespace is read back.
+  let early: Promise<string> | undefined;
+  if (opts.created?.state === "Available" && opts.created.name === claim.codespace.name) {
+    log.debug(`fetching ssh config: ${svc.ctx.config.githubCodespaces.ghPath} codespace ssh --config -c ${claim.codespace.name}`);
+    early = svc.gh.sshConfig(claim.codespace.name);
+    early.catch(() => {});
+  }
   const cs = await waitForCodespace(svc, {
     name: claim.codespace.name,
     target: "Available",
@@ -49,23 +72,35 @@ export async function bringUp(svc: Services, claim: Claim, opts: BringUpOptions)
   let next = seen(claim, cs, runtime.now());
   // The config names the codespace, not an address: it stays valid while the codespace lives.
   // Fetch it when we have none, and again after a resume (as gh may rotate the tunnel setup).
-  if (started || opts.refreshConfig || !next.sshConfigPath || !existsSync(next.sshConfigPath)) {
-    next = await refreshSshConfig(svc, next);
+  if (early || started || opts.refreshConfig || !next.sshConfigPath || !existsSync(next.sshConfigPath)) {
+    next = await refreshSshConfig(svc, next, started ? undefined : early);
     step.mark("ssh config from gh");
   }
-  await probeLease(svc, next);
-  step.mark("ssh probe");
+  let master: Promise<boolean> | undefined;
+  if (opts.probe === false) {
+    // The tunnel handshake is paid in the background while the caller does its local work.
+    const t0 = runtime.now();
+    master = openMaster(runtime, next.sshConfigPath!, next.sshHost!).then((up) => {
+      log.debug(`step: ssh master (in the background, ${up ? "up" : "failed"}) in ${elapsed(runtime.now() - t0)}`);
+      return up;
+    });
+    master.catch(() => {});
+    log.debug("no readiness probe: the first session proves the codespace; opening the ControlMaster in the background");
+  } else {
+    await probeLease(svc, next);
+    step.mark("ssh probe");
+  }
   next = { ...next, state: "ready", failure: null };
   await svc.store.write(next);
-  return { claim: next, codespace: cs };
+  return { claim: next, codespace: cs, master };
 }
 
 /** Ask gh for the codespace's OpenSSH config and store it for this lease (0600). */
-export async function refreshSshConfig(svc: Services, claim: Claim): Promise<Claim> {
+export async function refreshSshConfig(svc: Services, claim: Claim, fetching?: Promise<string>): Promise<Claim> {
   const { runtime, config, log } = svc.ctx;
   const name = claim.codespace!.name;
-  log.debug(`fetching ssh config: ${config.githubCodespaces.ghPath} codespace ssh --config -c ${name}`);
-  const text = await svc.gh.sshConfig(name);
+  if (!fetching) log.debug(`fetching ssh config: ${config.githubCodespaces.ghPath} codespace ssh --config -c ${name}`);
+  const text = await (fetching ?? svc.gh.sshConfig(name));
   const { path, alias } = await writeLeaseConfig(runtime, claim.leaseId, text, name);
   const next = { ...claim, sshConfigPath: path, sshHost: alias };
   await svc.store.write(next);

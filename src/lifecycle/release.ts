@@ -19,7 +19,7 @@ import { bindCodespace, gitVerdict, leaseRef, seen } from "./claims.ts";
 import { assertSameAccount, identityError } from "./identity.ts";
 import type { Services } from "./services.ts";
 import { liveView } from "../output/views.ts";
-import { waitForCodespace } from "./wait.ts";
+import { STARTED_POLL_CAP_MS, waitForCodespace } from "./wait.ts";
 
 export interface ReleaseOptions {
   /** Override the policy for this call: true = delete (if clean), false = stop only. */
@@ -92,7 +92,7 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
       log.info(`stopping codespace ${name}`);
       live = await api.stopCodespace(name);
     }
-    live = await waitForCodespace(svc, { name, target: "Shutdown", timeoutMs: opts.timeoutMs, leaseRef: leaseRef(claim) });
+    live = await waitForCodespace(svc, { name, target: "Shutdown", timeoutMs: opts.timeoutMs, leaseRef: leaseRef(claim), requested: plan.stop === "stop" });
   }
   const final = decide();
   if (final.action === "refuse") throw identityError(claim, live!, final.mismatches);
@@ -131,7 +131,8 @@ async function waitUntilGone(svc: Services, name: string, timeoutMs: number): Pr
   for (let i = 0; ; i++) {
     if (!(await api.getCodespaceOrNull(name))) return true;
     if (runtime.now() >= deadline) return false;
-    await runtime.sleep(Math.min(250 * 2 ** i, 3000));
+    // A delete we asked for: polled closely (GitHub takes seconds; a wide gap would be waited for in full).
+    await runtime.sleep(Math.min(250 * 2 ** i, STARTED_POLL_CAP_MS));
   }
 }
 

@@ -12,7 +12,7 @@ import { oneLine } from "../output/sanitize.ts";
 
 /** Poll intervals in ms; the last one repeats. */
 export const POLL_SCHEDULE = [250, 250, 500, 500, 1000, 1000, 2000, 2000, 3000, 5000];
-/** After starting a stopped codespace, polls are at most this far apart. */
+/** After a transition we asked for (a start, a stop, a delete), polls are at most this far apart. */
 export const STARTED_POLL_CAP_MS = 500;
 
 export interface WaitOptions {
@@ -23,6 +23,8 @@ export interface WaitOptions {
   start?: (cs: Codespace) => Promise<void>;
   timeoutMs: number;
   leaseRef?: string;
+  /** We asked for this transition (a stop): poll it closely (at most STARTED_POLL_CAP_MS apart), as a start we asked for. */
+  requested?: boolean;
 }
 
 export async function waitForCodespace(svc: Services, opts: WaitOptions): Promise<Codespace> {
@@ -92,7 +94,7 @@ export async function waitForCodespace(svc: Services, opts: WaitOptions): Promis
       });
     }
     // A start we asked for takes seconds (about 8 on GitHub): poll it closely, so a borrowed stopped pool lease is not kept waiting.
-    const pause = Math.min(POLL_SCHEDULE[Math.min(i, POLL_SCHEDULE.length - 1)]!, started ? STARTED_POLL_CAP_MS : Infinity);
+    const pause = Math.min(POLL_SCHEDULE[Math.min(i, POLL_SCHEDULE.length - 1)]!, started || opts.requested ? STARTED_POLL_CAP_MS : Infinity);
     await runtime.sleep(Math.min(pause, Math.max(0, deadline - now)));
   }
   }

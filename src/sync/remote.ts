@@ -193,8 +193,19 @@ export interface RemoteSession {
   abort(): void;
 }
 
-function sessionError(code: number | null, stderr: string, what: string, leaseId: string): CrabboxError {
+function sessionError(code: number | null, stderr: string, what: string, leaseId: string, workRoot?: string): CrabboxError {
   const lines = stderr.trim().split("\n").filter(Boolean);
+  // The script's exit 3: the work root cannot be made or entered (a one-shot run has no probe that would have said so).
+  if (code === 3 && workRoot !== undefined) {
+    return new CrabboxError({
+      code: "work_root_unwritable",
+      message: `the work root ${workRoot} cannot be created or entered in the codespace`,
+      why: lines.slice(-5).join("\n") || undefined,
+      hint: "Choose a writable directory with --github-codespaces-work-root (e.g. ~/crabbox or /workspaces/<repo>)",
+      exit: Exit.sshUnusable,
+      details: { workRoot },
+    });
+  }
   return new CrabboxError({
     code: "sync_remote_failed",
     message: `${what} in the codespace failed (exit ${code})`,
@@ -214,7 +225,7 @@ export function startRemoteSync(
   const fail = async (code: number | null, what: string) => {
     const stderr = await stderrText;
     if (code === 255) return classifySshFailure(stderr, readLogSince(logPath, mark), "could not connect to the codespace over ssh to sync");
-    return sessionError(code, stderr, what, input.leaseId);
+    return sessionError(code, stderr, what, input.leaseId, input.workRoot);
   };
   const command = remoteSyncCommand(input.workRoot, input.key, input.oldStamp, input.newStamp);
   const child = runtime.spawn(sshArgs({ configPath: input.configPath, alias: input.alias, tty: false, command }), {

@@ -16,6 +16,7 @@ import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
 import { sshArgs } from "../ssh/exec.ts";
 import { tail } from "../util/text.ts";
+import { quoteWorkRoot } from "../ssh/quote.ts";
 
 export const MIN_RSYNC = [3, 1, 0] as const;
 
@@ -109,8 +110,12 @@ export function parseRsyncStats(stdout: string): RsyncStats {
   };
 }
 
-export function rsyncArgs(input: { listPath: string; configPath: string; alias: string; localRoot: string; workRoot: string }): string[] {
+export function rsyncArgs(input: { listPath: string; configPath: string; alias: string; localRoot: string; workRoot: string; makeRoot?: boolean }): string[] {
   const local = input.localRoot.endsWith("/") ? input.localRoot : `${input.localRoot}/`;
+  // rsync creates only the last directory of its destination: the remote side makes the whole
+  // work root first (a fresh one-shot lease has no probe that made it; the report session beside
+  // this rsync makes it too, but not necessarily first).
+  const makeRoot = input.makeRoot ? [`--rsync-path=mkdir -p -- ${quoteWorkRoot(input.workRoot.replace(/\/+$/, "") || "/")} && rsync`] : [];
   return [
     "rsync",
     "-a",
@@ -125,6 +130,7 @@ export function rsyncArgs(input: { listPath: string; configPath: string; alias: 
     "--from0",
     `--files-from=${input.listPath}`,
     "--stats",
+    ...makeRoot,
     "-e",
     `ssh -F ${rsyncShellQuote(input.configPath)}`,
     local,

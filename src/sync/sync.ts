@@ -428,7 +428,7 @@ async function runRsync(runtime: Runtime, input: SyncInput, send: string[]): Pro
   const logPath = proxyLogPathFor(input.configPath);
   const mark = logMark(logPath);
   // The list goes on rsync's stdin (--files-from=-): rsync starts now, with no file to write first.
-  const r = await runtime.exec(rsyncArgs({ listPath: "-", configPath: input.configPath, alias: input.alias, localRoot: input.localRoot, workRoot: input.workRoot }), {
+  const r = await runtime.exec(rsyncArgs({ listPath: "-", configPath: input.configPath, alias: input.alias, localRoot: input.localRoot, workRoot: input.workRoot, makeRoot: true }), {
     input: Buffer.from(`${send.join("\0")}\0`, "latin1"),
   });
   if (r.spawnError) throw rsyncNotFound(r.spawnError);

@@ -39,7 +39,8 @@ test("run --verbose: API calls, child processes, config sources, steps; stdout u
   expect(err).toContain('debug: config: githubCodespaces.machine = "" (default)\n');
   expect(err).toMatch(/^debug: config: githubCodespaces.apiUrl = http:\/\/127\.0\.0\.1:\d+ from CRABBOX_GITHUB_CODESPACES_API_URL$/m);
   // Lifecycle steps with their times.
-  for (const step of ["preflight", "Available", "ssh probe", "acquire", "sync", "command", "release"]) {
+  // (A one-shot run that syncs opens its ControlMaster in the background instead of probing.)
+  for (const step of ["preflight", "Available", "ssh master", "acquire", "sync", "command", "release"]) {
     expect({ step, traced: new RegExp(`^debug: step: .*${step}.* in \\d`, "m").test(err) }).toEqual({ step, traced: true });
   }
   // Never the token.

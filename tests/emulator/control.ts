@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { CreateDropMode } from "./api.ts";
-import type { Faults, InjectErrorOptions } from "./faults.ts";
+import type { Faults, HoldOptions, InjectErrorOptions, RequestEvent } from "./faults.ts";
 import type { AddRepoOptions, Delays, SeedOptions, Store } from "./store.ts";
 
 export type { InjectErrorOptions } from "./faults.ts";
@@ -45,6 +45,15 @@ export interface EmulatorControl {
   deleteNeverCompletes(name: string | boolean): void;
   counts(): Record<string, number>;
   resetCounts(): void;
+  /**
+   * Hold API requests (or stand-in calls) matching `path` until an event matching `until` starts
+   * (or `timeoutMs` passes): makes "were these in flight together?" observable by order, not time.
+   */
+  holdUntil(opts: HoldOptions): void;
+  clearHolds(): void;
+  /** Start and end of every API request and stand-in call since the last resetEvents(), in order. */
+  events(): RequestEvent[];
+  resetEvents(): void;
   stdioCount(name?: string): number;
   configCount(name?: string): number;
   codespaces(): Record<string, unknown>[];
@@ -73,6 +82,10 @@ export const CONTROL_METHODS = [
   "deleteNeverCompletes",
   "counts",
   "resetCounts",
+  "holdUntil",
+  "clearHolds",
+  "events",
+  "resetEvents",
   "stdioCount",
   "configCount",
   "codespaces",
@@ -250,6 +263,10 @@ export function createControl(store: Store, faults: Faults, tunnels: Tunnels, ba
     },
     counts: () => faults.counts(),
     resetCounts: () => faults.resetCounts(),
+    holdUntil: (o) => faults.holdUntil(o),
+    clearHolds: () => faults.clearHolds(),
+    events: () => faults.events(),
+    resetEvents: () => faults.resetEvents(),
     stdioCount: (name) => tunnels.stdioCount(name),
     configCount: (name) => tunnels.configCount(name),
     codespaces: () => store.list().map((cs) => store.render(cs, base())),

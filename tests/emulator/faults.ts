@@ -120,4 +120,73 @@ export class Faults {
   resetCounts(): void {
     this.routeCounts.clear();
   }
+
+  /** Start and end of every API request ("GET /user"), and each stand-in call ("gh/config <name>"), in order. */
+  private log: RequestEvent[] = [];
+  private holds: Hold[] = [];
+
+  record(event: string, phase: RequestEvent["phase"]): void {
+    this.log.push({ event, phase });
+    if (phase !== "start") return;
+    for (const h of this.holds) {
+      if (!h.satisfied && h.until.test(event)) {
+        h.satisfied = true;
+        for (const w of h.waiters.splice(0)) w();
+      }
+    }
+  }
+
+  /** Wait while a hold matches the event and what it waits for has not started yet (at most its timeout). */
+  async hold(event: string): Promise<void> {
+    for (const h of this.holds) {
+      if (h.satisfied || !h.path.test(event)) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, h.timeoutMs);
+        h.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  holdUntil(o: HoldOptions): void {
+    this.holds.push({ path: new RegExp(o.path), until: new RegExp(o.until), timeoutMs: o.timeoutMs ?? 3000, satisfied: false, waiters: [] });
+  }
+
+  clearHolds(): void {
+    for (const h of this.holds) for (const w of h.waiters.splice(0)) w();
+    this.holds = [];
+  }
+
+  events(): RequestEvent[] {
+    return [...this.log];
+  }
+
+  resetEvents(): void {
+    this.log = [];
+  }
+}
+
+export interface RequestEvent {
+  /** "GET /user" (method and raw path), or "gh/config <name>" / "gh/stdio <name>" for the stand-in's calls. */
+  event: string;
+  phase: "start" | "end";
+}
+
+export interface HoldOptions {
+  /** Regular-expression source matched against the event ("GET /repos/o/r/codespaces/new"). */
+  path: string;
+  /** Answer the held requests once an event matching this starts. */
+  until: string;
+  /** Answer anyway after this long (default 3000 ms): a client that never sends `until` is slowed, not hung. */
+  timeoutMs?: number;
+}
+
+interface Hold {
+  path: RegExp;
+  until: RegExp;
+  timeoutMs: number;
+  satisfied: boolean;
+  waiters: (() => void)[];
 }

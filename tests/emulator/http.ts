@@ -81,7 +81,19 @@ export function startServer(deps: ServerDeps, port = 0): RunningServer {
     return res;
   }
 
+  /** Every API request: its start and end in the event log, held while a holdUntil says so. */
   async function api(req: Request, server: Server<undefined>): Promise<Response> {
+    const event = `${req.method.toUpperCase()} ${new URL(req.url).pathname}`;
+    faults.record(event, "start");
+    await faults.hold(event);
+    try {
+      return await answer(req, server);
+    } finally {
+      faults.record(event, "end");
+    }
+  }
+
+  async function answer(req: Request, server: Server<undefined>): Promise<Response> {
     const url = new URL(req.url);
     const method = req.method.toUpperCase();
     const match = matchRoute(method, url.pathname);
@@ -191,6 +203,8 @@ export function startServer(deps: ServerDeps, port = 0): RunningServer {
       case "gh/config": {
         const cs = String(obj.name ?? "");
         tunnels.countConfig(cs);
+        faults.record(`gh/config ${cs}`, "start");
+        await faults.hold(`gh/config ${cs}`);
         const r = ghCheck(req, cs);
         if (!r.ok) return json(200, r);
         return json(200, { ok: true, ref: r.ref, identityFile: deps.ssh.clientKey });
