@@ -30,9 +30,10 @@ import { changedSince, gitState, trackedFiles, type GitState } from "./gitstate.
 import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
 import { ignoredPaths } from "./ignore.ts";
 import { planSync, toBytes, type Candidate } from "./plan.ts";
-import { startRemoteSync, stampKey, type RemoteSession, type Removal } from "./remote.ts";
 import { checkMaster } from "../ssh/exec.ts";
 import { checkLocalRsync, parseRsyncStats, rsyncArgs, rsyncNotFound } from "./rsync.ts";
+import { ABORT_FRAME, IN_SESSION_MAX_BYTES, IN_SESSION_MAX_FILES, buildTar, changeFrame, reportRecords } from "./insession.ts";
+import { encodeRemovals, inSessionSyncCommand, parseReport, startRemoteSync, stampKey, type RemoteSession, type Removal } from "./remote.ts";
 import { secretByName, secretRules, withoutSecrets } from "./secrets.ts";
 
 export { checkLocalRsync, parseRsyncStats, parseRsyncVersion, rsyncArgs, rsyncRemotePath, rsyncShellQuote, MIN_RSYNC } from "./rsync.ts";
@@ -51,6 +52,11 @@ export interface SyncInput {
   beforeTransfer?: () => Promise<void>;
   /** A `git status` of localRoot started earlier (gitstate.ts runStatus), used when it is recent. */
   status?: { at: number; result: Promise<ExecResult> };
+  /**
+   * The caller can send a small change set in the command's own session
+   * (insession.ts): then such a sync returns `session` instead of running.
+   */
+  inSession?: boolean;
 }
 
 /** A status started longer ago than this is not used (the tree may have changed since). */
@@ -78,6 +84,24 @@ export interface SyncResult {
   /** ssh sessions (rsync's included) this sync opened. */
   sessions: number;
   ms: number;
+  /** Set when the change set goes in the command's own session: nothing was sent yet. */
+  session?: SessionSync;
+}
+
+/** What the command's session needs to carry a change set (ssh/exec.ts RunRemoteInput.preamble). */
+export interface SessionSync {
+  /** The remote shell line that runs before the nonce is claimed. */
+  command(nonce: string): string;
+  /** The session started: size the local view while the remote side lists. */
+  begin(): void;
+  /** The remote report arrived: the frame to write on the session's stdin. */
+  exchange(report: Buffer): Promise<Uint8Array>;
+  /** A start (or again) marker arrived: the change set was applied; record the sync. */
+  started(): void;
+  /** The recorded sync, once `started` was called and the state saved; null when it never was. */
+  result(): Promise<SyncResult | null>;
+  /** Paths changed locally. */
+  changed: number;
 }
 
 export async function syncTree(runtime: Runtime, input: SyncInput): Promise<SyncResult> {
@@ -113,10 +137,17 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
   const report = reportStarter(runtime, input, last?.stamp ?? null, newStamp);
   // The local rsync's version check, and the master check, run beside git's listing. When the
   // master is up, the remote report starts at once: it runs while the view is listed.
-  const rsyncChecked = checkLocalRsync(runtime);
-  rsyncChecked.catch(() => {});
-  const up = await checkMaster(runtime, input.configPath, input.alias).catch(() => false);
-  if (up) report.start();
+  // A small change set may go in the command's own session: then no report, rsync or master check here.
+  const inSession = Boolean(input.inSession && since && last?.stamp && since.size <= IN_SESSION_MAX_FILES);
+  let rsyncChecked: Promise<unknown> = Promise.resolve();
+  let up = false;
+  const prepare = async () => {
+    rsyncChecked = checkLocalRsync(runtime);
+    rsyncChecked.catch(() => {});
+    up = await checkMaster(runtime, input.configPath, input.alias).catch(() => false);
+    if (up) report.start();
+  };
+  if (!inSession) await prepare();
   let candidates: string[];
   let held: string[];
   let unreadable: number;
@@ -150,6 +181,14 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     } else {
       changed = [];
       gone = [];
+    }
+    if (inSession) {
+      if (!typeChange && sizeOf(input.localRoot, changed) <= IN_SESSION_MAX_BYTES) {
+        const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, candidates, changed, gone });
+        await markSyncPending(runtime, input.leaseId);
+        return { skipped: false, fingerprint: gs.key, files: 0, bytes: 0, sessions: 0, ms: runtime.now() - started, held, unreadable, session };
+      }
+      await prepare();
     }
     await rsyncChecked;
     if (!up) await input.beforeTransfer?.();
@@ -203,6 +242,100 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     ms: runtime.now() - started,
     held,
     unreadable,
+  };
+}
+
+function sizeOf(root: string, paths: string[]): number {
+  return filesAndSize(root, paths).bytes;
+}
+
+/**
+ * The change set in the command's session (insession.ts): the same plan as
+ * `mirror` makes, from the report the session sends before the command, and
+ * the same state saved, only once the start marker proves it was applied.
+ */
+function sessionSync(
+  runtime: Runtime,
+  input: SyncInput,
+  c: { started: number; gs: GitState; state: SyncState; salt: string; newStamp: string; candidates: string[]; changed: string[]; gone: string[] },
+): SessionSync {
+  let view: string[] = [];
+  let viewSet = new Set<string>();
+  let totalBytes = 0;
+  let sized = false;
+  const begin = () => {
+    if (sized) return;
+    sized = true;
+    const s = filesAndSize(input.localRoot, c.candidates);
+    view = s.files.map(toBytes);
+    viewSet = new Set(view);
+    totalBytes = s.bytes;
+  };
+  const changed = c.changed.map(toBytes);
+  const gone = c.gone.map(toBytes);
+  let sent: { written: string[]; bytes: number; removals: number } | null = null;
+  let saving: Promise<SyncResult> | null = null;
+  const abort = () => {
+    sent = null;
+    // Nothing is applied after "A": the last sync's record stands.
+    rmSync(pendingPath(runtime, input.leaseId), { force: true });
+    return ABORT_FRAME;
+  };
+  return {
+    changed: changed.length,
+    command: (nonce) => inSessionSyncCommand(input.workRoot, stampKey(input.leaseId, input.workRoot), c.state.stamp, c.newStamp, nonce),
+    begin,
+    async exchange(bytes) {
+      begin();
+      const report = parseReport(reportRecords(bytes));
+      if (report.mode === "full") return abort();
+      const last = c.state;
+      const g = new Set(gone);
+      const written = last.wroteAll ? { has: (p: string) => viewSet.has(p) || g.has(p) } : new Set(last.written ?? []);
+      const plan = planSync({ view, viewSet, changed, gone, report, written });
+      if (plan.send.length > IN_SESSION_MAX_FILES) return abort();
+      const removals = await decideRemovals(runtime, input.localRoot, "git", plan.candidates);
+      const tar = plan.send.length > 0 ? await buildTar(runtime, input.localRoot, plan.send) : new Uint8Array(0);
+      if (!tar || tar.length > IN_SESSION_MAX_BYTES + 1024 * (plan.send.length + 20)) return abort();
+      sent = { written: plan.send, bytes: tar.length, removals: removals.length };
+      return changeFrame(encodeRemovals(removals), tar);
+    },
+    started() {
+      if (!sent || saving) return;
+      const s = sent;
+      const wroteAll = s.written.length >= view.length;
+      saving = (async () => {
+        await saveState(runtime, input.leaseId, {
+          v: 3,
+          root: input.localRoot,
+          salt: c.salt,
+          key: c.gs.key,
+          head: c.gs.head,
+          dirty: [...c.gs.dirty],
+          stats: c.gs.stats,
+          stamp: c.newStamp,
+          ...(wroteAll ? { wroteAll: true } : { written: s.written }),
+          files: view.length,
+          bytes: totalBytes,
+        });
+        rmSync(pendingPath(runtime, input.leaseId), { force: true });
+        return {
+          skipped: false,
+          fingerprint: c.gs.key,
+          files: view.length,
+          bytes: totalBytes,
+          transferred: s.written.length,
+          deleted: s.removals,
+          sentBytes: s.bytes,
+          mode: "incremental" as const,
+          sessions: 0,
+          ms: runtime.now() - c.started,
+          held: [],
+          unreadable: 0,
+        };
+      })();
+    },
+    result: () => saving ?? Promise.resolve(null),
   };
 }
 
