@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { closeWithLease, createHarness, git, recordRsync, type Harness, warmKeptLease } from "./harness.ts";
+import { BIN, closeWithLease, createHarness, git, recordRsync, type Harness, warmKeptLease } from "./harness.ts";
 
 let h: Harness;
 let lease: any;
@@ -145,6 +145,7 @@ describe("a small change set goes in the command's own session", () => {
     const r = await h.run(["run", "--id", lease.slug, "--", "cat", "esc/a.txt"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("changed\n");
+    expect(sshCalls().sessions).toHaveLength(1); // it went through the tar
     expect(readdirSync(outside)).toEqual([]);
     expect(lstatSync(join(remoteRoot, "esc")).isDirectory()).toBe(true);
     expectMirror();
@@ -164,6 +165,14 @@ describe("a small change set goes in the command's own session", () => {
     expect(r2.stdout.trim()).toBe(String(big.length));
     const r3 = await h.run(["run", "--id", lease.slug, "--", "cat"], { input: "no change\n" });
     expect(r3.stdout).toBe("no change\n");
+    // A stdin that never ends does not keep run alive once the command is done.
+    writeFileSync(join(h.work, "stdin.txt"), "z\n");
+    reset();
+    const open = Bun.spawn([BIN, "run", "--id", lease.slug, "--", "cat", "stdin.txt"], { cwd: h.work, env: h.env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const [out, code] = await Promise.all([new Response(open.stdout).text(), open.exited]);
+    expect(code).toBe(0);
+    expect(out).toBe("z\n");
+    expect(sshCalls().sessions).toHaveLength(1);
   });
 
   test("a same-size edit within the same second is sent", async () => {
@@ -206,6 +215,7 @@ describe("a small change set goes in the command's own session", () => {
     const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     if (process.env.SHOW) console.log(stderr);
     expect(code).toBe(0);
+    expect(stderr).toContain("the command did not start"); // the cut came before the marker: one retry
     expect(stdout).toBe("once\n");
     expect(readFileSync(ran, "utf8")).toBe("x\n");
     expect(existsSync(join(remoteRoot, "stray2.txt"))).toBe(false);
