@@ -77,7 +77,6 @@ export interface RunRemoteInput {
    */
   preamble?: {
     command(nonce: string): string;
-    begin(): void;
     exchange(report: Buffer): Promise<Uint8Array>;
     started(): void;
   };
@@ -122,7 +121,6 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
   });
   input.onSpawn?.(child);
   const stdinPump = preamble ? new StdinPump(child) : null;
-  if (preamble) preamble.begin();
   let pumping: Promise<void> = Promise.resolve();
   const unfiltered = sink ? (filtered === "stdout" ? child.stderr : child.stdout) : null;
   if (sink && unfiltered) pumping = pumpRaw(unfiltered, filtered === "stdout" ? sink.stderr : sink.stdout);

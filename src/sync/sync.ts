@@ -92,8 +92,6 @@ export interface SyncResult {
 export interface SessionSync {
   /** The remote shell line that runs before the nonce is claimed. */
   command(nonce: string): string;
-  /** The session started: size the local view while the remote side lists. */
-  begin(): void;
   /** The remote report arrived: the frame to write on the session's stdin. */
   exchange(report: Buffer): Promise<Uint8Array>;
   /** A start (or again) marker arrived: the change set was applied; record the sync. */
@@ -147,49 +145,26 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     up = await checkMaster(runtime, input.configPath, input.alias).catch(() => false);
     if (up) report.start();
   };
-  if (!inSession) await prepare();
+  const listing = () => listChanges(runtime, input, gs, since);
+  if (inSession && roughlySmall(input.localRoot, since!)) {
+    // The listing goes on while the command's session starts; the session waits for it.
+    const listed = listing();
+    listed.catch(() => {});
+    // Marked pending before anything is applied remotely (the frame waits for it), not before the session starts.
+    const pendingMarked = markSyncPending(runtime, input.leaseId);
+    pendingMarked.catch(() => {});
+    const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, listed, pendingMarked });
+    return { skipped: false, fingerprint: gs.key, files: 0, bytes: 0, sessions: 0, ms: runtime.now() - started, held: gs.held, unreadable: 0, session };
+  }
+  await prepare();
   let candidates: string[];
   let held: string[];
   let unreadable: number;
   let changed: string[];
   let gone: string[];
-  let typeChange = false;
+  let typeChange: boolean;
   try {
-    // The view: the index's paths (no walk) and the untracked files status already found.
-    const tracked = await trackedFiles(runtime, input.localRoot);
-    if (!tracked) throw new CrabboxError({ code: "git_ls_files_failed", message: `git ls-files failed in ${input.localRoot}`, hint: "Fix the repository (try `git status` there), or run from a directory outside git", exit: Exit.unexpected });
-    const absent = new Set<string>();
-    for (const [p, sig] of gs.dirty) if (sig === "-") absent.add(p);
-    const all = [...new Set(tracked.concat(gs.untracked))].sort();
-    const utf8 = all.filter((f) => !f.includes("\uFFFD") && !absent.has(f));
-    unreadable = all.filter((f) => f.includes("\uFFFD")).length;
-    const kept = withoutSecrets(input.localRoot, utf8, secretRules(input.localRoot, runtime.crabboxHome));
-    candidates = kept.files;
-    held = [...new Set([...kept.held, ...gs.held])].sort();
-    // What changed: only those paths are looked at here (the full view is sized while rsync runs).
-    if (since) {
-      const inView = new Set(candidates);
-      const present = (p: string) => inView.has(p) && isFileOrLink(input.localRoot, p);
-      changed = [...since].filter(present).sort();
-      const sent = new Set(changed);
-      gone = [...since].filter((p) => !sent.has(p)).sort();
-      // A local directory that became a file: removals must go before rsync.
-      typeChange = gone.some((g) => {
-        for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (present(g.slice(0, i))) return true;
-        return false;
-      });
-    } else {
-      changed = [];
-      gone = [];
-    }
-    if (inSession) {
-      if (!typeChange && sizeOf(input.localRoot, changed) <= IN_SESSION_MAX_BYTES) {
-        const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, candidates, changed, gone });
-        await markSyncPending(runtime, input.leaseId);
-        return { skipped: false, fingerprint: gs.key, files: 0, bytes: 0, sessions: 0, ms: runtime.now() - started, held, unreadable, session };
-      }
-      await prepare();
-    }
+    ({ candidates, held, unreadable, changed, gone, typeChange } = await listing());
     await rsyncChecked;
     if (!up) await input.beforeTransfer?.();
   } catch (e) {
@@ -245,8 +220,62 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
   };
 }
 
-function sizeOf(root: string, paths: string[]): number {
-  return filesAndSize(root, paths).bytes;
+interface Listing {
+  /** The view's candidates (JS strings; files and links are picked when sized). */
+  candidates: string[];
+  held: string[];
+  unreadable: number;
+  /** Present paths that changed since the last sync, and paths gone since. */
+  changed: string[];
+  gone: string[];
+  /** A local directory became a file (removals must go first). */
+  typeChange: boolean;
+}
+
+/** The view (the index's paths, no walk, and the untracked files status found) and what changed in it. */
+async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, since: Set<string> | null): Promise<Listing> {
+  const tracked = await trackedFiles(runtime, input.localRoot);
+  if (!tracked) throw new CrabboxError({ code: "git_ls_files_failed", message: `git ls-files failed in ${input.localRoot}`, hint: "Fix the repository (try `git status` there), or run from a directory outside git", exit: Exit.unexpected });
+  const absent = new Set<string>();
+  for (const [p, sig] of gs.dirty) if (sig === "-") absent.add(p);
+  const all = [...new Set(tracked.concat(gs.untracked))].sort();
+  const utf8 = all.filter((f) => !f.includes("\uFFFD") && !absent.has(f));
+  const unreadable = all.filter((f) => f.includes("\uFFFD")).length;
+  const kept = withoutSecrets(input.localRoot, utf8, secretRules(input.localRoot, runtime.crabboxHome));
+  const candidates = kept.files;
+  const held = [...new Set([...kept.held, ...gs.held])].sort();
+  if (!since) return { candidates, held, unreadable, changed: [], gone: [], typeChange: false };
+  // What changed: only those paths are looked at here (the full view is sized while rsync runs).
+  const inView = new Set(candidates);
+  const present = (p: string) => inView.has(p) && isFileOrLink(input.localRoot, p);
+  const changed = [...since].filter(present).sort();
+  const sent = new Set(changed);
+  const gone = [...since].filter((p) => !sent.has(p)).sort();
+  // A local directory that became a file: removals must go before rsync.
+  const typeChange = gone.some((g) => {
+    for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (present(g.slice(0, i))) return true;
+    return false;
+  });
+  return { candidates, held, unreadable, changed, gone, typeChange };
+}
+
+/**
+ * Before the view is listed: the paths that changed hold at most IN_SESSION_MAX_BYTES, and none
+ * sits under a parent that is now a file or a link (a type change: that goes the rsync way).
+ */
+function roughlySmall(root: string, since: Set<string>): boolean {
+  const base = root.endsWith("/") ? root : `${root}/`;
+  let bytes = 0;
+  for (const p of since) {
+    try {
+      const st = lstatSync(base + p);
+      if (st.isFile() || st.isSymbolicLink()) bytes += st.size;
+      if (bytes > IN_SESSION_MAX_BYTES) return false;
+      continue;
+    } catch {}
+    for (let i = p.lastIndexOf("/"); i > 0; i = p.lastIndexOf("/", i - 1)) if (isFileOrLink(root, p.slice(0, i))) return false;
+  }
+  return true;
 }
 
 /**
@@ -257,36 +286,40 @@ function sizeOf(root: string, paths: string[]): number {
 function sessionSync(
   runtime: Runtime,
   input: SyncInput,
-  c: { started: number; gs: GitState; state: SyncState; salt: string; newStamp: string; candidates: string[]; changed: string[]; gone: string[] },
+  c: { started: number; gs: GitState; state: SyncState; salt: string; newStamp: string; listed: Promise<Listing>; pendingMarked: Promise<void> },
 ): SessionSync {
   let view: string[] = [];
   let viewSet = new Set<string>();
   let totalBytes = 0;
-  let sized = false;
-  const begin = () => {
-    if (sized) return;
-    sized = true;
-    const s = filesAndSize(input.localRoot, c.candidates);
+  let listing: Listing | null = null;
+  let changed: string[] = [];
+  let gone: string[] = [];
+  // Sized as soon as the listing is there (while the remote side lists).
+  const ready = c.listed.then((l) => {
+    listing = l;
+    const s = filesAndSize(input.localRoot, l.candidates);
     view = s.files.map(toBytes);
     viewSet = new Set(view);
     totalBytes = s.bytes;
-  };
-  const changed = c.changed.map(toBytes);
-  const gone = c.gone.map(toBytes);
+    changed = l.changed.map(toBytes);
+    gone = l.gone.map(toBytes);
+  });
+  ready.catch(() => {});
   let sent: { written: string[]; bytes: number; removals: number } | null = null;
   let saving: Promise<SyncResult> | null = null;
-  const abort = () => {
+  const abort = async () => {
     sent = null;
     // Nothing is applied after "A": the last sync's record stands.
+    await c.pendingMarked.catch(() => {});
     rmSync(pendingPath(runtime, input.leaseId), { force: true });
     return ABORT_FRAME;
   };
   return {
     changed: changed.length,
     command: (nonce) => inSessionSyncCommand(input.workRoot, stampKey(input.leaseId, input.workRoot), c.state.stamp, c.newStamp, nonce),
-    begin,
     async exchange(bytes) {
-      begin();
+      await ready;
+      if (listing!.typeChange || filesAndSize(input.localRoot, listing!.changed).bytes > IN_SESSION_MAX_BYTES) return abort();
       const report = parseReport(reportRecords(bytes));
       if (report.mode === "full") return abort();
       const last = c.state;
@@ -297,6 +330,7 @@ function sessionSync(
       const removals = await decideRemovals(runtime, input.localRoot, "git", plan.candidates);
       const tar = plan.send.length > 0 ? await buildTar(runtime, input.localRoot, plan.send) : new Uint8Array(0);
       if (!tar || tar.length > IN_SESSION_MAX_BYTES + 1024 * (plan.send.length + 20)) return abort();
+      await c.pendingMarked;
       sent = { written: plan.send, bytes: tar.length, removals: removals.length };
       return changeFrame(encodeRemovals(removals), tar);
     },
@@ -330,8 +364,8 @@ function sessionSync(
           mode: "incremental" as const,
           sessions: 0,
           ms: runtime.now() - c.started,
-          held: [],
-          unreadable: 0,
+          held: listing?.held ?? [],
+          unreadable: listing?.unreadable ?? 0,
         };
       })();
     },
