@@ -18,7 +18,7 @@ import { safeRelativePath } from "./remote.ts";
 /** At most this many paths (changed locally, and after the remote report) go in the session. */
 export const IN_SESSION_MAX_FILES = 256;
 /** And at most this many bytes of file content (the tar itself is checked against this plus headers). */
-export const IN_SESSION_MAX_BYTES = 2 * 1024 * 1024;
+export const IN_SESSION_MAX_BYTES = 1024 * 1024;
 
 export const ABORT_FRAME = new Uint8Array(Buffer.from("A\n", "latin1"));
 

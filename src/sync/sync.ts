@@ -17,6 +17,11 @@
  *      removed remotely, a local directory that became a file).
  * A sync that fails leaves `pending` in the cache: the next one mirrors
  * everything (full listing, every file through rsync's quick check).
+ *
+ * With `inSession` (run), a small change set is not sent here: the result
+ * carries a `SessionSync` for the command's own session (insession.ts), which
+ * does steps 1-3 with a tar before the command starts; its state is saved
+ * only once the start marker proves the set applied.
  */
 import { existsSync, lstatSync, rmSync } from "node:fs";
 import { CrabboxError, Exit } from "../errors.ts";
