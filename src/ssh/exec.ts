@@ -138,6 +138,8 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
       },
       preamble && stdinPump
         ? (report) => {
+            if (out.started || out.alreadyStarted || stdinPump.answered) return; // one frame per session, before the start
+            stdinPump.answered = true;
             preamble.exchange(report).then(
               (frame) => stdinPump.send(frame, frame.length > 2),
               () => stdinPump.send(new Uint8Array(Buffer.from("A\n")), false),
@@ -202,6 +204,8 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
 class StdinPump {
   private reader: { read(): Promise<{ value?: Uint8Array; done: boolean }>; cancel(): Promise<void> } | null = null;
   private stopped = false;
+  /** The session's one frame was (or is being) answered. */
+  answered = false;
   constructor(private readonly child: Child) {}
 
   send(frame: Uint8Array, thenStdin: boolean): void {

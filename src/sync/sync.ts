@@ -312,11 +312,12 @@ function sessionSync(
   ready.catch(() => {});
   let sent: { written: string[]; bytes: number; removals: number } | null = null;
   let saving: Promise<SyncResult> | null = null;
+  let framed = false;
   const abort = async () => {
     sent = null;
-    // Nothing is applied after "A": the last sync's record stands.
+    // Nothing is applied after "A": the last sync's record stands (unless an earlier attempt sent a set).
     await c.pendingMarked.catch(() => {});
-    rmSync(pendingPath(runtime, input.leaseId), { force: true });
+    if (!framed) rmSync(pendingPath(runtime, input.leaseId), { force: true });
     return ABORT_FRAME;
   };
   return {
@@ -336,6 +337,7 @@ function sessionSync(
       const tar = plan.send.length > 0 ? await buildTar(runtime, input.localRoot, plan.send) : new Uint8Array(0);
       if (!tar || tar.length > IN_SESSION_MAX_BYTES + 1024 * (plan.send.length + 20)) return abort();
       await c.pendingMarked;
+      framed = true;
       sent = { written: plan.send, bytes: tar.length, removals: removals.length };
       return changeFrame(encodeRemovals(removals), tar);
     },
