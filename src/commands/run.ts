@@ -11,7 +11,8 @@ import { leaseInUse } from "../lifecycle/in-use.ts";
 import { releaseOneShot } from "../lifecycle/one-shot.ts";
 import { borrowOrAcquire, returnToPool, settlePool, type ReturnOutcome } from "../lifecycle/pool.ts";
 import { createServices } from "../lifecycle/services.ts";
-import { syncLease, syncSource, type SyncSummary } from "../lifecycle/sync.ts";
+import { recordSync, syncLease, syncSource, type SyncSummary } from "../lifecycle/sync.ts";
+import type { SessionSync } from "../sync/sync.ts";
 import { elapsed } from "../output/format.ts";
 import { runTimer } from "../output/steps.ts";
 import { useColor } from "../output/log.ts";
@@ -112,34 +113,56 @@ export default defineCommand({
       });
 
       // 3. The working tree (skipped when nothing changed; the connection is made only if rsync must run).
-      if (source && interrupts.count === 0) {
+      // A small change set goes in the command's own session (not with a terminal: stdin carries it).
+      let inSession: SessionSync | undefined;
+      const syncNow = async (allowInSession: boolean) => {
         const r = await timed("sync", () =>
-          syncLease(svc, claim!, { source, connect: async (c) => ((await master) ? c : ensureMaster(svc, c, { timeoutMs })) }),
+          syncLease(svc, claim!, { source: source!, connect: async (c) => ((await master) ? c : ensureMaster(svc, c, { timeoutMs })), inSession: allowInSession }),
         );
         claim = r.claim;
         sync = r.summary;
-      }
+        inSession = r.session;
+      };
+      if (source && interrupts.count === 0) await syncNow(!syncOnly && !runtime.tty.stdin);
 
       // 4. The command (never beside a master still opening: it would open a second tunnel).
       await master;
       if (!syncOnly && interrupts.count === 0) {
         log.debug(`running in ${claim.workRoot}: ${argv.join(" ")}`);
-        const r = await timed("command", () =>
-          runOnLease(
-            svc,
-            claim!,
-            {
-              argv,
-              env,
-              onSpawn: (c) => interrupts.setChild(c),
-              // The first Ctrl-C/SIGTERM stops the remote command; an interrupted run is never retried.
-              signal: interrupts.signal,
-              // With --json, stdout carries our summary: the command's output goes to stderr.
-              stdoutToStderr: ctx.json,
-            },
-            { timeoutMs, oneShot: oneShot && !args.keep && !pooled },
-          ),
-        );
+        const command = () =>
+          timed("command", () =>
+            runOnLease(
+              svc,
+              claim!,
+              {
+                argv,
+                env,
+                onSpawn: (c) => interrupts.setChild(c),
+                // The first Ctrl-C/SIGTERM stops the remote command; an interrupted run is never retried.
+                signal: interrupts.signal,
+                // With --json, stdout carries our summary: the command's output goes to stderr.
+                stdoutToStderr: ctx.json,
+                preamble: inSession,
+              },
+              { timeoutMs, oneShot: oneShot && !args.keep && !pooled },
+            ),
+          );
+        let r = await command();
+        if (inSession) {
+          const applied = await inSession.result();
+          if (applied) {
+            const rec = await recordSync(svc, r.claim, applied, " in the command's session");
+            r = { ...r, claim: rec.claim };
+            sync = { ...rec.summary, ms: (sync as SyncSummary | null)?.ms ?? rec.summary.ms };
+          } else if (r.exit.declined && interrupts.count === 0) {
+            // The change set was not applied and the command did not start: the rsync path, then the command.
+            log.debug("sync: the change set did not go in the command's session; syncing with rsync");
+            claim = r.claim;
+            await syncNow(false);
+            inSession = undefined;
+            r = await command();
+          }
+        }
         interrupts.setChild(undefined);
         claim = r.claim;
         exitCode = interrupts.status || (r.exit.code ?? 128 + (signalNumber(r.exit.signal) ?? 0));

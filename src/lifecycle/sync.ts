@@ -9,7 +9,7 @@ import { bytes, elapsed } from "../output/format.ts";
 import type { ExecResult, Runtime } from "../runtime.ts";
 import { gitTopLevel } from "../sync/files.ts";
 import { runStatus } from "../sync/gitstate.ts";
-import { syncTree } from "../sync/sync.ts";
+import { syncTree, type SessionSync, type SyncResult } from "../sync/sync.ts";
 import type { Services } from "./services.ts";
 
 /** The `sync` part of `run --json` (shape: src/output/schemas.ts). */
@@ -83,9 +83,11 @@ export interface SyncLeaseOptions {
   source: SyncSource;
   /** Make sure the connection is up before anything remote runs (only called when something changed). */
   connect?: (claim: Claim) => Promise<Claim>;
+  /** A small change set may go in the command's own session (then `session` is set and nothing was sent yet). */
+  inSession?: boolean;
 }
 
-export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOptions): Promise<{ claim: Claim; summary: SyncSummary }> {
+export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOptions): Promise<{ claim: Claim; summary: SyncSummary; session?: SessionSync }> {
   const { runtime, log } = svc.ctx;
   const { root, isGit } = opts.source;
   const r = await syncTree(runtime, {
@@ -102,7 +104,18 @@ export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOpti
     status: opts.source.status,
     workRoot: claim.workRoot,
     lastFingerprint: claim.lastSync?.fingerprint ?? null,
+    inSession: opts.inSession,
   });
+  if (r.session) {
+    log.debug(`sync: ${r.session.changed} changed path(s) go in the command's own session`);
+    return { claim, summary: { skipped: false, files: 0, bytes: 0, sentBytes: null, ms: r.ms }, session: r.session };
+  }
+  return recordSync(svc, claim, r);
+}
+
+/** Say what a sync did and remember it in the claim (the no-op check compares against it). */
+export async function recordSync(svc: Services, claim: Claim, r: SyncResult, where = ""): Promise<{ claim: Claim; summary: SyncSummary }> {
+  const { runtime, log } = svc.ctx;
   const summary: SyncSummary = { skipped: r.skipped, files: r.files, bytes: r.bytes, sentBytes: r.sentBytes ?? null, ms: r.ms };
   if (r.skipped) {
     log.info(`sync skipped: nothing changed since the last sync to this lease (${r.files} files, checked in ${elapsed(r.ms)})`);
@@ -114,7 +127,7 @@ export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOpti
   }
   if (r.unreadable > 0) log.warn(`not sent: ${r.unreadable} path${r.unreadable === 1 ? "" : "s"} whose names are not valid UTF-8`);
   log.info(
-    `synced ${r.files} file${r.files === 1 ? "" : "s"} (${bytes(r.bytes)}) to ${claim.workRoot}${r.sentBytes != null ? `, ${bytes(r.sentBytes)} sent` : ""}${r.deleted ? `, ${r.deleted} removed` : ""} in ${elapsed(r.ms)}`,
+    `synced ${r.files} file${r.files === 1 ? "" : "s"} (${bytes(r.bytes)}) to ${claim.workRoot}${r.sentBytes != null ? `, ${bytes(r.sentBytes)} sent` : ""}${r.deleted ? `, ${r.deleted} removed` : ""}${where} in ${elapsed(r.ms)}`,
   );
   log.debug(`sync: ${r.mode} check, ${r.transferred ?? 0} file(s) transferred, ${r.sessions} ssh session(s)`);
   const at = new Date(runtime.now()).toISOString();

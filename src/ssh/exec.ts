@@ -69,6 +69,17 @@ export interface RunRemoteInput {
   sink?: { stdout(bytes: Uint8Array): void; stderr(bytes: Uint8Array): void };
   /** Variables exported inline in the remote command (not secret: their values are on its command line). */
   exports?: Record<string, string>;
+  /**
+   * A change set sent in this session (src/sync/sync.ts SessionSync; needs a
+   * nonce, no tty, no sink): its remote script runs before the nonce is
+   * claimed; its report arrives as a framed marker, the answer goes on the
+   * session's stdin, then our own stdin follows it to the command.
+   */
+  preamble?: {
+    command(nonce: string): string;
+    exchange(report: Buffer): Promise<Uint8Array>;
+    started(): void;
+  };
 }
 
 export interface RemoteExit extends ChildExit {
@@ -80,6 +91,8 @@ export interface RemoteExit extends ChildExit {
   finished: number | null;
   /** Aborted through `signal`. */
   cancelled: boolean;
+  /** With a preamble: it did not complete (declined or failed), so the command did not start. */
+  declined?: boolean;
 }
 
 /** How long a cancel may take before we give up on the remote side and end our ssh. */
@@ -89,9 +102,10 @@ const CANCEL_TIMEOUT_MS = 20_000;
 export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promise<RemoteExit> {
   const envFile = input.env && Object.keys(input.env).length > 0 ? await uploadEnv(runtime, input.configPath, input.alias, input.env) : undefined;
   const nonce = input.nonce;
-  const command = remoteCommand({ workRoot: input.workRoot, argv: input.argv, shell: input.shell, envFile, nonce, env: input.exports });
   const sink = input.sink;
   const tty = sink ? false : (input.tty ?? wantTty(runtime));
+  const preamble = nonce && !tty && !sink ? input.preamble : undefined;
+  const command = remoteCommand({ workRoot: input.workRoot, argv: input.argv, shell: input.shell, envFile, nonce, env: input.exports, preamble: preamble?.command(nonce!) });
   const argv = sshArgs({ configPath: input.configPath, alias: input.alias, tty, command });
   const out = { started: false, alreadyStarted: false, finished: null as number | null, cancelled: false };
   const outFd = input.stdoutToStderr ? 2 : 1;
@@ -99,24 +113,40 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
   const filtered = nonce ? (tty ? "stdout" : "stderr") : null;
   // ssh may have to open the tunnel (master gone): its ProxyCommand runs gh, which may need the token.
   const child = runtime.spawn(argv, {
-    stdin: sink ? "ignore" : "inherit",
+    stdin: sink ? "ignore" : preamble ? "pipe" : "inherit",
     stdout: sink || filtered === "stdout" ? "pipe" : input.stdoutToStderr ? 2 : "inherit",
     stderr: sink || filtered === "stderr" ? "pipe" : "inherit",
     passTokens: true,
     detached: Boolean(nonce),
   });
   input.onSpawn?.(child);
+  const stdinPump = preamble ? new StdinPump(child) : null;
   let pumping: Promise<void> = Promise.resolve();
   const unfiltered = sink ? (filtered === "stdout" ? child.stderr : child.stdout) : null;
   if (sink && unfiltered) pumping = pumpRaw(unfiltered, filtered === "stdout" ? sink.stderr : sink.stdout);
   if (nonce && filtered) {
     const fd = filtered === "stdout" ? outFd : 2;
     const write = sink ? (filtered === "stdout" ? sink.stdout : sink.stderr) : (b: Uint8Array) => writeAllSync(fd, b);
-    const filter = new MarkerFilter(nonce, write, (kind, value) => {
-      if (kind === "started") out.started = true;
-      else if (kind === "again") out.alreadyStarted = true;
-      else if (kind === "exit") out.finished = value;
-    });
+    const filter = new MarkerFilter(
+      nonce,
+      write,
+      (kind, value) => {
+        if (kind === "started") out.started = true;
+        else if (kind === "again") out.alreadyStarted = true;
+        else if (kind === "exit") out.finished = value;
+        if (kind === "started" || kind === "again") preamble?.started();
+      },
+      preamble && stdinPump
+        ? (report) => {
+            if (out.started || out.alreadyStarted || stdinPump.answered) return; // one frame per session, before the start
+            stdinPump.answered = true;
+            preamble.exchange(report).then(
+              (frame) => stdinPump.send(frame, frame.length > 2),
+              () => stdinPump.send(new Uint8Array(Buffer.from("A\n")), false),
+            );
+          }
+        : undefined,
+    );
     const stream = filtered === "stdout" ? child.stdout : child.stderr;
     if (stream) pumping = Promise.all([pumping, pumpThrough(stream, filter)]).then(() => {});
   }
@@ -156,11 +186,63 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
   }
   try {
     const [exit] = await Promise.all([child.exited, pumping]);
+    stdinPump?.stop();
     await cancelling;
-    return { ...exit, ...out };
+    const declined = Boolean(preamble) && !out.started && !out.alreadyStarted && !out.cancelled && exit.code !== 255;
+    return { ...exit, ...out, ...(preamble ? { declined } : {}) };
   } finally {
     input.signal?.removeEventListener("abort", onAbort);
     process.off("SIGWINCH", onWinch);
+  }
+}
+
+/**
+ * The session's stdin with a preamble: first our frame, then (when the
+ * preamble goes on to the command) our own stdin, byte for byte, until it
+ * ends (then the command sees end of file) or the session does.
+ */
+class StdinPump {
+  private reader: { read(): Promise<{ value?: Uint8Array; done: boolean }>; cancel(): Promise<void> } | null = null;
+  private stopped = false;
+  /** The session's one frame was (or is being) answered. */
+  answered = false;
+  constructor(private readonly child: Child) {}
+
+  send(frame: Uint8Array, thenStdin: boolean): void {
+    const sink = this.child.stdin!;
+    try {
+      sink.write(frame);
+      (sink as { flush?: () => unknown }).flush?.();
+      if (!thenStdin || this.stopped) {
+        sink.end();
+        return;
+      }
+    } catch {
+      return;
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    const sink = this.child.stdin!;
+    try {
+      const reader = (Bun.stdin.stream() as ReadableStream<Uint8Array>).getReader() as unknown as NonNullable<StdinPump["reader"]>;
+      this.reader = reader;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || this.stopped || !value) break;
+        sink.write(value);
+        await (sink as { flush?: () => unknown }).flush?.();
+      }
+    } catch {}
+    try {
+      sink.end();
+    } catch {}
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.reader?.cancel().catch(() => {});
   }
 }
 

@@ -9,27 +9,40 @@
 import { writeSync } from "node:fs";
 import { MARKER_LEAD, markerPrefix } from "./quote.ts";
 
-export type MarkerKind = "started" | "again" | "exit";
+export type MarkerKind = "started" | "again" | "exit" | "report";
 
 /** Longest tail after the prefix: `started:` + a pid/status + `\r\n`. */
 const MAX_TAIL = 32;
-const TAIL_RE = /^(started|again|exit)(?::(\d{1,10}))?\r?\n/;
+const TAIL_RE = /^(started|again|exit|report)(?::(\d{1,10}))?\r?\n/;
 
 export class MarkerFilter {
   private readonly prefix: Buffer;
   private pending: Buffer | null = null;
+  /** A `report:<n>` marker is followed by n bytes of payload (the in-session sync's report): collected here, never written. */
+  private payload: { left: number; parts: Buffer[] } | null = null;
 
   constructor(
     nonce: string,
     private readonly write: (bytes: Uint8Array) => void,
     private readonly onMarker: (kind: MarkerKind, value: number | null) => void,
+    private readonly onPayload?: (bytes: Buffer) => void,
   ) {
     this.prefix = Buffer.from(markerPrefix(nonce), "latin1");
   }
 
   push(chunk: Uint8Array): void {
-    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.pending = null;
+    if (this.payload) {
+      const take = Math.min(this.payload.left, buf.length);
+      this.payload.parts.push(Buffer.from(buf.subarray(0, take)));
+      this.payload.left -= take;
+      buf = buf.subarray(take);
+      if (this.payload.left > 0) return;
+      const done = Buffer.concat(this.payload.parts);
+      this.payload = null;
+      this.onPayload?.(done);
+    }
     let start = 0;
     let pos = 0;
     for (;;) {
@@ -47,6 +60,12 @@ export class MarkerFilter {
       }
       this.onMarker(m.kind, m.value);
       start = pos = i + m.length;
+      if (m.kind === "report" && this.onPayload) {
+        this.payload = { left: m.value ?? 0, parts: [] };
+        const rest = buf.subarray(start);
+        this.push(rest);
+        return;
+      }
     }
     if (start < buf.length) this.write(buf.subarray(start));
   }

@@ -49,6 +49,11 @@ export interface RemoteCommandInput {
    * once per nonce and announces itself with markers (see `exactlyOnce`).
    */
   nonce?: string;
+  /**
+   * A shell line run first, before the nonce is claimed (the in-session sync,
+   * src/sync/remote.ts): when it fails, the session ends and nothing ran.
+   */
+  preamble?: string;
 }
 
 /** `export NAME='value'` lines for an env file. */
@@ -99,7 +104,9 @@ export function remoteCommand(input: RemoteCommandInput): string {
   } else parts.push(input.argv.map(shQuote).join(" "));
   if (!input.nonce) return `${parts.join(" && ")}; exit $?`;
   // A run that will not start (its nonce was claimed before) must not leave the env file behind.
-  return exactlyOnce(input.nonce, parts.join(" && "), input.envFile ? `rm -f ${shQuote(input.envFile)}; ` : "");
+  const once = exactlyOnce(input.nonce, parts.join(" && "), input.envFile ? `rm -f ${shQuote(input.envFile)}; ` : "");
+  if (!input.preamble) return once;
+  return `${input.preamble} || { ${input.envFile ? `rm -f ${shQuote(input.envFile)}; ` : ""}exit 3; }\n${once}`;
 }
 
 /** Where a run's nonce is claimed remotely: a persistent place outside the work root. */

@@ -36,7 +36,7 @@ import { sshArgs } from "../ssh/exec.ts";
 import { quoteWorkRoot, shQuote } from "../ssh/quote.ts";
 
 /** Applies the removal records given as arguments; $1 is the physical work root. */
-const DELETE_SCRIPT = `
+export const DELETE_SCRIPT = `
 LC_ALL=C; export LC_ALL
 phys=$1; shift
 fail=0; n=0; cur=; ok=0
@@ -73,7 +73,7 @@ exit $fail
 `;
 
 /** Lists the entries of each changed directory given as arguments. */
-const KIDS_SCRIPT = `for d; do printf 'd%s\\000' "$d"; for e in "$d"/* "$d"/.[!.]* "$d"/..?*; do if [ -e "$e" ] || [ -L "$e" ]; then printf 'c%s\\000' "$e"; fi; done; done`;
+export const KIDS_SCRIPT = `for d; do printf 'd%s\\000' "$d"; for e in "$d"/* "$d"/.[!.]* "$d"/..?*; do if [ -e "$e" ] || [ -L "$e" ]; then printf 'c%s\\000' "$e"; fi; done; done`;
 
 /** $1 work root, $2 stamp key, $3 last good stamp id (or empty), $4 new stamp id. */
 const MAIN_SCRIPT = `
@@ -107,6 +107,63 @@ rm -f -- "$err"
 printf 'E\\000'
 exec xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys"
 `;
+
+/**
+ * The sync part of a command's own session (insession.ts): $1 work root, $2
+ * stamp key, $3 last good stamp id, $4 new stamp id, $5 the run's nonce. The
+ * same report as above (stamp first, then find), written to a file and then
+ * to stderr as one framed marker (`report:<length>` and that many bytes);
+ * then it reads one frame from stdin: a header line `S <removals> <tar>` and
+ * exactly that many bytes of each (head -c reads no further, so the rest of
+ * stdin stays the command's), or `A` (the local side wants the rsync path):
+ * the removals run as above, the tar is unpacked by GNU tar (which strips
+ * leading slashes and refuses `..` members) into the physical work root.
+ * Exit 0 only when all of it worked; the command starts after that.
+ */
+const IN_SESSION_SCRIPT = `
+LC_ALL=C; export LC_ALL
+root=$1; key=$2; old=$3; new=$4; nonce=$5
+sdir=\${XDG_CACHE_HOME:-$HOME/.cache}/crabbox-cs/sync
+if ! { mkdir -p -- "$root" && cd -P -- "$root"; }; then printf 'crabbox-sync: cannot enter the work root %s\\n' "$root" >&2; exit 3; fi
+phys=$PWD
+if ! { mkdir -p -- "$sdir" && : > "$sdir/$key.$new"; }; then printf 'crabbox-sync: cannot write the sync stamp in %s\\n' "$sdir" >&2; exit 4; fi
+for s in "$sdir/$key".*; do
+  case $s in "$sdir/$key.$new"|"$sdir/$key.$old") ;; *) rm -f -- "$s";; esac
+done
+ref=
+if [ -n "$old" ] && [ -f "$sdir/$key.$old" ] && find . -prune -cnewer "$sdir/$key.$old" >/dev/null 2>&1; then ref=$sdir/$key.$old; fi
+kids=${shQuote(KIDS_SCRIPT)}
+err="$sdir/$key.$new.err"; rep="$sdir/$key.$new.rep"; rm="$sdir/$key.$new.rm"; tarf="$sdir/$key.$new.tar"
+if [ -n "$ref" ]; then
+  { printf 'Mincr\\000'; find . -name .git -prune -o -cnewer "$ref" \\( -type d -exec sh -c "$kids" sh {} + -o -newer "$ref" -exec printf 'f%s\\000' {} + -o -exec printf 'g%s\\000' {} + \\); } >"$rep" 2>"$err"
+else
+  { printf 'Mfull\\000'; } >"$rep" 2>"$err"
+fi
+st=$?
+if [ $st -ne 0 ] && grep -v 'No such file or directory' "$err" | grep -q .; then
+  cat "$err" >&2; rm -f -- "$err" "$rep"; printf 'crabbox-sync: listing the work root failed\\n' >&2; exit 5
+fi
+rm -f -- "$err"
+n=$(wc -c <"$rep") || exit 5
+printf '\\037crabbox-cs:%s:report:%s\\n' "$nonce" $n >&2
+cat "$rep" >&2; rm -f -- "$rep"
+IFS= read -r hdr || exit 6
+case $hdr in "S "*) ;; *) exit 7;; esac
+set -- $hdr
+case $2$3 in *[!0-9]*) exit 6;; esac
+ok=0
+if head -c "$2" >"$rm" && head -c "$3" >"$tarf" && [ "$(wc -c <"$rm")" -eq "$2" ] && [ "$(wc -c <"$tarf")" -eq "$3" ]; then ok=1; fi
+if [ $ok = 1 ] && [ "$2" -gt 0 ]; then xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys" <"$rm" >/dev/null || ok=0; fi
+if [ $ok = 1 ] && [ "$3" -gt 0 ]; then tar -x -p --no-same-owner -f "$tarf" -C "$phys" || ok=0; fi
+rm -f -- "$rm" "$tarf"
+[ $ok = 1 ] || { printf 'crabbox-sync: applying the change set failed\\n' >&2; exit 8; }
+`;
+
+/** The in-session sync as a shell line that runs before the command (exits the session when it fails). */
+export function inSessionSyncCommand(workRoot: string, key: string, oldStamp: string, newStamp: string, nonce: string): string {
+  for (const s of [key, oldStamp, newStamp, nonce]) if (!/^[A-Za-z0-9_-]+$/.test(s)) throw new Error(`bad stamp name ${s}`);
+  return `LC_ALL=C sh -c ${shQuote(IN_SESSION_SCRIPT)} crabbox-sync ${quoteWorkRoot(workRoot)} ${key} ${oldStamp} ${newStamp} ${nonce}`;
+}
 
 /** What the remote side reported (paths relative to the work root, as latin1 byte strings; "" is the root). */
 export interface RemoteReport {

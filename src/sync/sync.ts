@@ -17,6 +17,11 @@
  *      removed remotely, a local directory that became a file).
  * A sync that fails leaves `pending` in the cache: the next one mirrors
  * everything (full listing, every file through rsync's quick check).
+ *
+ * With `inSession` (run), a small change set is not sent here: the result
+ * carries a `SessionSync` for the command's own session (insession.ts), which
+ * does steps 1-3 with a tar before the command starts; its state is saved
+ * only once the start marker proves the set applied.
  */
 import { existsSync, lstatSync, rmSync } from "node:fs";
 import { CrabboxError, Exit } from "../errors.ts";
@@ -30,9 +35,10 @@ import { changedSince, gitState, trackedFiles, type GitState } from "./gitstate.
 import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
 import { ignoredPaths } from "./ignore.ts";
 import { planSync, toBytes, type Candidate } from "./plan.ts";
-import { startRemoteSync, stampKey, type RemoteSession, type Removal } from "./remote.ts";
 import { checkMaster } from "../ssh/exec.ts";
 import { checkLocalRsync, parseRsyncStats, rsyncArgs, rsyncNotFound } from "./rsync.ts";
+import { ABORT_FRAME, IN_SESSION_MAX_BYTES, IN_SESSION_MAX_FILES, buildTar, changeFrame, reportRecords } from "./insession.ts";
+import { encodeRemovals, inSessionSyncCommand, parseReport, startRemoteSync, stampKey, type RemoteSession, type Removal } from "./remote.ts";
 import { secretByName, secretRules, withoutSecrets } from "./secrets.ts";
 
 export { checkLocalRsync, parseRsyncStats, parseRsyncVersion, rsyncArgs, rsyncRemotePath, rsyncShellQuote, MIN_RSYNC } from "./rsync.ts";
@@ -51,6 +57,11 @@ export interface SyncInput {
   beforeTransfer?: () => Promise<void>;
   /** A `git status` of localRoot started earlier (gitstate.ts runStatus), used when it is recent. */
   status?: { at: number; result: Promise<ExecResult> };
+  /**
+   * The caller can send a small change set in the command's own session
+   * (insession.ts): then such a sync returns `session` instead of running.
+   */
+  inSession?: boolean;
 }
 
 /** A status started longer ago than this is not used (the tree may have changed since). */
@@ -78,6 +89,22 @@ export interface SyncResult {
   /** ssh sessions (rsync's included) this sync opened. */
   sessions: number;
   ms: number;
+  /** Set when the change set goes in the command's own session: nothing was sent yet. */
+  session?: SessionSync;
+}
+
+/** What the command's session needs to carry a change set (ssh/exec.ts RunRemoteInput.preamble). */
+export interface SessionSync {
+  /** The remote shell line that runs before the nonce is claimed. */
+  command(nonce: string): string;
+  /** The remote report arrived: the frame to write on the session's stdin. */
+  exchange(report: Buffer): Promise<Uint8Array>;
+  /** A start (or again) marker arrived: the change set was applied; record the sync. */
+  started(): void;
+  /** The recorded sync, once `started` was called and the state saved; null when it never was. */
+  result(): Promise<SyncResult | null>;
+  /** Paths changed locally. */
+  changed: number;
 }
 
 export async function syncTree(runtime: Runtime, input: SyncInput): Promise<SyncResult> {
@@ -113,44 +140,36 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
   const report = reportStarter(runtime, input, last?.stamp ?? null, newStamp);
   // The local rsync's version check, and the master check, run beside git's listing. When the
   // master is up, the remote report starts at once: it runs while the view is listed.
-  const rsyncChecked = checkLocalRsync(runtime);
-  rsyncChecked.catch(() => {});
-  const up = await checkMaster(runtime, input.configPath, input.alias).catch(() => false);
-  if (up) report.start();
+  // A small change set may go in the command's own session: then no report, rsync or master check here.
+  const inSession = Boolean(input.inSession && since && last?.stamp && since.size <= IN_SESSION_MAX_FILES);
+  let rsyncChecked: Promise<unknown> = Promise.resolve();
+  let up = false;
+  const prepare = async () => {
+    rsyncChecked = checkLocalRsync(runtime);
+    rsyncChecked.catch(() => {});
+    up = await checkMaster(runtime, input.configPath, input.alias).catch(() => false);
+    if (up) report.start();
+  };
+  const listing = () => listChanges(runtime, input, gs, since);
+  if (inSession && roughlySmall(input.localRoot, since!)) {
+    // The listing goes on while the command's session starts; the session waits for it.
+    const listed = listing();
+    listed.catch(() => {});
+    // Marked pending before anything is applied remotely (the frame waits for it), not before the session starts.
+    const pendingMarked = markSyncPending(runtime, input.leaseId);
+    pendingMarked.catch(() => {});
+    const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, listed, pendingMarked });
+    return { skipped: false, fingerprint: gs.key, files: 0, bytes: 0, sessions: 0, ms: runtime.now() - started, held: gs.held, unreadable: 0, session };
+  }
+  await prepare();
   let candidates: string[];
   let held: string[];
   let unreadable: number;
   let changed: string[];
   let gone: string[];
-  let typeChange = false;
+  let typeChange: boolean;
   try {
-    // The view: the index's paths (no walk) and the untracked files status already found.
-    const tracked = await trackedFiles(runtime, input.localRoot);
-    if (!tracked) throw new CrabboxError({ code: "git_ls_files_failed", message: `git ls-files failed in ${input.localRoot}`, hint: "Fix the repository (try `git status` there), or run from a directory outside git", exit: Exit.unexpected });
-    const absent = new Set<string>();
-    for (const [p, sig] of gs.dirty) if (sig === "-") absent.add(p);
-    const all = [...new Set(tracked.concat(gs.untracked))].sort();
-    const utf8 = all.filter((f) => !f.includes("\uFFFD") && !absent.has(f));
-    unreadable = all.filter((f) => f.includes("\uFFFD")).length;
-    const kept = withoutSecrets(input.localRoot, utf8, secretRules(input.localRoot, runtime.crabboxHome));
-    candidates = kept.files;
-    held = [...new Set([...kept.held, ...gs.held])].sort();
-    // What changed: only those paths are looked at here (the full view is sized while rsync runs).
-    if (since) {
-      const inView = new Set(candidates);
-      const present = (p: string) => inView.has(p) && isFileOrLink(input.localRoot, p);
-      changed = [...since].filter(present).sort();
-      const sent = new Set(changed);
-      gone = [...since].filter((p) => !sent.has(p)).sort();
-      // A local directory that became a file: removals must go before rsync.
-      typeChange = gone.some((g) => {
-        for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (present(g.slice(0, i))) return true;
-        return false;
-      });
-    } else {
-      changed = [];
-      gone = [];
-    }
+    ({ candidates, held, unreadable, changed, gone, typeChange } = await listing());
     await rsyncChecked;
     if (!up) await input.beforeTransfer?.();
   } catch (e) {
@@ -203,6 +222,161 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     ms: runtime.now() - started,
     held,
     unreadable,
+  };
+}
+
+interface Listing {
+  /** The view's candidates (JS strings; files and links are picked when sized). */
+  candidates: string[];
+  held: string[];
+  unreadable: number;
+  /** Present paths that changed since the last sync, and paths gone since. */
+  changed: string[];
+  gone: string[];
+  /** A local directory became a file (removals must go first). */
+  typeChange: boolean;
+}
+
+/** The view (the index's paths, no walk, and the untracked files status found) and what changed in it. */
+async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, since: Set<string> | null): Promise<Listing> {
+  const tracked = await trackedFiles(runtime, input.localRoot);
+  if (!tracked) throw new CrabboxError({ code: "git_ls_files_failed", message: `git ls-files failed in ${input.localRoot}`, hint: "Fix the repository (try `git status` there), or run from a directory outside git", exit: Exit.unexpected });
+  const absent = new Set<string>();
+  for (const [p, sig] of gs.dirty) if (sig === "-") absent.add(p);
+  const all = [...new Set(tracked.concat(gs.untracked))].sort();
+  const utf8 = all.filter((f) => !f.includes("\uFFFD") && !absent.has(f));
+  const unreadable = all.filter((f) => f.includes("\uFFFD")).length;
+  const kept = withoutSecrets(input.localRoot, utf8, secretRules(input.localRoot, runtime.crabboxHome));
+  const candidates = kept.files;
+  const held = [...new Set([...kept.held, ...gs.held])].sort();
+  if (!since) return { candidates, held, unreadable, changed: [], gone: [], typeChange: false };
+  // What changed: only those paths are looked at here (the full view is sized while rsync runs).
+  const inView = new Set(candidates);
+  const present = (p: string) => inView.has(p) && isFileOrLink(input.localRoot, p);
+  const changed = [...since].filter(present).sort();
+  const sent = new Set(changed);
+  const gone = [...since].filter((p) => !sent.has(p)).sort();
+  // A local directory that became a file: removals must go before rsync.
+  const typeChange = gone.some((g) => {
+    for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (present(g.slice(0, i))) return true;
+    return false;
+  });
+  return { candidates, held, unreadable, changed, gone, typeChange };
+}
+
+/**
+ * Before the view is listed: the paths that changed hold at most IN_SESSION_MAX_BYTES, and none
+ * sits under a parent that is now a file or a link (a type change: that goes the rsync way).
+ */
+function roughlySmall(root: string, since: Set<string>): boolean {
+  const base = root.endsWith("/") ? root : `${root}/`;
+  let bytes = 0;
+  for (const p of since) {
+    try {
+      const st = lstatSync(base + p);
+      if (st.isFile() || st.isSymbolicLink()) bytes += st.size;
+      if (bytes > IN_SESSION_MAX_BYTES) return false;
+      continue;
+    } catch {}
+    for (let i = p.lastIndexOf("/"); i > 0; i = p.lastIndexOf("/", i - 1)) if (isFileOrLink(root, p.slice(0, i))) return false;
+  }
+  return true;
+}
+
+/**
+ * The change set in the command's session (insession.ts): the same plan as
+ * `mirror` makes, from the report the session sends before the command, and
+ * the same state saved, only once the start marker proves it was applied.
+ */
+function sessionSync(
+  runtime: Runtime,
+  input: SyncInput,
+  c: { started: number; gs: GitState; state: SyncState; salt: string; newStamp: string; listed: Promise<Listing>; pendingMarked: Promise<void> },
+): SessionSync {
+  let view: string[] = [];
+  let viewSet = new Set<string>();
+  let totalBytes = 0;
+  let listing: Listing | null = null;
+  let changed: string[] = [];
+  let gone: string[] = [];
+  // Sized as soon as the listing is there (while the remote side lists).
+  const ready = c.listed.then((l) => {
+    listing = l;
+    const s = filesAndSize(input.localRoot, l.candidates);
+    view = s.files.map(toBytes);
+    viewSet = new Set(view);
+    totalBytes = s.bytes;
+    changed = l.changed.map(toBytes);
+    gone = l.gone.map(toBytes);
+  });
+  ready.catch(() => {});
+  let sent: { written: string[]; bytes: number; removals: number } | null = null;
+  let saving: Promise<SyncResult> | null = null;
+  let framed = false;
+  const abort = async () => {
+    sent = null;
+    // Nothing is applied after "A": the last sync's record stands (unless an earlier attempt sent a set).
+    await c.pendingMarked.catch(() => {});
+    if (!framed) rmSync(pendingPath(runtime, input.leaseId), { force: true });
+    return ABORT_FRAME;
+  };
+  return {
+    changed: changed.length,
+    command: (nonce) => inSessionSyncCommand(input.workRoot, stampKey(input.leaseId, input.workRoot), c.state.stamp, c.newStamp, nonce),
+    async exchange(bytes) {
+      await ready;
+      if (listing!.typeChange || filesAndSize(input.localRoot, listing!.changed).bytes > IN_SESSION_MAX_BYTES) return abort();
+      const report = parseReport(reportRecords(bytes));
+      if (report.mode === "full") return abort();
+      const last = c.state;
+      const g = new Set(gone);
+      const written = last.wroteAll ? { has: (p: string) => viewSet.has(p) || g.has(p) } : new Set(last.written ?? []);
+      const plan = planSync({ view, viewSet, changed, gone, report, written });
+      if (plan.send.length > IN_SESSION_MAX_FILES) return abort();
+      const removals = await decideRemovals(runtime, input.localRoot, "git", plan.candidates);
+      const tar = plan.send.length > 0 ? await buildTar(runtime, input.localRoot, plan.send) : new Uint8Array(0);
+      if (!tar || tar.length > IN_SESSION_MAX_BYTES + 1024 * (plan.send.length + 20)) return abort();
+      await c.pendingMarked;
+      framed = true;
+      sent = { written: plan.send, bytes: tar.length, removals: removals.length };
+      return changeFrame(encodeRemovals(removals), tar);
+    },
+    started() {
+      if (!sent || saving) return;
+      const s = sent;
+      const wroteAll = s.written.length >= view.length;
+      saving = (async () => {
+        await saveState(runtime, input.leaseId, {
+          v: 3,
+          root: input.localRoot,
+          salt: c.salt,
+          key: c.gs.key,
+          head: c.gs.head,
+          dirty: [...c.gs.dirty],
+          stats: c.gs.stats,
+          stamp: c.newStamp,
+          ...(wroteAll ? { wroteAll: true } : { written: s.written }),
+          files: view.length,
+          bytes: totalBytes,
+        });
+        rmSync(pendingPath(runtime, input.leaseId), { force: true });
+        return {
+          skipped: false,
+          fingerprint: c.gs.key,
+          files: view.length,
+          bytes: totalBytes,
+          transferred: s.written.length,
+          deleted: s.removals,
+          sentBytes: s.bytes,
+          mode: "incremental" as const,
+          sessions: 0,
+          ms: runtime.now() - c.started,
+          held: listing?.held ?? [],
+          unreadable: listing?.unreadable ?? 0,
+        };
+      })();
+    },
+    result: () => saving ?? Promise.resolve(null),
   };
 }
 

@@ -56,7 +56,7 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
       aSamples: one.a,
       bSamples: one.b,
       target: TARGET,
-      notes: [`ours: skipped=${sync?.skipped}, ${sync?.sentBytes ?? -1} bytes sent by rsync (file list included)`],
+      notes: [`ours: skipped=${sync?.skipped}, ${sync?.sentBytes ?? -1} bytes sent (by rsync with its file list, or as the tar in the command's session)`],
     }),
     ratioFigure({
       id: "change-100",

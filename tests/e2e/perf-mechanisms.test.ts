@@ -101,10 +101,18 @@ describe("sync skipping", () => {
     expect(changed.code).toBe(0);
     expect(changed.json().sync.skipped).toBe(false);
     expect(changed.stderr).toContain("three");
+    // A one-file change goes in the command's own session (docs/sync.md): no rsync, not even --version.
+    // (This used to pin "one rsync transfer"; tests/e2e/insession.test.ts counts the sessions.)
+    expect(rsyncCalls()).toEqual(afterFirst);
+    // A large change set still goes through rsync: one transfer, at most one version check.
+    for (let i = 0; i < 300; i++) writeFileSync(join(h.work, `bulk-${i}.txt`), `${i}\n`);
+    const bulk = await h.run(["run", "--id", lease.slug, "--json", "--", "cat", "bulk-299.txt"]);
+    expect(bulk.code).toBe(0);
+    expect(bulk.stderr).toContain("299");
     const added = rsyncCalls().slice(afterFirst.length);
     expect(added.filter((c) => !c.version)).toHaveLength(1);
-    // The version check runs at most once per real sync (a candidate for caching: see docs/performance.md).
     expect(added.filter((c) => c.version).length).toBeLessThanOrEqual(1);
+    for (let i = 0; i < 300; i++) rmSync(join(h.work, `bulk-${i}.txt`));
   });
 });
 

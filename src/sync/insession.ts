@@ -1,0 +1,65 @@
+/**
+ * A small change set sent in the command's own session (docs/sync.md, "A
+ * small change set"). Before the nonce is claimed, the session runs the
+ * remote sync script (remote.ts inSessionSyncCommand): it reports what changed
+ * remotely (one framed marker on stderr), then reads one frame from stdin,
+ * applies it, and only then does the command start, with the rest of stdin.
+ *
+ * The frame: a header line `S <removals length> <tar length>\n`, the removal
+ * records (as remote.ts encodes them), then a tar of the paths to send, with
+ * an entry for each parent directory first (so a remote symlink standing
+ * where a directory of ours goes is replaced, never written through), made
+ * by the local `tar` from `./`-prefixed names given NUL-separated; or `A\n`,
+ * which ends the session before anything is applied (the rsync path then).
+ */
+import type { Runtime } from "../runtime.ts";
+import { safeRelativePath } from "./remote.ts";
+
+/** At most this many paths (changed locally, and after the remote report) go in the session. */
+export const IN_SESSION_MAX_FILES = 256;
+/** And at most this many bytes of file content (the tar itself is checked against this plus headers). */
+export const IN_SESSION_MAX_BYTES = 1024 * 1024;
+
+export const ABORT_FRAME = new Uint8Array(Buffer.from("A\n", "latin1"));
+
+/** The paths to put in the tar: every parent directory first, then the paths (latin1 byte strings). */
+export function tarMembers(send: string[]): string[] {
+  const all = new Set<string>();
+  for (const p of send) {
+    if (!safeRelativePath(p)) throw new Error(`unsafe path in the change set: ${JSON.stringify(p)}`);
+    for (let i = p.indexOf("/"); i > 0; i = p.indexOf("/", i + 1)) all.add(p.slice(0, i));
+    all.add(p);
+  }
+  // A path sorts after its own prefix: parents come before what they hold.
+  return [...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** A tar of these paths under root (no recursion: directories as entries only), or null when tar fails. */
+export async function buildTar(runtime: Runtime, root: string, send: string[]): Promise<Uint8Array | null> {
+  const members = tarMembers(send);
+  let child;
+  try {
+    child = runtime.spawn(["tar", "-c", "-f", "-", "-C", root, "--no-recursion", "--null", "-T", "-"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  } catch {
+    return null;
+  }
+  const out = new Response(child.stdout!).arrayBuffer();
+  const err = new Response(child.stderr!).text();
+  child.stdin!.write(Buffer.from(members.map((m) => `./${m}\0`).join(""), "latin1"));
+  child.stdin!.end();
+  const [bytes, , exit] = await Promise.all([out, err, child.exited]);
+  return exit.code === 0 ? new Uint8Array(bytes) : null;
+}
+
+/** `S <removals> <tar>\n` + removals + tar. */
+export function changeFrame(removals: Uint8Array, tar: Uint8Array): Uint8Array {
+  const head = Buffer.from(`S ${removals.length} ${tar.length}\n`, "latin1");
+  return new Uint8Array(Buffer.concat([head, removals, tar]));
+}
+
+/** The report's NUL-terminated records (latin1). */
+export function reportRecords(bytes: Buffer): string[] {
+  const records = bytes.toString("latin1").split("\0");
+  if (records.at(-1) === "") records.pop();
+  return records;
+}

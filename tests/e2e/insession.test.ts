@@ -1,0 +1,224 @@
+/**
+ * A small change set goes in the command's own session (issue 15; docs/sync.md,
+ * "A small change set in the command's session"). Checked by counting ssh
+ * invocations (a recording `ssh` first on PATH: every session, rsync's and
+ * control queries included) and by comparing the remote tree with the checkout.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BIN, closeWithLease, createHarness, git, recordRsync, type Harness, warmKeptLease } from "./harness.ts";
+
+let h: Harness;
+let lease: any;
+let remoteRoot: string;
+let rsync: ReturnType<typeof recordRsync>;
+const sshLog = () => join(h.tmp, "ssh.log");
+
+/** ssh invocations since the log was cleared: sessions (anything but `-O` control queries) and control queries. */
+function sshCalls(): { sessions: string[]; control: string[] } {
+  const lines = existsSync(sshLog()) ? readFileSync(sshLog(), "utf8").split("\n").filter(Boolean) : [];
+  return { sessions: lines.filter((l) => !/(^| )-O /.test(l)), control: lines.filter((l) => /(^| )-O /.test(l)) };
+}
+
+beforeAll(async () => {
+  h = await createHarness();
+  rsync = recordRsync(h);
+  const dir = join(h.tmp, "ssh-wrap");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "ssh"), `#!/bin/sh\necho "$*" | tr '\\n' ' ' >> '${sshLog()}'\necho >> '${sshLog()}'\nexec '${Bun.which("ssh")}' "$@"\n`, { mode: 0o755 });
+  h.env.PATH = `${dir}:${h.env.PATH}`;
+  lease = await warmKeptLease(h);
+  remoteRoot = join(h.emu.control.codespaceDir(lease.codespace.name), ".crabbox", "hello-world");
+  // A first (full) sync, so that later ones are incremental.
+  const first = await h.run(["run", "--id", lease.slug, "--", "true"]);
+  expect(first.code).toBe(0);
+});
+
+afterAll(async () => {
+  await closeWithLease(h, lease);
+});
+
+function localView(): string[] {
+  return git(h.work, "ls-files", "-z", "-c", "-o", "--exclude-standard")
+    .split("\0")
+    .filter((p) => p !== "" && existsOrLink(join(h.work, p)) && !lstatSync(join(h.work, p)).isDirectory())
+    .sort();
+}
+function existsOrLink(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+function walk(root: string, prefix = "", out: string[] = []): string[] {
+  for (const e of readdirSync(join(root, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) {
+      if (e.name === ".git" || e.name === "node_modules") continue;
+      walk(root, rel, out);
+    } else out.push(rel);
+  }
+  return out;
+}
+function entry(root: string, p: string): string {
+  const abs = join(root, p);
+  const st = lstatSync(abs);
+  if (st.isSymbolicLink()) return `link:${readlinkSync(abs)}`;
+  return `file:${(st.mode & 0o777).toString(8)}:${readFileSync(abs).toString("base64")}`;
+}
+function expectMirror(): void {
+  const local = localView();
+  expect(walk(remoteRoot).sort()).toEqual(local);
+  for (const p of local) expect(`${p} ${entry(remoteRoot, p)}`).toBe(`${p} ${entry(h.work, p)}`);
+}
+function reset(): void {
+  rmSync(sshLog(), { force: true });
+}
+
+describe("a small change set goes in the command's own session", () => {
+  test("a 1-file change opens no ssh session besides the command's own (no rsync, no report session, no master check)", async () => {
+    writeFileSync(join(h.work, "one.txt"), "one\n");
+    reset();
+    const transfers = rsync.transfers();
+    const r = await h.run(["run", "--id", lease.slug, "--json", "--", "cat", "one.txt"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("one\n");
+    expect(r.json().sync.skipped).toBe(false);
+    expect(r.json().sync.files).toBeGreaterThan(0);
+    const calls = sshCalls();
+    expect(calls.sessions).toHaveLength(1);
+    expect(calls.control).toHaveLength(0);
+    expect(rsync.transfers()).toBe(transfers);
+    // Recorded as synced: the next run skips.
+    const again = await h.run(["run", "--id", lease.slug, "--json", "--", "true"]);
+    expect(again.json().sync.skipped).toBe(true);
+  });
+
+  test("exactness: modes, symlinks, deletions, names with spaces, newlines and unicode; remote edits overwritten, strays removed, ignored caches kept", async () => {
+    const names = ["sp ace.txt", "new\nline", "ünï cödé.md", "-dash", "q'uo\"te"];
+    mkdirSync(join(h.work, "dir two", "deep"), { recursive: true });
+    for (const n of names) writeFileSync(join(h.work, "dir two", n), `${n}\n`);
+    writeFileSync(join(h.work, "run.sh"), "#!/bin/sh\necho ran\n");
+    chmodSync(join(h.work, "run.sh"), 0o755);
+    writeFileSync(join(h.work, "dir two", "deep", "gone.txt"), "bye\n");
+    symlinkSync("../run.sh", join(h.work, "dir two", "link"));
+    writeFileSync(join(h.work, "edited.txt"), "local\n");
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    expectMirror();
+
+    // Local: a delete, a mode change, a retargeted link, a file that becomes a link.
+    rmSync(join(h.work, "dir two", "deep", "gone.txt"));
+    chmodSync(join(h.work, "run.sh"), 0o644);
+    rmSync(join(h.work, "dir two", "link"));
+    symlinkSync("sp ace.txt", join(h.work, "dir two", "link"));
+    rmSync(join(h.work, "dir two", "-dash"));
+    symlinkSync("new\nline", join(h.work, "dir two", "-dash"));
+    // Remote: an edit, a stray, an ignored cache.
+    writeFileSync(join(remoteRoot, "edited.txt"), "remote edit\n");
+    writeFileSync(join(remoteRoot, "stray file.txt"), "stray\n");
+    mkdirSync(join(remoteRoot, "node_modules", "pkg"), { recursive: true });
+    writeFileSync(join(remoteRoot, "node_modules", "pkg", "index.js"), "cache\n");
+    reset();
+    const r = await h.run(["run", "--id", lease.slug, "--", "cat", "edited.txt"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("local\n");
+    expect(sshCalls().sessions).toHaveLength(1);
+    expectMirror();
+    expect(existsSync(join(remoteRoot, "stray file.txt"))).toBe(false);
+    expect(readFileSync(join(remoteRoot, "node_modules", "pkg", "index.js"), "utf8")).toBe("cache\n");
+  });
+
+  test("a remote symlink where a directory of ours goes is replaced, never written through", async () => {
+    const outside = join(h.tmp, "outside");
+    mkdirSync(outside, { recursive: true });
+    mkdirSync(join(h.work, "esc"), { recursive: true });
+    writeFileSync(join(h.work, "esc", "a.txt"), "a\n");
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    // Remotely, esc becomes a symlink out of the work root; locally a file in esc changes.
+    rmSync(join(remoteRoot, "esc"), { recursive: true });
+    symlinkSync(outside, join(remoteRoot, "esc"));
+    writeFileSync(join(h.work, "esc", "a.txt"), "changed\n");
+    reset();
+    const r = await h.run(["run", "--id", lease.slug, "--", "cat", "esc/a.txt"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("changed\n");
+    expect(sshCalls().sessions).toHaveLength(1); // it went through the tar
+    expect(readdirSync(outside)).toEqual([]);
+    expect(lstatSync(join(remoteRoot, "esc")).isDirectory()).toBe(true);
+    expectMirror();
+  });
+
+  test("the command's stdin still reaches it, with a change set and without one", async () => {
+    writeFileSync(join(h.work, "stdin.txt"), "x\n");
+    reset();
+    const r = await h.run(["run", "--id", lease.slug, "--", "cat"], { input: "hi\n" });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("hi\n");
+    expect(sshCalls().sessions).toHaveLength(1); // the change set went in this session
+    expect(readFileSync(join(remoteRoot, "stdin.txt"), "utf8")).toBe("x\n");
+    const big = "line\n".repeat(50_000);
+    writeFileSync(join(h.work, "stdin.txt"), "y\n");
+    const r2 = await h.run(["run", "--id", lease.slug, "--", "wc", "-c"], { input: big });
+    expect(r2.stdout.trim()).toBe(String(big.length));
+    const r3 = await h.run(["run", "--id", lease.slug, "--", "cat"], { input: "no change\n" });
+    expect(r3.stdout).toBe("no change\n");
+    // A stdin that never ends does not keep run alive once the command is done.
+    writeFileSync(join(h.work, "stdin.txt"), "z\n");
+    reset();
+    const open = Bun.spawn([BIN, "run", "--id", lease.slug, "--", "cat", "stdin.txt"], { cwd: h.work, env: h.env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const [out, code] = await Promise.all([new Response(open.stdout).text(), open.exited]);
+    expect(code).toBe(0);
+    expect(out).toBe("z\n");
+    expect(sshCalls().sessions).toHaveLength(1);
+  });
+
+  test("a same-size edit within the same second is sent", async () => {
+    const file = join(h.work, "same-second.txt");
+    writeFileSync(file, "aaaa\n");
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    const before = statSync(file).mtimeMs;
+    writeFileSync(file, "bbbb\n");
+    const sec = Math.floor(before / 1000);
+    const frac = before / 1000 - sec < 0.5 ? 0.75 : 0.25;
+    utimesSync(file, sec + frac, sec + frac);
+    reset();
+    const r = await h.run(["run", "--id", lease.slug, "--", "cat", "same-second.txt"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("bbbb\n");
+    expect(sshCalls().sessions).toHaveLength(1);
+  });
+
+  test("exactly once: the connection cut before the start marker; the retry resends the set, the command runs once", async () => {
+    // A recording git that holds the ignore check (made while the session waits for the change set) until told.
+    const dir = join(h.tmp, "git-hold");
+    const held = join(h.tmp, "git-held");
+    const go = join(h.tmp, "git-go");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "git"),
+      `#!/bin/sh\nif [ "$1" = check-ignore ] && [ ! -e '${held}' ]; then : > '${held}'; while [ ! -e '${go}' ]; do sleep 0.05; done; fi\nexec '${Bun.which("git")}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    writeFileSync(join(h.work, "once.txt"), "once\n");
+    writeFileSync(join(remoteRoot, "stray2.txt"), "stray\n"); // makes the local side ask git check-ignore
+    const ran = join(h.emu.control.codespaceDir(lease.codespace.name), "ran-once");
+    rmSync(ran, { force: true });
+    const proc = h.spawn(["run", "--id", lease.slug, "--", "sh", "-c", 'cat once.txt; echo x >> "$CODESPACE_DIR/ran-once"'], { env: { PATH: `${dir}:${h.env.PATH}` } });
+    const until = Date.now() + 50_000;
+    while (!existsSync(held) && Date.now() < until) await Bun.sleep(20);
+    expect(existsSync(held)).toBe(true);
+    expect(h.emu.control.cutConnections(lease.codespace.name)).toBeGreaterThan(0);
+    writeFileSync(go, "");
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    if (process.env.SHOW) console.log(stderr);
+    expect(code).toBe(0);
+    expect(stderr).toContain("the command did not start"); // the cut came before the marker: one retry
+    expect(stdout).toBe("once\n");
+    expect(readFileSync(ran, "utf8")).toBe("x\n");
+    expect(existsSync(join(remoteRoot, "stray2.txt"))).toBe(false);
+    expectMirror();
+  });
+});
