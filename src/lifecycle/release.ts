@@ -14,7 +14,8 @@ import type { Claim } from "../leases/claim.ts";
 import { closeMaster } from "../ssh/exec.ts";
 import { forgetLease } from "./leftovers.ts";
 import { recoverByName } from "./recover.ts";
-import { releaseDecision } from "./decisions.ts";
+import { releaseDecision, type ReleaseDecision } from "./decisions.ts";
+import type { StopStep } from "../github/states.ts";
 import { bindCodespace, gitVerdict, leaseRef, seen } from "./claims.ts";
 import { assertSameAccount, identityError } from "./identity.ts";
 import type { Services } from "./services.ts";
@@ -62,9 +63,9 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
   }
 
   const name = claim.codespace!.name;
-  let live = await api.getCodespaceOrNull(name);
-  const decide = () => releaseDecision({ claim, live, me, apiUrl, override: opts.delete });
-  const plan = decide();
+  const live = await api.getCodespaceOrNull(name);
+  const decideOn = (cs: Codespace | null) => releaseDecision({ claim, live: cs, me, apiUrl, override: opts.delete });
+  const plan = decideOn(live);
   if (plan.action === "forget") {
     if (!opts.dryRun) await forgetLease(svc, claim.leaseId);
     return { ...base, codespace: name, action: "forgotten", reason: plan.reason };
@@ -86,15 +87,44 @@ export async function releaseClaim(svc: Services, claim: Claim, opts: ReleaseOpt
 
   if (claim.sshConfigPath && claim.sshHost) await closeMaster(runtime, claim.sshConfigPath, claim.sshHost);
 
+  try {
+    return await stopThenDelete(svc, claim, { name, live: live!, stop: plan.stop }, opts, decideOn);
+  } catch (e) {
+    // Gone while we released it (a delete an interrupted release had requested completed, say): that is
+    // the end a release works towards, and it is confirmed by a GET answering 404, as any delete is.
+    if (!(e instanceof CrabboxError) || !GONE_CODES.has(e.code) || (await api.getCodespaceOrNull(name))) throw e;
+    log.info(`codespace ${name} is gone; forgetting lease ${claim.leaseId}`);
+    await forgetLease(svc, claim.leaseId);
+    return { ...base, codespace: name, action: "forgotten", reason: "the codespace disappeared during the release" };
+  }
+}
+
+/** What the API (404) and the wait say when the codespace no longer exists. */
+const GONE_CODES = new Set(["codespace_not_found", "codespace_gone"]);
+
+/** The stop, the decision made again on what it left, then the delete when that decision says so. */
+async function stopThenDelete(
+  svc: Services,
+  claim: Claim,
+  first: { name: string; live: Codespace; stop: StopStep },
+  opts: ReleaseOptions,
+  decideOn: (live: Codespace | null) => ReleaseDecision,
+): Promise<ReleaseOutcome> {
+  const { store, ctx } = svc;
+  const { log, runtime } = ctx;
+  const api = await svc.api();
+  const base = { leaseId: claim.leaseId, slug: claim.slug };
+  const { name, stop } = first;
+  let live = first.live;
   // Stop first (a running codespace's git_status can still change).
-  if (plan.stop !== "none") {
-    if (plan.stop === "stop") {
+  if (stop !== "none") {
+    if (stop === "stop") {
       log.info(`stopping codespace ${name}`);
       live = await api.stopCodespace(name);
     }
     live = await waitForCodespace(svc, { name, target: "Shutdown", timeoutMs: opts.timeoutMs, leaseRef: leaseRef(claim), requested: plan.stop === "stop" });
   }
-  const final = decide();
+  const final = decideOn(live);
   if (final.action === "refuse") throw identityError(claim, live!, final.mismatches);
   claim = seen(claim, live!, runtime.now());
 

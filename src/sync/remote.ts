@@ -23,7 +23,9 @@
  * with `cd -P` after an `[ -L ]` check, and the physical location is checked to
  * still be inside the work root before anything is removed. `x<path>` removes
  * a non-directory (a directory is left alone), `d<path>` removes an empty
- * directory.
+ * directory, or the non-directory found there instead (the local side only
+ * guesses a path's kind from its own history: a path that was a directory
+ * there may be a file here, and it goes all the same).
  *
  * Needs on the remote side: a POSIX sh, find (with -cnewer for the cheap
  * path; without it every sync lists everything), xargs -0, rm, rmdir.
@@ -61,7 +63,8 @@ for r; do
   fi
   [ $ok = 1 ] || continue
   if [ "$op" = d ]; then
-    if [ -d "./$leaf" ] && [ ! -L "./$leaf" ]; then rmdir -- "./$leaf" 2>/dev/null && n=$((n+1)); fi
+    if [ -d "./$leaf" ] && [ ! -L "./$leaf" ]; then rmdir -- "./$leaf" 2>/dev/null && n=$((n+1))
+    elif [ -L "./$leaf" ] || [ -e "./$leaf" ]; then if rm -f -- "./$leaf"; then n=$((n+1)); else fail=1; fi; fi
     cur=
   elif [ -L "./$leaf" ] || { [ -e "./$leaf" ] && [ ! -d "./$leaf" ]; }; then
     set -- "$@" "./$leaf"; n=$((n+1))
@@ -184,7 +187,7 @@ export interface RemoteReport {
 }
 
 export interface Removal {
-  /** "x": remove a non-directory; "d": remove a directory if empty. */
+  /** "x": remove a non-directory; "d": remove a directory if empty, or the non-directory found there. */
   op: "x" | "d";
   /** Relative path as a latin1 byte string. */
   path: string;

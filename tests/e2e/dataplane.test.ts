@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createHarness, recordRsync, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
+import { createHarness, git, recordRsync, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
 
 let h: Harness;
 let lease: any;
@@ -127,6 +127,29 @@ describe("sync", () => {
     expect(existsSync(remote("a.txt"))).toBe(false);
     expect(existsSync(remote("sub dir", "b.txt"))).toBe(true);
     expect(existsSync(remote("node_modules", "p", "out"))).toBe(true);
+  });
+
+  test("a path that was a directory locally and is a file remotely goes when it leaves the checkout", async () => {
+    // kind/ holds a file; then kind becomes a file (committed); then it is renamed away. The
+    // last sync sees kind/f and kind both gone: kind was a directory in the local history, but
+    // the remote holds the file the previous sync sent.
+    mkdirSync(join(h.work, "kind"));
+    writeFileSync(join(h.work, "kind", "f"), "f\n");
+    git(h.work, "add", "kind");
+    git(h.work, "commit", "-qm", "kind/f");
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    expect(readFileSync(remote("kind", "f"), "utf8")).toBe("f\n");
+    rmSync(join(h.work, "kind"), { recursive: true });
+    writeFileSync(join(h.work, "kind"), "now a file\n");
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    expect(readFileSync(remote("kind"), "utf8")).toBe("now a file\n");
+    git(h.work, "add", "-A", "kind");
+    git(h.work, "commit", "-qm", "kind is a file");
+    git(h.work, "mv", "kind", "renamed");
+    const r = await h.run(["run", "--id", lease.slug, "--", "true"]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(remote("renamed"), "utf8")).toBe("now a file\n");
+    expect(existsSync(remote("kind"))).toBe(false);
   });
 
   test("--sync-only syncs without running", async () => {

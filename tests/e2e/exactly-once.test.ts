@@ -51,6 +51,19 @@ function processesMentioning(needle: string): string[] {
   return out;
 }
 
+/** Command lines of the processes whose parent is `pid`. */
+function childCommands(pid: number): string[] {
+  const out: string[] = [];
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8"); // "pid (comm) state ppid ..."
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(readFileSync(`/proc/${p}/cmdline`, "utf8").replaceAll("\0", " ").trim());
+    } catch {}
+  }
+  return out;
+}
+
 /**
  * `sh -c` script: record this shell's pid in `starts` (under the codespace's
  * own directory, or an absolute path), say so, wait for `go` (10 min at
@@ -315,6 +328,11 @@ describe("Ctrl-C and SIGTERM", () => {
     }
     expect(lines(starts)).toHaveLength(1);
     const remote = Number(lines(starts)[0]);
+    // "started-once" is printed before the remote shell has started `sleep`. A ^C typed in between
+    // reaches the remote terminal all the same, but /bin/sh (dash, which catches SIGINT under -c)
+    // only acts on it after its next command returns: 600 s later. So type it once the sleep runs
+    // (the emulated codespace's processes are this machine's), as a user would, seeing it wait.
+    expect(await waitFor(() => childCommands(remote).some((c) => c.startsWith("sleep 600")))).toBe(true);
     p.stdin.write("\x03");
     p.stdin.flush();
     for (;;) {

@@ -38,9 +38,26 @@ const DIRS = ["", "lib", "lib/deep", "dir two", "-d"];
 function localView(): string[] {
   return git(h.work, "ls-files", "-z", "-c", "-o", "--exclude-standard")
     .split("\0")
-    .filter((p) => p !== "" && existsOrLink(join(h.work, p)))
+    .filter((p) => p !== "" && inCheckout(p))
     .filter((p) => !lstatSync(join(h.work, p)).isDirectory())
     .sort();
+}
+/**
+ * The path exists in the work tree as git sees it: its leaf exists, and every
+ * parent is a real directory. A tracked path "beyond a symbolic link" (its
+ * parent became a symlink, say to another directory) is not in the checkout,
+ * even though the file system finds something there through the link.
+ */
+function inCheckout(p: string): boolean {
+  const parts = p.split("/");
+  for (let i = 1; i < parts.length; i++) {
+    try {
+      if (!lstatSync(join(h.work, ...parts.slice(0, i))).isDirectory()) return false;
+    } catch {
+      return false;
+    }
+  }
+  return existsOrLink(join(h.work, p));
 }
 function existsOrLink(p: string): boolean {
   try {
@@ -93,6 +110,17 @@ const gitq = (...args: string[]) => {
     git(h.work, ...args);
   } catch {}
 };
+
+/**
+ * Change touch.txt, a file at the root of the checkout, so that a step's sync
+ * runs. The edits may have made it a directory or a symlink (it is a path like
+ * any other): it is then replaced by a plain file, never written through.
+ */
+function touch(): void {
+  const p = join(h.work, "touch.txt");
+  if (existsOrLink(p) && !lstatSync(p).isFile()) rmSync(p, { recursive: true, force: true });
+  writeFileSync(p, `t${step}\n`);
+}
 
 /** One random edit; returns a label for the failure message. */
 function edit(): string {
@@ -203,7 +231,7 @@ describe(`sync model (SEED=${SEED})`, () => {
         if (rnd() < 0.15) {
           label += `; ${plantRemote()}`;
           // A local change makes sure this step's sync runs (no change: no sync, by design).
-          writeFileSync(join(h.work, "touch.txt"), `t${step}\n`);
+          touch();
         }
         if (process.env.SYNC_MODEL_TRACE) process.stderr.write(`step ${step}: ${label}\n`);
         const r = await h.run(["run", "--id", lease.slug, "--", "true"]);

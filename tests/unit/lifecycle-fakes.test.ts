@@ -72,6 +72,58 @@ describe("release through the fakes", () => {
   });
 });
 
+describe("release: the codespace disappears while it is being released", () => {
+  /** What the GitHub client throws for a 404 on /user/codespaces/{name}. */
+  const notFound = (name: string) => new CrabboxError({ code: "codespace_not_found", message: `Codespace ${name} was not found on GitHub (it may have been deleted)`, exit: 4 });
+
+  test("a delete an interrupted release requested completes just before ours (DELETE answers 404): forgotten, exit 0, no claim left", async () => {
+    const cs = codespace({ state: "Shutdown" });
+    const api = fakeApi([cs]);
+    api.deleteCodespace = async (name) => {
+      api.calls.push(`delete ${name}`);
+      api.codespaces.delete(name); // the earlier delete lands first
+      throw notFound(name);
+    };
+    const svc = fakeServices(home(), api);
+    const claim = await svc.store.create(claimFor(cs, { state: "releasing" }));
+    const out = await release(svc, claim.leaseId, { timeoutMs: 60_000 });
+    expect(out).toEqual({ leaseId: claim.leaseId, slug: claim.slug, codespace: cs.name, action: "forgotten", reason: "the codespace disappeared during the release" });
+    expect(api.calls).toEqual([`delete ${cs.name}`]);
+    expect(await svc.store.read(claim.leaseId)).toBeNull();
+  });
+
+  test("deleted while we wait for it to stop (the wait sees 404): forgotten, no claim left", async () => {
+    const cs = codespace({ state: "Available" });
+    const api = fakeApi([cs]);
+    const stop = api.stopCodespace;
+    api.stopCodespace = async (name) => {
+      const r = await stop(name);
+      api.codespaces.delete(name); // gone before the wait's first look
+      return r;
+    };
+    const svc = fakeServices(home(), api);
+    const claim = await svc.store.create(claimFor(cs, { keep: true }));
+    const out = await release(svc, claim.leaseId, { timeoutMs: 60_000 });
+    expect(out.action).toBe("forgotten");
+    expect(api.calls).toEqual([`stop ${cs.name}`]);
+    expect(await svc.store.read(claim.leaseId)).toBeNull();
+  });
+
+  test("a 404 from the API while the codespace still exists is not taken for gone: the error stands, the claim stays", async () => {
+    const cs = codespace({ state: "Shutdown" });
+    const api = fakeApi([cs]);
+    api.deleteCodespace = async (name) => {
+      api.calls.push(`delete ${name}`);
+      throw notFound(name);
+    };
+    const svc = fakeServices(home(), api);
+    const claim = await svc.store.create(claimFor(cs));
+    const err = (await release(svc, claim.leaseId, { timeoutMs: 60_000 }).catch((e: unknown) => e)) as CrabboxError;
+    expect([err.code, err.exit]).toEqual(["codespace_not_found", 4]);
+    expect((await svc.store.read(claim.leaseId))?.state).toBe("releasing");
+  });
+});
+
 describe("cleanup through the fakes", () => {
   test("releases the expired lease, leaves the live one, reports an unclaimed look-alike untouched", async () => {
     const now = Date.parse("2026-12-01T12:00:00Z");
