@@ -122,7 +122,7 @@ async function stopThenDelete(
       log.info(`stopping codespace ${name}`);
       live = await api.stopCodespace(name);
     }
-    live = await waitForCodespace(svc, { name, target: "Shutdown", timeoutMs: opts.timeoutMs, leaseRef: leaseRef(claim), requested: plan.stop === "stop" });
+    live = await waitForCodespace(svc, { name, target: "Shutdown", timeoutMs: opts.timeoutMs, leaseRef: leaseRef(claim), requested: stop === "stop" });
   }
   const final = decideOn(live);
   if (final.action === "refuse") throw identityError(claim, live!, final.mismatches);
