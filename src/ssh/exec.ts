@@ -169,7 +169,9 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
     }
     // Not started (as far as we know): stop connecting. The cancel claims the nonce so it never starts.
     if (!out.started) child.kill("SIGTERM");
-    cancelling = cancelRemote(runtime, input.configPath, input.alias, nonce, sig).then(async () => {
+    cancelling = cancelRemote(runtime, input.configPath, input.alias, nonce, sig).then(async (said) => {
+      // The remote side's word on whether the command had started (its marker may have died with our ssh).
+      if (said === "stopped" || said === "finished") out.started = true;
       // The remote group is gone, so ssh ends by itself; if it does not, end it.
       const t = setTimeout(() => {
         try {
