@@ -78,8 +78,12 @@ exit $fail
 /** Lists the entries of each changed directory given as arguments. */
 export const KIDS_SCRIPT = `for d; do printf 'd%s\\000' "$d"; for e in "$d"/* "$d"/.[!.]* "$d"/..?*; do if [ -e "$e" ] || [ -L "$e" ]; then printf 'c%s\\000' "$e"; fi; done; done`;
 
-/** $1 work root, $2 stamp key, $3 last good stamp id (or empty), $4 new stamp id. */
-const MAIN_SCRIPT = `
+/**
+ * Both reports' start: into the physical work root (made if missing), the new
+ * stamp written and older ones dropped, and ref the last good stamp when the
+ * work root has not been touched since (the incremental report), else empty.
+ */
+const REPORT_START = `
 LC_ALL=C; export LC_ALL
 root=$1; key=$2; old=$3; new=$4
 sdir=\${XDG_CACHE_HOME:-$HOME/.cache}/crabbox-cs/sync
@@ -92,7 +96,10 @@ done
 ref=
 if [ -n "$old" ] && [ -f "$sdir/$key.$old" ] && find . -prune -cnewer "$sdir/$key.$old" >/dev/null 2>&1; then ref=$sdir/$key.$old; fi
 kids=${shQuote(KIDS_SCRIPT)}
-err="$sdir/$key.$new.err"
+`;
+
+/** $1 work root, $2 stamp key, $3 last good stamp id (or empty), $4 new stamp id. */
+const MAIN_SCRIPT = `${REPORT_START}err="$sdir/$key.$new.err"
 if [ -n "$ref" ]; then
   printf 'Mincr\\000'
   find . -name .git -prune -o -cnewer "$ref" \\( -type d -exec sh -c "$kids" sh {} + -o -newer "$ref" -exec printf 'f%s\\000' {} + -o -exec printf 'g%s\\000' {} + \\) 2>"$err"
@@ -123,19 +130,7 @@ exec xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys"
  * leading slashes and refuses `..` members) into the physical work root.
  * Exit 0 only when all of it worked; the command starts after that.
  */
-const IN_SESSION_SCRIPT = `
-LC_ALL=C; export LC_ALL
-root=$1; key=$2; old=$3; new=$4; nonce=$5
-sdir=\${XDG_CACHE_HOME:-$HOME/.cache}/crabbox-cs/sync
-if ! { mkdir -p -- "$root" && cd -P -- "$root"; }; then printf 'crabbox-sync: cannot enter the work root %s\\n' "$root" >&2; exit 3; fi
-phys=$PWD
-if ! { mkdir -p -- "$sdir" && : > "$sdir/$key.$new"; }; then printf 'crabbox-sync: cannot write the sync stamp in %s\\n' "$sdir" >&2; exit 4; fi
-for s in "$sdir/$key".*; do
-  case $s in "$sdir/$key.$new"|"$sdir/$key.$old") ;; *) rm -f -- "$s";; esac
-done
-ref=
-if [ -n "$old" ] && [ -f "$sdir/$key.$old" ] && find . -prune -cnewer "$sdir/$key.$old" >/dev/null 2>&1; then ref=$sdir/$key.$old; fi
-kids=${shQuote(KIDS_SCRIPT)}
+const IN_SESSION_SCRIPT = `${REPORT_START}nonce=$5
 err="$sdir/$key.$new.err"; rep="$sdir/$key.$new.rep"; rm="$sdir/$key.$new.rm"; tarf="$sdir/$key.$new.tar"
 if [ -n "$ref" ]; then
   { printf 'Mincr\\000'; find . -name .git -prune -o -cnewer "$ref" \\( -type d -exec sh -c "$kids" sh {} + -o -newer "$ref" -exec printf 'f%s\\000' {} + -o -exec printf 'g%s\\000' {} + \\); } >"$rep" 2>"$err"
