@@ -52,7 +52,7 @@ export default async function poolBench(ctx: BenchContext): Promise<Figure[]> {
   // (b) ready, stopped: the run starts it (realistic start delay); stopped again untimed between samples.
   h.emu.control.setDelays({ startMs: REALISTIC_DELAYS.startMs, stopMs: 0 });
   const bSamples: number[] = [];
-  for (let i = 0; i < ctx.rounds(2); i++) {
+  for (let i = 0; i < ctx.rounds(1); i++) {
     await ours(["stop", pooled.slug, "--keep"]);
     bSamples.push((await ours(["run", "--pool-only", "--", "true"])).ms);
   }

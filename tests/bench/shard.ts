@@ -43,7 +43,7 @@ export default async function shardBench(ctx: BenchContext): Promise<Figure[]> {
   const a: number[] = [];
   const b: number[] = [];
   const c: number[] = [];
-  for (let i = 0; i < ctx.rounds(3); i++) {
+  for (let i = 0; i < ctx.rounds(2); i++) {
     const steps: [number[], () => Promise<number>][] = [
       [a, () => shard(["--count", "4", ...SLEEP])],
       [b, () => warm(SLEEP)],
