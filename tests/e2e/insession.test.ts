@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BIN, closeWithLease, createHarness, git, recordRsync, type Harness, warmKeptLease } from "./harness.ts";
+import { existsOrLink, walk } from "./tree-lib.ts";
 
 let h: Harness;
 let lease: any;
@@ -44,24 +45,6 @@ function localView(): string[] {
     .split("\0")
     .filter((p) => p !== "" && existsOrLink(join(h.work, p)) && !lstatSync(join(h.work, p)).isDirectory())
     .sort();
-}
-function existsOrLink(p: string): boolean {
-  try {
-    lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-function walk(root: string, prefix = "", out: string[] = []): string[] {
-  for (const e of readdirSync(join(root, prefix), { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory()) {
-      if (e.name === ".git" || e.name === "node_modules") continue;
-      walk(root, rel, out);
-    } else out.push(rel);
-  }
-  return out;
 }
 function entry(root: string, p: string): string {
   const abs = join(root, p);

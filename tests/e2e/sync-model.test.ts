@@ -7,9 +7,10 @@
  * SEED=<n> reproduces a run; a failure prints the seed and the step.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHarness, git, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
+import { existsOrLink, walk } from "./tree-lib.ts";
 
 const SEED = Number(process.env.SEED ?? 20261203);
 const BLOCKS = 8;
@@ -58,24 +59,6 @@ function inCheckout(p: string): boolean {
     }
   }
   return existsOrLink(join(h.work, p));
-}
-function existsOrLink(p: string): boolean {
-  try {
-    lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-function walk(root: string, prefix = "", out: string[] = []): string[] {
-  for (const e of readdirSync(join(root, prefix), { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory()) {
-      if (e.name === ".git" || e.name === "node_modules" || e.name === "cache.ignored") continue;
-      walk(root, rel, out);
-    } else out.push(rel);
-  }
-  return out;
 }
 function describeEntry(root: string, p: string): string {
   const abs = join(root, p);
@@ -179,7 +162,7 @@ function plantRemote(): string {
 function compare(label: string) {
   const local = localView();
   const localSet = new Set(local);
-  const remoteFiles = walk(remoteRoot).filter((p) => localSet.has(p) || !isIgnoredRemote(p)).sort();
+  const remoteFiles = walk(remoteRoot, [".git", "node_modules", "cache.ignored"]).filter((p) => localSet.has(p) || !isIgnoredRemote(p)).sort();
   const want = Object.fromEntries(local.map((p) => [p, describeEntry(h.work, p)]));
   const got = Object.fromEntries(remoteFiles.map((p) => [p, describeEntry(remoteRoot, p)]));
   const where = `SEED=${SEED} step ${step} (${label})`;
