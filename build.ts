@@ -22,6 +22,11 @@ function commit(): string {
 function compile(outfile: string, target?: string): void {
   const args = [
     process.execPath, "build", "--compile", "--minify", "--bytecode", "--sourcemap=none",
+    // A cloned repository must never run code in, or set the environment of, our process: the
+    // standalone binary would otherwise read bunfig.toml (its `preload` runs code) and .env from
+    // the working directory. tsconfig.json and package.json autoloading are off by default.
+    "--no-compile-autoload-bunfig", "--no-compile-autoload-dotenv",
+    "--no-compile-autoload-tsconfig", "--no-compile-autoload-package-json",
     `--define=__CRABBOX_VERSION__=${JSON.stringify(pkg.version)}`,
     `--define=__CRABBOX_COMMIT__=${JSON.stringify(commit())}`,
     ...(target ? [`--target=bun-${target}`] : []),

@@ -5,7 +5,7 @@
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { Tunnels, createControl, type EmulatorControl } from "./control.ts";
 import { Faults } from "./faults.ts";
 import { startServer } from "./http.ts";
@@ -68,7 +68,9 @@ function writeGhWrapper(ghDir: string, url: string, stateDir: string): string {
       `CRABBOX_EMULATOR_STATE_DIR=${shQuote(stateDir)}`,
       `CRABBOX_EMULATOR_GH=${shQuote(ghPath)}`,
       "export CRABBOX_EMULATOR_URL CRABBOX_EMULATOR_STATE_DIR CRABBOX_EMULATOR_GH",
-      `exec ${shQuote(process.execPath)} ${shQuote(GH_SCRIPT)} "$@"`,
+      // Real gh is a Go binary: the stand-in must not read bunfig.toml, .env or tsconfig.json from
+      // the caller's working directory (it never uses its cwd), so it runs from its own.
+      `cd ${shQuote(dirname(GH_SCRIPT))} && exec ${shQuote(process.execPath)} --no-env-file ${shQuote(GH_SCRIPT)} "$@"`,
       "",
     ].join("\n"),
   );

@@ -479,4 +479,28 @@ describe("a repository-local .crabbox.yaml cannot redirect us", () => {
     expect(markersFound()).toEqual([]);
     for (const f of [".crabbox.ts", ".crabbox.js", ".crabbox.mjs", ".crabbox.cjs", "crabbox.config.ts", "crabbox.config.js", ".crabboxrc"]) rmSync(join(h.work, f), { force: true });
   });
+
+  test("the runtime's own per-directory files (bunfig.toml preload, .env, tsconfig.json, package.json) are never read: no code runs, no variable is set", async () => {
+    const m = marker("bunpreload");
+    const evilHome = join(h.tmp, "evil-home");
+    writeFileSync(join(h.work, "evil-preload.js"), `require("fs").writeFileSync(${JSON.stringify(join(h.tmp, m))}, "x");\n`);
+    writeFileSync(join(h.work, "bunfig.toml"), `preload = ["./evil-preload.js"]\n[run]\npreload = ["./evil-preload.js"]\n`);
+    writeFileSync(join(h.work, ".env"), `CRABBOX_HOME=${evilHome}\nGH_TOKEN=ghp_fromdotenv\nNO_COLOR=\n`);
+    writeFileSync(join(h.work, "tsconfig.json"), `{"compilerOptions":{"paths":{"*":["./evil-preload.js"]}}}\n`);
+    writeFileSync(join(h.work, "package.json"), `{"name":"trap","type":"module","imports":{"#x":"./evil-preload.js"}}\n`);
+    try {
+      for (const args of [["--version"], ["list", "--json"], ["doctor", "--json"]]) {
+        const r = await h.run(args);
+        if (r.code !== 0 && r.code !== 3) expect({ args, code: r.code, out: r.stdout + r.stderr }).toEqual({ args, code: 0, out: "" });
+      }
+      const d = await h.run(["doctor", "--json"]);
+      expect(d.stdout).not.toContain(evilHome);
+      expect(d.stdout).toContain(h.home);
+      expect(existsSync(join(h.tmp, m))).toBe(false);
+      expect(existsSync(evilHome)).toBe(false);
+      expect(markersFound()).toEqual([]);
+    } finally {
+      for (const f of ["evil-preload.js", "bunfig.toml", ".env", "tsconfig.json", "package.json"]) rmSync(join(h.work, f), { force: true });
+    }
+  });
 });

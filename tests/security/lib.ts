@@ -8,7 +8,7 @@
  *  - claim/orphan bookkeeping against the emulator.
  */
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createHarness, type Harness, type RunResult } from "../e2e/harness.ts";
 import type { EmulatorOptions } from "../emulator/index.ts";
 
@@ -93,7 +93,9 @@ export async function secHarness(opts: EmulatorOptions & { repo?: string } = {})
       `CRABBOX_EMULATOR_STATE_DIR=${sh(h.emu.stateDir)}`,
       `CRABBOX_EMULATOR_GH=${sh(ghWrapper)}`,
       "export CRABBOX_EMULATOR_URL CRABBOX_EMULATOR_STATE_DIR CRABBOX_EMULATOR_GH",
-      `exec ${sh(process.execPath)} ${sh(GH_SCRIPT)} "$@"`,
+      // Real gh is a Go binary: the stand-in must not read bunfig.toml, .env or tsconfig.json from
+      // the caller's working directory (it never uses its cwd), so it runs from its own.
+      `cd ${sh(dirname(GH_SCRIPT))} && exec ${sh(process.execPath)} --no-env-file ${sh(GH_SCRIPT)} "$@"`,
     ].join("\n"),
     [
       `if [ "$CRABBOX_SEC_GH_MODE" = garbage ]; then case " $* " in *" --config "*) printf '\\033[31mHello %s\\n<html>not a config</html>\\n\\0\\377\\n' "$$"; exit 0;; esac; fi`,
