@@ -11,8 +11,8 @@ import { leaseInUse } from "../lifecycle/in-use.ts";
 import { releaseOneShot } from "../lifecycle/one-shot.ts";
 import { borrowOrAcquire, returnToPool, settlePool, type ReturnOutcome } from "../lifecycle/pool.ts";
 import { createServices } from "../lifecycle/services.ts";
-import { recordSync, syncLease, syncSource, type SyncSummary } from "../lifecycle/sync.ts";
-import type { SessionSync } from "../sync/sync.ts";
+import { openCommandSession, recordSync, syncLease, syncSource, type SyncSummary } from "../lifecycle/sync.ts";
+import type { EarlySession, SessionSync } from "../sync/sync.ts";
 import { elapsed } from "../output/format.ts";
 import { runTimer } from "../output/steps.ts";
 import { useColor } from "../output/log.ts";
@@ -115,39 +115,58 @@ export default defineCommand({
       // 3. The working tree (skipped when nothing changed; the connection is made only if rsync must run).
       // A small change set goes in the command's own session (not with a terminal: stdin carries it).
       let inSession: SessionSync | undefined;
-      const syncNow = async (allowInSession: boolean) => {
+      const allowInSession = !syncOnly && !runtime.tty.stdin;
+      const syncNow = async (allowSet: boolean, early?: EarlySession | null) => {
         const r = await timed("sync", () =>
-          syncLease(svc, claim!, { source: source!, connect: async (c) => ((await master) ? c : ensureMaster(svc, c, { timeoutMs })), inSession: allowInSession }),
+          syncLease(svc, claim!, { source: source!, connect: async (c) => ((await master) ? c : ensureMaster(svc, c, { timeoutMs })), inSession: allowSet, early }),
         );
         claim = r.claim;
         sync = r.summary;
         inSession = r.session;
+        return Boolean(r.deferred);
       };
-      if (source && interrupts.count === 0) await syncNow(!syncOnly && !runtime.tty.stdin);
+      const command = (preamble: SessionSync | undefined) =>
+        timed("command", () =>
+          runOnLease(
+            svc,
+            claim!,
+            {
+              argv,
+              env,
+              onSpawn: (c) => interrupts.setChild(c),
+              // The first Ctrl-C/SIGTERM stops the remote command; an interrupted run is never retried.
+              signal: interrupts.signal,
+              // With --json, stdout carries our summary: the command's output goes to stderr.
+              stdoutToStderr: ctx.json,
+              preamble,
+            },
+            { timeoutMs, oneShot: oneShot && !args.keep && !pooled },
+          ),
+        );
+      // With a sync state to go on, the command's session opens now, beside the local check: the
+      // codespace lists what changed there while git looks here, and the command waits for the
+      // check's word (nothing to send, a change set, or the rsync way first: sync/remote.ts).
+      const early = source && allowInSession && interrupts.count === 0 && !master ? openCommandSession(svc, claim, source) : null;
+      const opened = early ? command(early.session) : undefined;
+      opened?.catch(() => {});
+      let deferred = false;
+      if (source && interrupts.count === 0) {
+        try {
+          deferred = await syncNow(allowInSession, early);
+        } catch (e) {
+          early?.decide("A"); // the session ends before its command starts
+          await opened?.catch(() => {});
+          throw e;
+        }
+      }
+      early?.decide("A"); // interrupted before the check: the session ends, nothing started
+      if (early) inSession = early.session;
 
       // 4. The command (never beside a master still opening: it would open a second tunnel).
       await master;
-      if (!syncOnly && interrupts.count === 0) {
+      if (!syncOnly && (interrupts.count === 0 || opened)) {
         log.debug(`running in ${claim.workRoot}: ${argv.join(" ")}`);
-        const command = () =>
-          timed("command", () =>
-            runOnLease(
-              svc,
-              claim!,
-              {
-                argv,
-                env,
-                onSpawn: (c) => interrupts.setChild(c),
-                // The first Ctrl-C/SIGTERM stops the remote command; an interrupted run is never retried.
-                signal: interrupts.signal,
-                // With --json, stdout carries our summary: the command's output goes to stderr.
-                stdoutToStderr: ctx.json,
-                preamble: inSession,
-              },
-              { timeoutMs, oneShot: oneShot && !args.keep && !pooled },
-            ),
-          );
-        let r = await command();
+        let r = opened ? await opened : await command(inSession);
         if (inSession) {
           const applied = await inSession.result();
           if (applied) {
@@ -156,11 +175,11 @@ export default defineCommand({
             sync = { ...rec.summary, ms: (sync as SyncSummary | null)?.ms ?? rec.summary.ms };
           } else if (r.exit.declined && interrupts.count === 0) {
             // The change set was not applied and the command did not start: the rsync path, then the command.
-            log.debug("sync: the change set did not go in the command's session; syncing with rsync");
+            log.debug(`sync: ${deferred ? "rsync, now that the command's session has ended" : "the change set did not go in the command's session; syncing with rsync"}`);
             claim = r.claim;
             await syncNow(false);
             inSession = undefined;
-            r = await command();
+            r = await command(undefined);
           }
         }
         interrupts.setChild(undefined);

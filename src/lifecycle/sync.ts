@@ -9,7 +9,7 @@ import { bytes, elapsed } from "../output/format.ts";
 import type { ExecResult, Runtime } from "../runtime.ts";
 import { gitTopLevel } from "../sync/files.ts";
 import { runStatus } from "../sync/gitstate.ts";
-import { syncTree, type SessionSync, type SyncResult } from "../sync/sync.ts";
+import { openEarlySession, syncTree, type EarlySession, type SessionSync, type SyncResult } from "../sync/sync.ts";
 import type { Services } from "./services.ts";
 
 /** The `sync` part of `run --json` (shape: src/output/schemas.ts). */
@@ -85,11 +85,28 @@ export interface SyncLeaseOptions {
   connect?: (claim: Claim) => Promise<Claim>;
   /** A small change set may go in the command's own session (then `session` is set and nothing was sent yet). */
   inSession?: boolean;
+  /** The command's session, already open (openCommandSession): this sync settles it. */
+  early?: EarlySession | null;
 }
 
-export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOptions): Promise<{ claim: Claim; summary: SyncSummary; session?: SessionSync }> {
+/**
+ * The command's session may open before the local check when the last sync
+ * to this lease left a state to go on (sync.ts openEarlySession): then
+ * `syncLease` with `early` tells it what to do. Null: check first.
+ */
+export function openCommandSession(svc: Services, claim: Claim, source: SyncSource): EarlySession | null {
+  if (!source.isGit || !source.status) return null;
+  return openEarlySession(svc.ctx.runtime, { leaseId: claim.leaseId, alias: claim.sshHost!, localRoot: source.root, workRoot: claim.workRoot });
+}
+
+export async function syncLease(
+  svc: Services,
+  claim: Claim,
+  opts: SyncLeaseOptions,
+): Promise<{ claim: Claim; summary: SyncSummary | null; session?: SessionSync; deferred?: boolean }> {
   const { runtime, log } = svc.ctx;
   const { root, isGit } = opts.source;
+  const early = opts.early ?? undefined;
   const r = await syncTree(runtime, {
     beforeTransfer: opts.connect
       ? async () => {
@@ -105,7 +122,16 @@ export async function syncLease(svc: Services, claim: Claim, opts: SyncLeaseOpti
     workRoot: claim.workRoot,
     lastFingerprint: claim.lastSync?.fingerprint ?? null,
     inSession: opts.inSession,
+    early: early?.early,
+  }).catch((e: unknown) => {
+    early?.decide("A");
+    throw e;
   });
+  early?.decide(r.skipped ? "N" : r.session ? "W" : "A", r.session);
+  if (r.deferred) {
+    log.debug("sync: the change set does not go in the command's session; syncing with rsync once it has ended");
+    return { claim, summary: null, deferred: true };
+  }
   if (r.session) {
     log.debug(`sync: ${r.session.changed} changed path(s) go in the command's own session`);
     return { claim, summary: { skipped: false, files: 0, bytes: 0, sentBytes: null, ms: r.ms }, session: r.session };

@@ -72,11 +72,13 @@ export interface RunRemoteInput {
   /**
    * A change set sent in this session (src/sync/sync.ts SessionSync; needs a
    * nonce, no tty, no sink): its remote script runs before the nonce is
-   * claimed; its report arrives as a framed marker, the answer goes on the
-   * session's stdin, then our own stdin follows it to the command.
+   * claimed. The local check's verdict is the first line on the session's
+   * stdin (`N`, `W` or `A`); after `W` the report arrives as a framed marker
+   * and the answer goes on stdin; then our own stdin follows to the command.
    */
   preamble?: {
     command(nonce: string): string;
+    verdict(): Promise<"N" | "W" | "A">;
     exchange(report: Buffer): Promise<Uint8Array>;
     started(): void;
   };
@@ -121,6 +123,12 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
   });
   input.onSpawn?.(child);
   const stdinPump = preamble ? new StdinPump(child) : null;
+  if (preamble && stdinPump) {
+    preamble.verdict().then(
+      (v) => stdinPump.verdict(v),
+      () => stdinPump.verdict("A"),
+    );
+  }
   let pumping: Promise<void> = Promise.resolve();
   const unfiltered = sink ? (filtered === "stdout" ? child.stderr : child.stdout) : null;
   if (sink && unfiltered) pumping = pumpRaw(unfiltered, filtered === "stdout" ? sink.stderr : sink.stdout);
@@ -209,6 +217,20 @@ class StdinPump {
   /** The session's one frame was (or is being) answered. */
   answered = false;
   constructor(private readonly child: Child) {}
+
+  /** The first line: N (then our stdin follows), W (a frame follows the report) or A (nothing follows). */
+  verdict(v: "N" | "W" | "A"): void {
+    const line = new Uint8Array(Buffer.from(`${v}\n`, "latin1"));
+    if (v === "W") {
+      try {
+        this.child.stdin!.write(line);
+        (this.child.stdin as { flush?: () => unknown }).flush?.();
+      } catch {}
+      return;
+    }
+    this.answered = true;
+    this.send(line, v === "N");
+  }
 
   send(frame: Uint8Array, thenStdin: boolean): void {
     const sink = this.child.stdin!;

@@ -121,23 +121,45 @@ exec xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys"
 /**
  * The sync part of a command's own session (insession.ts): $1 work root, $2
  * stamp key, $3 last good stamp id, $4 new stamp id, $5 the run's nonce. The
- * same report as above (stamp first, then find), written to a file and then
- * to stderr as one framed marker (`report:<length>` and that many bytes);
- * then it reads one frame from stdin: a header line `S <removals> <tar>` and
- * exactly that many bytes of each (head -c reads no further, so the rest of
- * stdin stays the command's), or `A` (the local side wants the rsync path):
- * the removals run as above, the tar is unpacked by GNU tar (which strips
- * leading slashes and refuses `..` members) into the physical work root.
- * Exit 0 only when all of it worked; the command starts after that.
+ * session may open before the local side knows whether anything changed: the
+ * stamp is written and the listing (the same `find` as above, into a file)
+ * starts at once, in the background, while the script reads one verdict line
+ * from stdin:
+ *   - `N`: nothing to send; the listing is stopped, the new stamp dropped (the
+ *     last good one stands) and the command starts;
+ *   - `A`: the local side wants the rsync path; the session ends before the
+ *     nonce is claimed (exit 7), nothing applied;
+ *   - `W`: the listing is awaited and sent on stderr as one framed marker
+ *     (`report:<length>` and that many bytes); then one frame is read from
+ *     stdin: a header line `S <removals> <tar>` and exactly that many bytes of
+ *     each (head -c reads no further, so the rest of stdin stays the
+ *     command's), or `A` (the rsync path, as above). The removals run as in
+ *     the sync session, the tar is unpacked by GNU tar (which strips leading
+ *     slashes and refuses `..` members) into the physical work root.
+ * `read` takes one line byte by byte, and no line means no command: a local
+ * side that dies before its word ends the session with nothing run. Exit 0
+ * only when all of it worked; the command starts after that.
  */
 const IN_SESSION_SCRIPT = `${REPORT_START}nonce=$5
 err="$sdir/$key.$new.err"; rep="$sdir/$key.$new.rep"; rm="$sdir/$key.$new.rm"; tarf="$sdir/$key.$new.tar"
+wpid=
 if [ -n "$ref" ]; then
-  { printf 'Mincr\\000'; find . -name .git -prune -o -cnewer "$ref" \\( -type d -exec sh -c "$kids" sh {} + -o -newer "$ref" -exec printf 'f%s\\000' {} + -o -exec printf 'g%s\\000' {} + \\); } >"$rep" 2>"$err"
+  printf 'Mincr\\000' >"$rep" || exit 5
+  find . -name .git -prune -o -cnewer "$ref" \\( -type d -exec sh -c "$kids" sh {} + -o -newer "$ref" -exec printf 'f%s\\000' {} + -o -exec printf 'g%s\\000' {} + \\) >>"$rep" 2>"$err" &
+  wpid=$!
 else
-  { printf 'Mfull\\000'; } >"$rep" 2>"$err"
+  printf 'Mfull\\000' >"$rep" || exit 5
+  : >"$err"
 fi
-st=$?
+stopwalk() { if [ -n "$wpid" ]; then kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null; fi; rm -f -- "$err" "$rep"; }
+IFS= read -r verdict || { stopwalk; exit 6; }
+case $verdict in
+  N) stopwalk; rm -f -- "$sdir/$key.$new"; exit 0;;
+  W) ;;
+  *) stopwalk; exit 7;;
+esac
+st=0
+if [ -n "$wpid" ]; then wait "$wpid"; st=$?; fi
 if [ $st -ne 0 ] && grep -v 'No such file or directory' "$err" | grep -q .; then
   cat "$err" >&2; rm -f -- "$err" "$rep"; printf 'crabbox-sync: listing the work root failed\\n' >&2; exit 5
 fi

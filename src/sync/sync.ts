@@ -62,6 +62,13 @@ export interface SyncInput {
    * (insession.ts): then such a sync returns `session` instead of running.
    */
   inSession?: boolean;
+  /**
+   * The command's session already opened with this state's stamp and this
+   * new stamp (openEarlySession): a small change set goes there, and any other
+   * change is not sent here (`deferred`: the caller syncs again once that
+   * session has ended).
+   */
+  early?: { state: SyncState; newStamp: string };
 }
 
 /** A status started longer ago than this is not used (the tree may have changed since). */
@@ -91,12 +98,24 @@ export interface SyncResult {
   ms: number;
   /** Set when the change set goes in the command's own session: nothing was sent yet. */
   session?: SessionSync;
+  /** With `early`: something changed that does not go in that session; nothing was sent (sync again without `early`). */
+  deferred?: boolean;
 }
+
+/**
+ * The local check's word, the first line the command's session reads
+ * (remote.ts IN_SESSION_SCRIPT): N nothing to send (the command starts), W
+ * send the remote report (a change set follows), A the rsync path (the
+ * session ends before the command starts).
+ */
+export type Verdict = "N" | "W" | "A";
 
 /** What the command's session needs to carry a change set (ssh/exec.ts RunRemoteInput.preamble). */
 export interface SessionSync {
   /** The remote shell line that runs before the nonce is claimed. */
   command(nonce: string): string;
+  /** The first line on the session's stdin, once the local check has decided. */
+  verdict(): Promise<Verdict>;
   /** The remote report arrived: the frame to write on the session's stdin. */
   exchange(report: Buffer): Promise<Uint8Array>;
   /** A start (or again) marker arrived: the change set was applied; record the sync. */
@@ -112,12 +131,14 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   const rules = secretRules(input.localRoot, runtime.crabboxHome);
   const salt = `${input.alias}\0${input.workRoot}`;
   if (input.isGit !== false) {
-    const state = loadState(runtime, input.leaseId);
+    const state = input.early ? input.early.state : loadState(runtime, input.leaseId);
     const usable = state && state.root === input.localRoot && state.salt === salt ? state : null;
     const early = input.status && runtime.now() - input.status.at <= STATUS_FRESH_MS ? input.status.result : undefined;
     const gs = await gitState(runtime, input.localRoot, { salt, rules, stats: usable?.stats ?? {}, status: early });
     if (gs) return syncFromGit(runtime, input, started, gs, usable, salt);
   }
+  // Not while the command's session waits (its stamp is not this sync's): once it has ended.
+  if (input.early) return { skipped: false, deferred: true, fingerprint: "", files: 0, bytes: 0, sessions: 0, ms: runtime.now() - started, held: [], unreadable: 0 };
   return syncFromFingerprint(runtime, input, started, rules);
 }
 
@@ -136,7 +157,7 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
   }
   const since = state && !pending ? await changedSince(runtime, input.localRoot, { head: state.head, dirty: new Map(state.dirty) }, gs) : null;
   const last = since ? state : null;
-  const newStamp = Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex");
+  const newStamp = input.early?.newStamp ?? randomStamp();
   const report = reportStarter(runtime, input, last?.stamp ?? null, newStamp);
   // The local rsync's version check, and the master check, run beside git's listing. When the
   // master is up, the remote report starts at once: it runs while the view is listed.
@@ -161,6 +182,8 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, listed, pendingMarked });
     return { skipped: false, fingerprint: gs.key, files: 0, bytes: 0, sessions: 0, ms: runtime.now() - started, held: gs.held, unreadable: 0, session };
   }
+  // The command's session is open and waits: the rsync way starts once it has ended (its stamp is not this one's).
+  if (input.early) return { skipped: false, deferred: true, fingerprint: gs.key, files: 0, bytes: 0, sessions: 0, ms: runtime.now() - started, held: gs.held, unreadable: 0 };
   await prepare();
   let candidates: string[];
   let held: string[];
@@ -323,6 +346,7 @@ function sessionSync(
   return {
     changed: changed.length,
     command: (nonce) => inSessionSyncCommand(input.workRoot, stampKey(input.leaseId, input.workRoot), c.state.stamp, c.newStamp, nonce),
+    verdict: async () => "W",
     async exchange(bytes) {
       await ready;
       if (listing!.typeChange || filesAndSize(input.localRoot, listing!.changed).bytes > IN_SESSION_MAX_BYTES) return abort();
@@ -377,6 +401,59 @@ function sessionSync(
       })();
     },
     result: () => saving ?? Promise.resolve(null),
+  };
+}
+
+function randomStamp(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex");
+}
+
+/** A command session opened before the local check: its preamble, and how the check settles it. */
+export interface EarlySession {
+  /** The preamble for the command's session (it waits for `decide`). */
+  session: SessionSync;
+  /** For syncTree (SyncInput.early). */
+  early: { state: SyncState; newStamp: string };
+  /** The check's outcome: N (skipped), W with the change set's own SessionSync, or A. Only the first call counts. */
+  decide(verdict: Verdict, inner?: SessionSync): void;
+}
+
+/**
+ * Open the command's session before the local check (run): possible when the
+ * last sync to this lease left a usable state (a remote stamp to list
+ * against, no failed sync pending). Its remote side lists what changed there
+ * while git looks here; the command starts only after the check's word. Null
+ * when there is no such state: the check comes first, as without this.
+ */
+export function openEarlySession(runtime: Runtime, input: { leaseId: string; alias: string; localRoot: string; workRoot: string }): EarlySession | null {
+  const state = loadState(runtime, input.leaseId);
+  if (!state?.stamp || state.root !== input.localRoot || state.salt !== `${input.alias}\0${input.workRoot}`) return null;
+  if (existsSync(pendingPath(runtime, input.leaseId))) return null;
+  const newStamp = randomStamp();
+  let inner: SessionSync | undefined;
+  let settle!: (v: Verdict) => void;
+  const decided = new Promise<Verdict>((resolve) => (settle = resolve));
+  let done = false;
+  const session: SessionSync = {
+    changed: 0,
+    command: (nonce) => inSessionSyncCommand(input.workRoot, stampKey(input.leaseId, input.workRoot), state.stamp, newStamp, nonce),
+    verdict: () => decided,
+    async exchange(report) {
+      await decided;
+      return inner ? inner.exchange(report) : ABORT_FRAME;
+    },
+    started: () => inner?.started(),
+    result: () => inner?.result() ?? Promise.resolve(null),
+  };
+  return {
+    session,
+    early: { state, newStamp },
+    decide(verdict, withSet) {
+      if (done) return;
+      done = true;
+      inner = verdict === "W" ? withSet : undefined;
+      settle(verdict === "W" && !withSet ? "A" : verdict);
+    },
   };
 }
 
@@ -444,7 +521,7 @@ async function syncFromFingerprint(runtime: Runtime, input: SyncInput, started: 
   // local check meets a changed file, the master is asked (a local socket query); when it is up,
   // the session starts then and overlaps the rest of the check. Otherwise it starts once the
   // lease is brought up. An unchanged tree starts nothing at all.
-  const newStamp = Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex");
+  const newStamp = randomStamp();
   const report = reportStarter(runtime, input, last?.stamp ?? null, newStamp);
   let masterChecked: Promise<boolean> | undefined;
   let done = false;

@@ -205,3 +205,107 @@ describe("a small change set goes in the command's own session", () => {
     expectMirror();
   });
 });
+
+/** Paths of the in-session script's report files in the codespace (one exists while a session waits for our word). */
+function waitingReports(): string[] {
+  const dir = join(h.emu.control.codespaceHome(lease.codespace.name), ".cache", "crabbox-cs", "sync");
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".rep")) : [];
+}
+
+/** A `git` first on PATH that holds the first `git status` until `until` exists (or 20 s pass: then it says so in `late`). */
+function holdingGit(tag: string, until: string): { env: Record<string, string>; held: string; late: string } {
+  const dir = join(h.tmp, `git-${tag}`);
+  const held = join(h.tmp, `${tag}-held`);
+  const late = join(h.tmp, `${tag}-late`);
+  mkdirSync(dir, { recursive: true });
+  rmSync(held, { force: true });
+  rmSync(late, { force: true });
+  const wait = `i=0; while ! ls ${until} >/dev/null 2>&1; do i=$((i+1)); if [ $i -ge 400 ]; then : > '${late}'; break; fi; sleep 0.05; done`;
+  writeFileSync(join(dir, "git"), `#!/bin/sh
+for a; do if [ "$a" = status ] && [ ! -e '${held}' ]; then : > '${held}'; ${wait}; break; fi; done
+exec '${Bun.which("git")}' "$@"
+`, { mode: 0o755 });
+  return { env: { PATH: `${dir}:${h.env.PATH}` }, held, late };
+}
+
+describe("the command's session opens beside the local check", () => {
+  const syncDir = () => join(h.emu.control.codespaceHome(lease.codespace.name), ".cache", "crabbox-cs", "sync");
+
+  test("with a sync state to go on, the session is open and listing remotely while git status runs; the change still goes in it", async () => {
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    writeFileSync(join(h.work, "early.txt"), "early\n");
+    // git status waits until the codespace side has started listing (its report file exists).
+    const g = holdingGit("early", `'${syncDir()}'/*.rep`);
+    reset();
+    const r = await h.run(["run", "--id", lease.slug, "--json", "--", "cat", "early.txt"], { env: g.env });
+    expect(r.code).toBe(0);
+    expect(existsSync(g.held)).toBe(true);
+    expect(existsSync(g.late)).toBe(false); // the session was there before git status finished
+    expect(r.stderr).toContain("early\n");
+    expect(sshCalls().sessions).toHaveLength(1);
+    expect(r.json().sync.skipped).toBe(false);
+    expect(waitingReports()).toEqual([]);
+    expectMirror();
+    const again = await h.run(["run", "--id", lease.slug, "--json", "--", "true"]);
+    expect(again.json().sync.skipped).toBe(true);
+  });
+
+  test("nothing changed: the open session is told so and the command runs once, with its stdin; remote strays stay as before", async () => {
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    const counter = join(h.emu.control.codespaceDir(lease.codespace.name), "ran-noop");
+    rmSync(counter, { force: true });
+    reset();
+    const r = await h.run(["run", "--id", lease.slug, "--json", "--", "sh", "-c", 'cat; echo x >> "$CODESPACE_DIR/ran-noop"'], { input: "still here\n" });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("still here\n");
+    expect(r.json().sync.skipped).toBe(true);
+    expect(readFileSync(counter, "utf8")).toBe("x\n");
+    expect(sshCalls().sessions).toHaveLength(1);
+    expect(waitingReports()).toEqual([]);
+  });
+
+  test("a change too big for the session: it ends before its command starts, rsync sends the set, the command runs once", async () => {
+    const counter = join(h.emu.control.codespaceDir(lease.codespace.name), "ran-big");
+    rmSync(counter, { force: true });
+    mkdirSync(join(h.work, "many"), { recursive: true });
+    for (let i = 0; i < 300; i++) writeFileSync(join(h.work, "many", `f${i}.txt`), `${i}\n`);
+    const transfers = rsync.transfers();
+    const r = await h.run(["run", "--id", lease.slug, "--", "sh", "-c", 'ls many | wc -l; echo x >> "$CODESPACE_DIR/ran-big"']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("300");
+    expect(readFileSync(counter, "utf8")).toBe("x\n");
+    expect(rsync.transfers()).toBeGreaterThan(transfers);
+    expectMirror();
+    rmSync(join(h.work, "many"), { recursive: true });
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    expectMirror();
+  });
+
+  test("our process killed before its word: the open session ends and the command never runs", async () => {
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    writeFileSync(join(h.work, "killed.txt"), "k\n");
+    const counter = join(h.emu.control.codespaceDir(lease.codespace.name), "ran-killed");
+    rmSync(counter, { force: true });
+    const go = join(h.tmp, "killed-go");
+    rmSync(go, { force: true });
+    const g = holdingGit("killed", `'${go}'`);
+    const proc = h.spawn(["run", "--id", lease.slug, "--", "sh", "-c", 'echo x >> "$CODESPACE_DIR/ran-killed"'], { env: g.env });
+    const until = Date.now() + 50_000;
+    while (!(existsSync(g.held) && waitingReports().length > 0) && Date.now() < until) await Bun.sleep(20);
+    expect(waitingReports().length).toBe(1); // the session is open and waits for our word
+    expect(existsSync(g.late)).toBe(false); // while git status is still held
+    proc.kill("SIGKILL");
+    await proc.exited;
+    writeFileSync(go, "");
+    // Its stdin is closed with our process: the remote side stops waiting and ends, nothing started.
+    while (waitingReports().length > 0 && Date.now() < until) await Bun.sleep(20);
+    expect(waitingReports()).toEqual([]);
+    expect(existsSync(counter)).toBe(false);
+    // The next run syncs and runs normally.
+    const r = await h.run(["run", "--id", lease.slug, "--", "cat", "killed.txt"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("k\n");
+    expect(existsSync(counter)).toBe(false);
+  });
+});
+
