@@ -6,7 +6,7 @@
  * applies it, and only then does the command start, with the rest of stdin.
  *
  * The frame: a header line `S <removals length> <tar length>\n`, the removal
- * records (as remote.ts encodes them), then a tar of the paths to send, with
+ * records (as remote.ts encodes them), then a gzipped tar of the paths to send, with
  * an entry for each parent directory first (so a remote symlink standing
  * where a directory of ours goes is replaced, never written through), made
  * by the local `tar` from `./`-prefixed names given NUL-separated; or `A\n`,
@@ -17,8 +17,8 @@ import { safeRelativePath } from "./remote.ts";
 
 /** At most this many paths (changed locally, and after the remote report) go in the session. */
 export const IN_SESSION_MAX_FILES = 256;
-/** And at most this many bytes of file content (the tar itself is checked against this plus headers). */
-export const IN_SESSION_MAX_BYTES = 1024 * 1024;
+/** And at most this many bytes of file content (the tar itself is checked against this plus headers; it travels gzipped). */
+export const IN_SESSION_MAX_BYTES = 4 * 1024 * 1024;
 
 export const ABORT_FRAME = new Uint8Array(Buffer.from("A\n", "latin1"));
 

@@ -134,8 +134,8 @@ exec xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys"
  *     stdin: a header line `S <removals> <tar>` and exactly that many bytes of
  *     each (head -c reads no further, so the rest of stdin stays the
  *     command's), or `A` (the rsync path, as above). The removals run as in
- *     the sync session, the tar is unpacked by GNU tar (which strips leading
- *     slashes and refuses `..` members) into the physical work root.
+ *     the sync session, the tar (gzipped) is unpacked by GNU tar (which strips
+ *     leading slashes and refuses `..` members) into the physical work root.
  * `read` takes one line byte by byte, and no line means no command: a local
  * side that dies before its word ends the session with nothing run. Exit 0
  * only when all of it worked; the command starts after that.
@@ -174,7 +174,7 @@ case $2$3 in *[!0-9]*) exit 6;; esac
 ok=0
 if head -c "$2" >"$rm" && head -c "$3" >"$tarf" && [ "$(wc -c <"$rm")" -eq "$2" ] && [ "$(wc -c <"$tarf")" -eq "$3" ]; then ok=1; fi
 if [ $ok = 1 ] && [ "$2" -gt 0 ]; then xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys" <"$rm" >/dev/null || ok=0; fi
-if [ $ok = 1 ] && [ "$3" -gt 0 ]; then tar -x -p --no-same-owner -f "$tarf" -C "$phys" || ok=0; fi
+if [ $ok = 1 ] && [ "$3" -gt 0 ]; then tar -x -z -p --no-same-owner -f "$tarf" -C "$phys" || ok=0; fi
 rm -f -- "$rm" "$tarf"
 [ $ok = 1 ] || { printf 'crabbox-sync: applying the change set failed\\n' >&2; exit 8; }
 `;
