@@ -146,7 +146,8 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
       },
       preamble && stdinPump
         ? (report) => {
-            if (out.started || out.alreadyStarted || stdinPump.answered) return; // one frame per session, before the start
+            // One frame per session, before the start, and only once we asked for the report (W).
+            if (out.started || out.alreadyStarted || stdinPump.answered || !stdinPump.asked) return;
             stdinPump.answered = true;
             preamble.exchange(report).then(
               (frame) => stdinPump.send(frame, frame.length > 2),
@@ -216,12 +217,15 @@ class StdinPump {
   private stopped = false;
   /** The session's one frame was (or is being) answered. */
   answered = false;
+  /** The verdict W was sent: a report may come, and only then is one answered. */
+  asked = false;
   constructor(private readonly child: Child) {}
 
   /** The first line: N (then our stdin follows), W (a frame follows the report) or A (nothing follows). */
   verdict(v: "N" | "W" | "A"): void {
     const line = new Uint8Array(Buffer.from(`${v}\n`, "latin1"));
     if (v === "W") {
+      this.asked = true;
       try {
         this.child.stdin!.write(line);
         (this.child.stdin as { flush?: () => unknown }).flush?.();
