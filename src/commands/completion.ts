@@ -104,8 +104,12 @@ export function commandSpec(cmd: Pick<Command, "meta" | "args" | "passthrough">)
 
 /** Every command of the CLI, in the order `crabbox-cs --help` lists them. */
 export async function completionSpecs(): Promise<CommandSpec[]> {
-  const { loadCommands } = await import("./index.ts");
-  return (await loadCommands()).map(commandSpec);
+  const { COMMANDS, loadCommands } = await import("./index.ts");
+  const specs = (await loadCommands()).map(commandSpec);
+  // `help` is the CLI's own (src/cli.ts), not a command file: it completes a command name or a topic.
+  const topics = [...Object.keys(COMMANDS), "exit-codes"];
+  specs.push({ name: "help", description: "Show help for a command, or a topic (exit-codes)", flags: [], positional: { name: "topic", description: "a command or exit-codes", kind: "words", words: topics }, passthrough: false });
+  return specs;
 }
 
 // ---------------------------------------------------------------- bash

@@ -87,8 +87,12 @@ describe("bash", () => {
   });
 
   test("completes the command names", () => {
-    expect(bashComplete("crabbox-cs ")).toEqual([...names].sort());
+    expect(bashComplete("crabbox-cs ")).toEqual([...names, "help"].sort());
     expect(bashComplete("crabbox-cs ru")).toEqual(["run"]);
+    expect(bashComplete("crabbox-cs he")).toEqual(["help"]);
+    // help completes a command name or a topic
+    expect(bashComplete("crabbox-cs help ")).toEqual([...names, "exit-codes"].sort());
+    expect(bashComplete("crabbox-cs help ex")).toEqual(["exit-codes"]);
     expect(bashComplete("crabbox-cs --json li")).toEqual(["list"]);
     expect(bashComplete("crabbox-cs --")).toEqual(["--help", "--version"]);
   });
