@@ -60,6 +60,8 @@ export interface EmulatorControl {
   codespaceDir(name: string): string;
   /** The remote user's $HOME in this codespace (a small fixed rc; not the test machine's home). */
   codespaceHome(name: string): string;
+  /** API requests received and not yet answered (a killed client's request still lands while this is > 0). */
+  pendingRequests(): number;
 }
 
 /** Names callable over HTTP as POST /_emulator/<name> with a JSON array of arguments. */
@@ -91,6 +93,7 @@ export const CONTROL_METHODS = [
   "codespaces",
   "codespaceDir",
   "codespaceHome",
+  "pendingRequests",
 ] as const satisfies readonly (keyof EmulatorControl)[];
 
 /** Live `--stdio` tunnels (gh stand-in pid and its sshd pid), per codespace. */
@@ -178,7 +181,7 @@ function sum(m: Map<string, number>): number {
   return n;
 }
 
-export function createControl(store: Store, faults: Faults, tunnels: Tunnels, base: () => string): EmulatorControl {
+export function createControl(store: Store, faults: Faults, tunnels: Tunnels, base: () => string, pending: () => number = () => 0): EmulatorControl {
   const need = (name: string) => {
     const cs = store.get(name);
     if (!cs) throw new Error(`no codespace named ${name}`);
@@ -277,5 +280,6 @@ export function createControl(store: Store, faults: Faults, tunnels: Tunnels, ba
       store.ensureDir(need(name));
       return store.homeOf(name);
     },
+    pendingRequests: () => pending(),
   };
 }

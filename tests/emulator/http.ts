@@ -21,6 +21,8 @@ export interface ServerDeps {
   defaultUser: User;
   stateDir: string;
   ghPath: string;
+  /** Counts API requests being answered (control.pendingRequests). */
+  inflight?: { n: number };
 }
 
 export interface RunningServer {
@@ -251,7 +253,13 @@ export function startServer(deps: ServerDeps, port = 0): RunningServer {
     async fetch(req, srv) {
       const url = new URL(req.url);
       if (url.pathname.startsWith("/_emulator/")) return controlRoute(req, url);
-      return api(req, srv);
+      if (!deps.inflight) return api(req, srv);
+      deps.inflight.n++;
+      try {
+        return await api(req, srv);
+      } finally {
+        deps.inflight.n--;
+      }
     },
     error(err) {
       return ghError(500, `Emulator error: ${err instanceof Error ? err.message : String(err)}`);

@@ -91,11 +91,12 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const ssh = await prepareSsh(stateDir);
 
   let url = "";
-  const control = createControl(store, faults, tunnels, () => url);
+  const inflight = { n: 0 };
+  const control = createControl(store, faults, tunnels, () => url, () => inflight.n);
   const ghDir = join(stateDir, "bin");
   const ghPath = join(ghDir, "gh");
   const server = startServer(
-    { store, faults, tunnels, control, ssh, defaultUser: user, stateDir, ghPath },
+    { store, faults, tunnels, control, ssh, defaultUser: user, stateDir, ghPath, inflight },
     opts.port ?? 0,
   );
   url = server.url;

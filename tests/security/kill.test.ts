@@ -75,7 +75,12 @@ describe("SIGKILL at random points", () => {
       const code = await proc.exited;
       kills++;
       outcomes.push(code === 0 ? "finished" : "killed");
-      await Bun.sleep(300); // a create in flight lands on the server
+      // A create the killed process had sent still lands: wait until the emulator has answered every
+      // request (checked twice, a timer apart, so that bytes already received have been read).
+      for (let quiet = 0; quiet < 2; ) {
+        await Bun.sleep(10);
+        quiet = h.emu.control.pendingRequests() === 0 ? quiet + 1 : 0;
+      }
       expect(unrecoverable().filter((n) => n !== bystander)).toEqual([]);
       await converge([0]);
       expect(h.claimFiles()).toEqual([]);
