@@ -4,7 +4,8 @@
  * `rsync -a --delete … && ssh … true` (full-tree rsync, same master).
  * Targets: 1 file ≤ 0.6×, 100 files ≤ 0.7×. Also the peak RSS of a 1-file run (≤ 60 MB).
  */
-import { absoluteFigure, alternate, OURS, type BenchContext, type Figure, ratioFigure, runStandalone } from "./lib.ts";
+import { helloWorld } from "./floor.ts";
+import { absoluteFigure, alternate, OURS, type BenchContext, type Figure, ratioFigure, runStandalone, timed } from "./lib.ts";
 import { peakRssMb } from "./startup.ts";
 import { getTree, handPair, touchMany, touchOne } from "./tree.ts";
 
@@ -38,6 +39,31 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
       return handPair(ctx, tree);
     },
   });
+  // The floor of any tool that checks both sides for a 1-file change: a Bun binary's start-up, then
+  // git's own check here beside one session that walks the work root there (find -cnewer, as ours).
+  const hello = await helloWorld(ctx);
+  const env = await ctx.env();
+  const walk = `cd ${JSON.stringify(l.workRoot)} && find . -name .git -prune -o -cnewer . -print >/dev/null; true`;
+  const floorB = async () => {
+    const t0 = performance.now();
+    await timed([hello], { env });
+    await Promise.all([
+      timed(["git", "status", "--porcelain=v2", "-z", "--untracked-files=all"], { cwd: tree.work, env }),
+      timed(["ssh", "-F", l.configPath, l.alias, walk], { env }),
+    ]);
+    return performance.now() - t0;
+  };
+  const vsFloor = await alternate({
+    rounds: ctx.rounds(5),
+    a: async () => {
+      touchOne(tree, n++);
+      return (await ctx.ours(["run", "--id", l.slug, "--", "true"])).ms;
+    },
+    b: async () => {
+      touchOne(tree, n++);
+      return floorB();
+    },
+  });
   // Untimed check that ours sent exactly the change.
   touchOne(tree, n++);
   const check = await ctx.ours(["run", "--id", l.slug, "--json", "--", "true"]);
@@ -57,6 +83,16 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
       bSamples: one.b,
       target: TARGET,
       notes: [`ours: skipped=${sync?.skipped}, ${sync?.sentBytes ?? -1} bytes sent (by rsync with its file list, or as the tar in the command's session)`],
+    }),
+    ratioFigure({
+      id: "small-change-floor",
+      label: "1 of 20k files changed vs its floor",
+      a: "crabbox-cs run --id L -- true, 1 file changed",
+      b: "hello world, then git status here beside ssh -F cfg alias 'find . -cnewer …' there",
+      aSamples: vsFloor.a,
+      bSamples: vsFloor.b,
+      target: Number.POSITIVE_INFINITY,
+      notes: ["the floor: start-up of a Bun binary, then both sides' stat walks at once (git's here, find's in one session there); nothing applied, no command"],
     }),
     ratioFigure({
       id: "change-100",
