@@ -70,9 +70,10 @@ async function noCommand(flags: string[], rest: string[]): Promise<Error | "help
 }
 
 export async function main(argv: string[]): Promise<number> {
-  // `--version` alone loads nothing else (the flag table pulls in the config schemas).
+  // `--version` alone loads nothing else (the flag table pulls in the config schemas), and prints
+  // with console.log: touching process.stdout builds a node stream, which costs more than the rest.
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
-    process.stdout.write(`crabbox-cs ${VERSION} (${COMMIT})\n`);
+    console.log(`crabbox-cs ${VERSION} (${COMMIT})`);
     return 0;
   }
   const { globalArgs } = await import("./config/flags.ts");
