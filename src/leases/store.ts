@@ -6,6 +6,7 @@
  * `write` and `remove` do not lock: call them inside `withLease` (or `create`,
  * which locks itself) so that every mutation is serialised per lease.
  */
+import { lstatSync, readdirSync, type Stats } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
@@ -110,6 +111,14 @@ export function parseClaim(text: string, expectedLeaseId?: string): Claim | stri
     return `holds lease ${r.output.leaseId}, but the file is named for ${expectedLeaseId}`;
   }
   return r.output;
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
@@ -307,7 +316,8 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
       await checkHome();
       let names: string[];
       try {
-        names = (await fsp.readdir(claimsDir)).filter((n) => CLAIM_FILE_RE.test(n)).sort();
+        // Synchronous metadata calls (a readdir and one lstat per claim): cheaper than a thread-pool hop each.
+        names = readdirSync(claimsDir).filter((n) => CLAIM_FILE_RE.test(n)).sort();
       } catch {
         return { entries: [], corrupt: 0 }; // list() reports an unreadable directory
       }
@@ -328,7 +338,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
         const path = join(claimsDir, name);
         let st;
         try {
-          st = await fsp.lstat(path);
+          st = lstatSync(path);
         } catch {
           return null; // removed while we listed
         }
@@ -344,7 +354,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
           corrupt++;
           return null;
         }
-        const after = await fsp.lstat(path).catch(() => null);
+        const after = lstatOrNull(path);
         // Index it only if it did not change while we read it.
         if (after && after.ino === st.ino && after.size === st.size && after.mtimeMs === st.mtimeMs) {
           next[leaseId] = [st.ino, st.size, st.mtimeMs, r.slug, r.codespace?.name ?? null];

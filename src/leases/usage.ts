@@ -13,10 +13,10 @@
  *   - another host sharing the home: live until expiresAt (createdAt + 12 h).
  * Stale markers are swept when seen.
  */
-import { constants } from "node:fs";
+import { constants, rmSync } from "node:fs";
 import { open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { ensurePrivateDir, writeFileAtomic } from "../fsutil.ts";
+import { ensurePrivateDir, writeFileAtomicQuick } from "../fsutil.ts";
 import { randomBase32 } from "../util/random.ts";
 import { localProbe, type ProcessProbe } from "./proc.ts";
 import { assertLeaseId, type ClaimStore } from "./store.ts";
@@ -164,11 +164,19 @@ export function createLeaseUse(store: ClaimStore, probe: ProcessProbe = localPro
       await ensurePrivateDir(store.root);
       await ensurePrivateDir(store.claimsDir);
       const path = join(store.claimsDir, `${leaseId}.inuse.${randomBase32(10)}`);
-      await writeFileAtomic(path, `${JSON.stringify(marker)}\n`, 0o600);
+      // Atomic (a reader never sees half a marker, which it would judge stale and sweep), but not
+      // fsynced: a marker means nothing once its process is gone, and a crash of this machine ends both.
+      writeFileAtomicQuick(path, `${JSON.stringify(marker)}\n`, 0o600);
       paths.push(path);
     },
     async done() {
-      for (const p of paths.splice(0)) await rm(p, { force: true }).catch(() => undefined);
+      for (const p of paths.splice(0)) {
+        try {
+          rmSync(p, { force: true });
+        } catch {
+          // best effort: a marker left behind is judged stale once this process is gone
+        }
+      }
     },
   };
 }
