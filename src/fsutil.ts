@@ -3,9 +3,10 @@
  * (claims, ssh configs, sync caches).
  */
 import { closeSync, constants as fsConstants, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import * as fsp from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { CrabboxError, Exit } from "./errors.ts";
+import { fsp } from "./util/fsp.ts";
 import { randomBase32 } from "./util/random.ts";
 
 function reason(e: unknown): string {
@@ -108,7 +109,7 @@ export async function ensurePrivateDir(path: string, opts: { root?: string } = {
 
 async function makeDir(path: string, recursive: boolean): Promise<void> {
   try {
-    await fsp.mkdir(path, { recursive, mode: 0o700 });
+    await fsp().mkdir(path, { recursive, mode: 0o700 });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EEXIST") return; // made meanwhile (or a file: checkPrivateDir says so)
@@ -166,11 +167,11 @@ function checkPrivateDir(path: string): void {
 
 /** The filesystem calls writeFileAtomic makes; tests inject failures here. */
 export interface AtomicWriteIo {
-  open: typeof fsp.open;
-  rename: typeof fsp.rename;
+  open: ReturnType<typeof fsp>["open"];
+  rename: ReturnType<typeof fsp>["rename"];
 }
 
-const realIo: AtomicWriteIo = { open: fsp.open, rename: fsp.rename };
+const realIo = (): AtomicWriteIo => ({ open: fsp().open, rename: fsp().rename });
 
 /** Temp files of writeFileAtomic look like ".<name>.<random>.tmp" (hidden, same directory). */
 export const ATOMIC_TEMP_RE = /^\..+\.[a-z2-7]{10}\.tmp$/;
@@ -188,7 +189,7 @@ export async function writeFileAtomic(
   mode: number = 0o600,
   opts: { io?: Partial<AtomicWriteIo> } = {},
 ): Promise<void> {
-  const io = { ...realIo, ...opts.io };
+  const io = { ...realIo(), ...opts.io };
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBase32(10)}.tmp`);
   let created = false;
@@ -205,7 +206,7 @@ export async function writeFileAtomic(
     await io.rename(tmp, path);
     created = false;
   } catch (e) {
-    if (created) await fsp.rm(tmp, { force: true }).catch(() => {});
+    if (created) await fsp().rm(tmp, { force: true }).catch(() => {});
     throw new CrabboxError({
       code: "write_failed",
       message: `could not write ${path}`,
@@ -256,9 +257,9 @@ export function writeFileAtomicQuick(path: string, data: string | Uint8Array, mo
 
 /** Make a rename durable. Best effort: some filesystems refuse fsync on directories. */
 async function fsyncDir(dir: string): Promise<void> {
-  let fh: fsp.FileHandle | undefined;
+  let fh: FileHandle | undefined;
   try {
-    fh = await fsp.open(dir, "r");
+    fh = await fsp().open(dir, "r");
     await fh.sync();
   } catch {
     // EISDIR/EINVAL/EPERM on exotic filesystems: the data itself is already synced.
@@ -355,7 +356,7 @@ export async function probeWritable(dir: string): Promise<void> {
   while (!lexists(at) && dirname(at) !== at) at = dirname(at);
   let made: string | undefined;
   try {
-    made = await fsp.mkdtemp(join(at, ".crabbox-doctor-"));
+    made = await fsp().mkdtemp(join(at, ".crabbox-doctor-"));
   } catch (e) {
     const missing = at !== resolve(dir);
     throw new CrabboxError({
@@ -367,6 +368,6 @@ export async function probeWritable(dir: string): Promise<void> {
       details: { path: dir, tested: at },
     });
   } finally {
-    if (made) await fsp.rmdir(made).catch(() => undefined);
+    if (made) await fsp().rmdir(made).catch(() => undefined);
   }
 }

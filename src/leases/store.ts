@@ -7,7 +7,6 @@
  * which locks itself) so that every mutation is serialised per lease.
  */
 import { lstatSync, readdirSync, type Stats } from "node:fs";
-import * as fsp from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
 import { CrabboxError, Exit } from "../errors.ts";
@@ -15,6 +14,7 @@ import type { Runtime } from "../runtime.ts";
 import { type Claim, ClaimSchema, LEASE_ID_RE } from "./claim.ts";
 import { assertStateHomeUsable, ensurePrivateDir, lexists, readFileNoFollow, registerPrivateRoot, symlinkRefused, writeFileAtomic } from "../fsutil.ts";
 import { type LockOptions, withLock } from "./lock.ts";
+import { fsp } from "../util/fsp.ts";
 import { randomBase32 } from "../util/random.ts";
 
 export interface CorruptClaim {
@@ -250,7 +250,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
   const remove = async (leaseId: string): Promise<void> => {
     const path = claimPath(leaseId);
     try {
-      await fsp.rm(path, { force: true });
+      await fsp().rm(path, { force: true });
     } catch (e) {
       throw new CrabboxError({
         code: "remove_failed",
@@ -283,7 +283,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
       // Existing state directories are checked (ours?) and tightened even on reads.
       await checkHome();
       try {
-        names = await fsp.readdir(claimsDir);
+        names = await fsp().readdir(claimsDir);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === "ENOENT") return { claims: [], corrupt: [] };
         throw new CrabboxError({
@@ -365,10 +365,10 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
         // Best effort and not fsynced (a hint: a lost or stale index only means more claims are read).
         const tmp = join(claimsDir, `.${NAMES_INDEX}.${randomBase32(10)}.tmp`);
         try {
-          await fsp.writeFile(tmp, `${JSON.stringify({ v: 1, entries: next })}\n`, { mode: 0o600, flag: "wx" });
-          await fsp.rename(tmp, indexPath);
+          await fsp().writeFile(tmp, `${JSON.stringify({ v: 1, entries: next })}\n`, { mode: 0o600, flag: "wx" });
+          await fsp().rename(tmp, indexPath);
         } catch {
-          await fsp.rm(tmp, { force: true }).catch(() => {});
+          await fsp().rm(tmp, { force: true }).catch(() => {});
         }
       }
       return { entries: entries.filter((e): e is ClaimName => e !== null), corrupt };
@@ -394,7 +394,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
     create(claim) {
       return locked(claim?.leaseId, async () => {
         const path = claimPath(claim.leaseId);
-        const exists = await fsp.lstat(path).then(
+        const exists = await fsp().lstat(path).then(
           () => true,
           (e: NodeJS.ErrnoException) => {
             if (e.code === "ENOENT") return false;
