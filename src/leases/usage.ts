@@ -13,7 +13,7 @@
  *   - another host sharing the home: live until expiresAt (createdAt + 12 h).
  * Stale markers are swept when seen.
  */
-import { constants, rmSync } from "node:fs";
+import { constants, unlinkSync } from "node:fs";
 import { fsp } from "../util/fsp.ts";
 import { join } from "node:path";
 import { ensurePrivateDir, writeFileAtomicQuick } from "../fsutil.ts";
@@ -172,9 +172,9 @@ export function createLeaseUse(store: ClaimStore, probe: ProcessProbe = localPro
     async done() {
       for (const p of paths.splice(0)) {
         try {
-          rmSync(p, { force: true });
+          unlinkSync(p);
         } catch {
-          // best effort: a marker left behind is judged stale once this process is gone
+          // gone already, or best effort: a marker left behind is judged stale once this process is gone
         }
       }
     },
