@@ -69,12 +69,27 @@ async function noCommand(flags: string[], rest: string[]): Promise<Error | "help
   return usageError("no command given", "crabbox-cs <command> [flags]; list the commands: crabbox-cs help");
 }
 
+/**
+ * The binary starts with JIT tier-up thresholds raised (build.ts: --compile-jit-policy), so
+ * that code run once at start-up is not compiled in the background; after this long, when a
+ * command that works for a while (a large sync, a listing) gets going, the normal policy is back.
+ */
+const START_UP_MS = 25;
+
+function normalJitSoon(): void {
+  const unsafe = (globalThis as { Bun?: { unsafe?: { setJITPolicy?: (scale: number) => void } } }).Bun?.unsafe;
+  if (typeof unsafe?.setJITPolicy !== "function") return;
+  setTimeout(() => unsafe.setJITPolicy!(1), START_UP_MS).unref();
+}
+
 export async function main(argv: string[]): Promise<number> {
-  // `--version` alone loads nothing else (the flag table pulls in the config schemas).
+  // `--version` alone loads nothing else (the flag table pulls in the config schemas), and prints
+  // with console.log: touching process.stdout builds a node stream, which costs more than the rest.
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
-    process.stdout.write(`crabbox-cs ${VERSION} (${COMMIT})\n`);
+    console.log(`crabbox-cs ${VERSION} (${COMMIT})`);
     return 0;
   }
+  normalJitSoon();
   const { globalArgs } = await import("./config/flags.ts");
   const { name, rest } = commandWord(argv, globalArgs);
   const dash = rest.indexOf("--");

@@ -2,10 +2,11 @@
  * Private directories and crash-safe file writes for our state under ~/.crabbox
  * (claims, ssh configs, sync caches).
  */
-import { closeSync, constants as fsConstants, fchmodSync, fstatSync, lstatSync, openSync } from "node:fs";
-import * as fsp from "node:fs/promises";
+import { closeSync, constants as fsConstants, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { CrabboxError, Exit } from "./errors.ts";
+import { fsp } from "./util/fsp.ts";
 import { randomBase32 } from "./util/random.ts";
 
 function reason(e: unknown): string {
@@ -108,7 +109,7 @@ export async function ensurePrivateDir(path: string, opts: { root?: string } = {
 
 async function makeDir(path: string, recursive: boolean): Promise<void> {
   try {
-    await fsp.mkdir(path, { recursive, mode: 0o700 });
+    await fsp().mkdir(path, { recursive, mode: 0o700 });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EEXIST") return; // made meanwhile (or a file: checkPrivateDir says so)
@@ -166,11 +167,11 @@ function checkPrivateDir(path: string): void {
 
 /** The filesystem calls writeFileAtomic makes; tests inject failures here. */
 export interface AtomicWriteIo {
-  open: typeof fsp.open;
-  rename: typeof fsp.rename;
+  open: ReturnType<typeof fsp>["open"];
+  rename: ReturnType<typeof fsp>["rename"];
 }
 
-const realIo: AtomicWriteIo = { open: fsp.open, rename: fsp.rename };
+const realIo = (): AtomicWriteIo => ({ open: fsp().open, rename: fsp().rename });
 
 /** Temp files of writeFileAtomic look like ".<name>.<random>.tmp" (hidden, same directory). */
 export const ATOMIC_TEMP_RE = /^\..+\.[a-z2-7]{10}\.tmp$/;
@@ -188,7 +189,7 @@ export async function writeFileAtomic(
   mode: number = 0o600,
   opts: { io?: Partial<AtomicWriteIo> } = {},
 ): Promise<void> {
-  const io = { ...realIo, ...opts.io };
+  const io = { ...realIo(), ...opts.io };
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBase32(10)}.tmp`);
   let created = false;
@@ -205,7 +206,7 @@ export async function writeFileAtomic(
     await io.rename(tmp, path);
     created = false;
   } catch (e) {
-    if (created) await fsp.rm(tmp, { force: true }).catch(() => {});
+    if (created) await fsp().rm(tmp, { force: true }).catch(() => {});
     throw new CrabboxError({
       code: "write_failed",
       message: `could not write ${path}`,
@@ -219,11 +220,46 @@ export async function writeFileAtomic(
   await fsyncDir(dir);
 }
 
+/**
+ * writeFileAtomic without the fsyncs, in synchronous calls (a small file: five
+ * thread-pool hops cost more than the write). Readers still see the old file
+ * or the new one, never a mix (temp file, then rename), but a crash of this
+ * machine may lose the write: only for files that mean nothing after such a
+ * crash, like an in-use marker (its process ends with the machine).
+ */
+export function writeFileAtomicQuick(path: string, data: string | Uint8Array, mode: number = 0o600): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBase32(10)}.tmp`);
+  let created = false;
+  try {
+    const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, mode);
+    created = true;
+    try {
+      fchmodSync(fd, mode); // open()'s mode is filtered by the umask
+      writeFileSync(fd, data);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    created = false;
+  } catch (e) {
+    if (created) rmSync(tmp, { force: true });
+    throw new CrabboxError({
+      code: "write_failed",
+      message: `could not write ${path}`,
+      why: reason(e),
+      hint: "check free disk space and the permissions of the directory; the previous version of the file is intact",
+      exit: Exit.unexpected,
+      details: { path },
+      cause: e,
+    });
+  }
+}
+
 /** Make a rename durable. Best effort: some filesystems refuse fsync on directories. */
 async function fsyncDir(dir: string): Promise<void> {
-  let fh: fsp.FileHandle | undefined;
+  let fh: FileHandle | undefined;
   try {
-    fh = await fsp.open(dir, "r");
+    fh = await fsp().open(dir, "r");
     await fh.sync();
   } catch {
     // EISDIR/EINVAL/EPERM on exotic filesystems: the data itself is already synced.
@@ -264,18 +300,20 @@ function fileType(st: import("node:fs").Stats): string {
  * (`tightenedFrom` then holds its old mode).
  */
 export async function readFileNoFollow(path: string, opts: { tighten?: boolean } = {}): Promise<NoFollowRead> {
+  // Synchronous calls: the files read this way are small (claims, the names index, config files),
+  // and five thread-pool hops cost more than the reads themselves.
   let st: import("node:fs").Stats;
   try {
-    st = await fsp.lstat(path);
+    st = lstatSync(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return { kind: "missing" };
     throw e;
   }
   if (st.isSymbolicLink()) return { kind: "symlink" };
   if (!st.isFile()) return { kind: "not-file", what: fileType(st) };
-  let fh: fsp.FileHandle;
+  let fd: number;
   try {
-    fh = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return { kind: "missing" };
@@ -283,17 +321,17 @@ export async function readFileNoFollow(path: string, opts: { tighten?: boolean }
     throw e;
   }
   try {
-    const fst = await fh.stat();
+    const fst = fstatSync(fd);
     if (!fst.isFile()) return { kind: "not-file", what: fileType(fst) };
     let tightenedFrom: number | undefined;
     if (opts.tighten && (fst.mode & 0o077) !== 0) {
       tightenedFrom = fst.mode & 0o777;
-      await fh.chmod(0o600);
+      fchmodSync(fd, 0o600);
     }
-    const text = await fh.readFile("utf8");
+    const text = readFileSync(fd, "utf8");
     return { kind: "file", text, mode: tightenedFrom === undefined ? fst.mode & 0o777 : 0o600, uid: fst.uid, ...(tightenedFrom !== undefined ? { tightenedFrom } : {}) };
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -318,7 +356,7 @@ export async function probeWritable(dir: string): Promise<void> {
   while (!lexists(at) && dirname(at) !== at) at = dirname(at);
   let made: string | undefined;
   try {
-    made = await fsp.mkdtemp(join(at, ".crabbox-doctor-"));
+    made = await fsp().mkdtemp(join(at, ".crabbox-doctor-"));
   } catch (e) {
     const missing = at !== resolve(dir);
     throw new CrabboxError({
@@ -330,6 +368,6 @@ export async function probeWritable(dir: string): Promise<void> {
       details: { path: dir, tested: at },
     });
   } finally {
-    if (made) await fsp.rmdir(made).catch(() => undefined);
+    if (made) await fsp().rmdir(made).catch(() => undefined);
   }
 }

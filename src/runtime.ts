@@ -130,6 +130,22 @@ function resolveProgram(program: string, env: Env): string | null {
   return Bun.which(program, { PATH: env.PATH ?? "" });
 }
 
+/**
+ * Whether a file descriptor is a terminal. Bun's own binding answers without
+ * building process.stdin/stdout/stderr (each a node stream: several ms of
+ * start-up) or loading node:tty (which loads node:net); node:tty only if the
+ * binding is missing.
+ */
+export function isatty(fd: number): boolean {
+  try {
+    const binding = (process as unknown as { binding(name: string): { isTTY?: (fd: number) => boolean } }).binding("tty_wrap");
+    if (typeof binding.isTTY === "function") return Boolean(binding.isTTY(fd));
+  } catch {
+    // no such binding in this runtime
+  }
+  return (require("node:tty") as typeof import("node:tty")).isatty(fd);
+}
+
 export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
   const env: Env = overrides.env ?? process.env;
   const homeDir = overrides.homeDir ?? homedir();
@@ -206,11 +222,7 @@ export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
       };
     },
 
-    tty: {
-      stdin: Boolean(process.stdin.isTTY),
-      stdout: Boolean(process.stdout.isTTY),
-      stderr: Boolean(process.stderr.isTTY),
-    },
+    tty: { stdin: isatty(0), stdout: isatty(1), stderr: isatty(2) },
     ...overrides,
   };
   if (overrides.env === undefined) runtime.env = env;

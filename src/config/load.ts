@@ -8,7 +8,6 @@ import { normalizeApiUrl } from "../github/api-url.ts";
 import { parseRepo } from "../github/repo-name.ts";
 import { existsSync } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, resolve } from "node:path";
-import { parseYAML } from "confbox/yaml";
 import { lexists, type NoFollowRead, readFileNoFollow } from "../fsutil.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import { redact } from "../redact.ts";
@@ -119,6 +118,8 @@ export async function readYamlFile(path: string, role: "repo" | "user" = "user")
   }
   let doc: unknown;
   try {
+    // confbox (js-yaml) loads only when there is a file to parse: most runs have none.
+    const { parseYAML } = await import("confbox/yaml");
     doc = parseYAML(found.text);
   } catch (e) {
     const first = (e as Error)?.message?.split("\n")[0] ?? String(e);

@@ -54,33 +54,9 @@ export const Machine = v.object({
 });
 export type Machine = v.InferOutput<typeof Machine>;
 
-/** The 17 states GitHub documents for `codespace.state`, in its order. */
-export const CODESPACE_STATES = [
-  "Unknown",
-  "Created",
-  "Queued",
-  "Provisioning",
-  "Available",
-  "Awaiting",
-  "Unavailable",
-  "Deleted",
-  "Moved",
-  "Shutdown",
-  "Archived",
-  "Starting",
-  "ShuttingDown",
-  "Failed",
-  "Exporting",
-  "Updating",
-  "Rebuilding",
-] as const;
-export type CodespaceState = (typeof CODESPACE_STATES)[number];
-
-const KNOWN_STATES: ReadonlySet<string> = new Set(CODESPACE_STATES);
-
-export function isKnownState(state: string): state is CodespaceState {
-  return KNOWN_STATES.has(state);
-}
+// The documented states live with their classification (states.ts), which the warm path loads
+// without these schemas.
+export { CODESPACE_STATES, type CodespaceState, isKnownState } from "./states.ts";
 
 export const GitStatus = v.object({
   ahead: v.optional(v.number()),

@@ -19,7 +19,33 @@
  * pending. `status` shows the state as GitHub sent it and waits (--wait) like
  * a warmup; `cleanup` decides on the claim alone and releases like `stop`.
  */
-import { isKnownState } from "./schemas.ts";
+/** The 17 states GitHub documents for `codespace.state`, in its order. */
+export const CODESPACE_STATES = [
+  "Unknown",
+  "Created",
+  "Queued",
+  "Provisioning",
+  "Available",
+  "Awaiting",
+  "Unavailable",
+  "Deleted",
+  "Moved",
+  "Shutdown",
+  "Archived",
+  "Starting",
+  "ShuttingDown",
+  "Failed",
+  "Exporting",
+  "Updating",
+  "Rebuilding",
+] as const;
+export type CodespaceState = (typeof CODESPACE_STATES)[number];
+
+const KNOWN_STATES: ReadonlySet<string> = new Set(CODESPACE_STATES);
+
+export function isKnownState(state: string): state is CodespaceState {
+  return KNOWN_STATES.has(state);
+}
 
 export type StateClass = "ready" | "stopped" | "stopping" | "pending" | "failed" | "gone" | "unknown";
 

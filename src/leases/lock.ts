@@ -20,7 +20,8 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { constants as fsConstants } from "node:fs";
-import * as fsp from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { fsp } from "../util/fsp.ts";
 import { hostname } from "node:os";
 import { basename, resolve } from "node:path";
 import { CrabboxError, Exit } from "../errors.ts";
@@ -98,9 +99,9 @@ function parseHolder(raw: string): LockHolder | null {
 
 /** Read the lock file, or null when there is none. A symbolic link is refused (exit 5), never followed. */
 async function readLock(path: string): Promise<Seen | null> {
-  let fh: fsp.FileHandle;
+  let fh: FileHandle;
   try {
-    fh = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    fh = await fsp().open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   } catch (e) {
     if (errno(e) === "ENOENT") return null;
     if (errno(e) === "ELOOP") throw symlinkRefused(path, "file");
@@ -140,27 +141,27 @@ function lockError(path: string, e: unknown): CrabboxError {
 async function tryCreate(path: string, holder: LockHolder): Promise<boolean> {
   const tmp = `${path}.${randomBase32(10)}.tmp`;
   try {
-    await fsp.writeFile(tmp, JSON.stringify(holder), { mode: 0o600, flag: "wx" });
+    await fsp().writeFile(tmp, JSON.stringify(holder), { mode: 0o600, flag: "wx" });
   } catch (e) {
     // A full disk can fail the write after the file was created: never leave it behind.
-    await fsp.rm(tmp, { force: true }).catch(() => {});
+    await fsp().rm(tmp, { force: true }).catch(() => {});
     throw lockError(path, e);
   }
   try {
-    await fsp.link(tmp, path);
+    await fsp().link(tmp, path);
     return true;
   } catch (e) {
     if (errno(e) === "EEXIST") return false;
     throw lockError(path, e);
   } finally {
-    await fsp.rm(tmp, { force: true }).catch(() => {});
+    await fsp().rm(tmp, { force: true }).catch(() => {});
   }
 }
 
 /** Remove `path` only if it still is our lock. */
 async function releaseIfOurs(path: string, token: string): Promise<void> {
   const seen = await readLock(path).catch(() => null);
-  if (seen?.holder?.token === token) await fsp.rm(path, { force: true }).catch(() => {});
+  if (seen?.holder?.token === token) await fsp().rm(path, { force: true }).catch(() => {});
 }
 
 function same(a: Seen | null, b: Seen): boolean {
@@ -171,7 +172,7 @@ function same(a: Seen | null, b: Seen): boolean {
 async function renameThenCheck(path: string, seen: Seen): Promise<void> {
   const aside = `${path}.stale.${randomBase32(10)}`;
   try {
-    await fsp.rename(path, aside);
+    await fsp().rename(path, aside);
   } catch (e) {
     if (errno(e) === "ENOENT") return; // already gone
     throw e;
@@ -179,9 +180,9 @@ async function renameThenCheck(path: string, seen: Seen): Promise<void> {
   const moved = await readLock(aside);
   if (moved && !same(moved, seen)) {
     // We grabbed a fresh lock: give it back (fails only if yet another lock appeared meanwhile).
-    await fsp.link(aside, path).catch(() => {});
+    await fsp().link(aside, path).catch(() => {});
   }
-  await fsp.rm(aside, { force: true });
+  await fsp().rm(aside, { force: true });
 }
 
 function isStale(seen: Seen, nowMs: number, staleMs: number | undefined): boolean {

@@ -6,7 +6,7 @@
  * `write` and `remove` do not lock: call them inside `withLease` (or `create`,
  * which locks itself) so that every mutation is serialised per lease.
  */
-import * as fsp from "node:fs/promises";
+import { lstatSync, readdirSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 import { CrabboxError, Exit } from "../errors.ts";
@@ -14,6 +14,7 @@ import type { Runtime } from "../runtime.ts";
 import { type Claim, ClaimSchema, LEASE_ID_RE } from "./claim.ts";
 import { assertStateHomeUsable, ensurePrivateDir, lexists, readFileNoFollow, registerPrivateRoot, symlinkRefused, writeFileAtomic } from "../fsutil.ts";
 import { type LockOptions, withLock } from "./lock.ts";
+import { fsp } from "../util/fsp.ts";
 import { randomBase32 } from "../util/random.ts";
 
 export interface CorruptClaim {
@@ -110,6 +111,14 @@ export function parseClaim(text: string, expectedLeaseId?: string): Claim | stri
     return `holds lease ${r.output.leaseId}, but the file is named for ${expectedLeaseId}`;
   }
   return r.output;
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
@@ -241,7 +250,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
   const remove = async (leaseId: string): Promise<void> => {
     const path = claimPath(leaseId);
     try {
-      await fsp.rm(path, { force: true });
+      await fsp().rm(path, { force: true });
     } catch (e) {
       throw new CrabboxError({
         code: "remove_failed",
@@ -274,7 +283,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
       // Existing state directories are checked (ours?) and tightened even on reads.
       await checkHome();
       try {
-        names = await fsp.readdir(claimsDir);
+        names = await fsp().readdir(claimsDir);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === "ENOENT") return { claims: [], corrupt: [] };
         throw new CrabboxError({
@@ -307,7 +316,8 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
       await checkHome();
       let names: string[];
       try {
-        names = (await fsp.readdir(claimsDir)).filter((n) => CLAIM_FILE_RE.test(n)).sort();
+        // Synchronous metadata calls (a readdir and one lstat per claim): cheaper than a thread-pool hop each.
+        names = readdirSync(claimsDir).filter((n) => CLAIM_FILE_RE.test(n)).sort();
       } catch {
         return { entries: [], corrupt: 0 }; // list() reports an unreadable directory
       }
@@ -328,7 +338,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
         const path = join(claimsDir, name);
         let st;
         try {
-          st = await fsp.lstat(path);
+          st = lstatSync(path);
         } catch {
           return null; // removed while we listed
         }
@@ -344,7 +354,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
           corrupt++;
           return null;
         }
-        const after = await fsp.lstat(path).catch(() => null);
+        const after = lstatOrNull(path);
         // Index it only if it did not change while we read it.
         if (after && after.ino === st.ino && after.size === st.size && after.mtimeMs === st.mtimeMs) {
           next[leaseId] = [st.ino, st.size, st.mtimeMs, r.slug, r.codespace?.name ?? null];
@@ -355,10 +365,10 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
         // Best effort and not fsynced (a hint: a lost or stale index only means more claims are read).
         const tmp = join(claimsDir, `.${NAMES_INDEX}.${randomBase32(10)}.tmp`);
         try {
-          await fsp.writeFile(tmp, `${JSON.stringify({ v: 1, entries: next })}\n`, { mode: 0o600, flag: "wx" });
-          await fsp.rename(tmp, indexPath);
+          await fsp().writeFile(tmp, `${JSON.stringify({ v: 1, entries: next })}\n`, { mode: 0o600, flag: "wx" });
+          await fsp().rename(tmp, indexPath);
         } catch {
-          await fsp.rm(tmp, { force: true }).catch(() => {});
+          await fsp().rm(tmp, { force: true }).catch(() => {});
         }
       }
       return { entries: entries.filter((e): e is ClaimName => e !== null), corrupt };
@@ -384,7 +394,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
     create(claim) {
       return locked(claim?.leaseId, async () => {
         const path = claimPath(claim.leaseId);
-        const exists = await fsp.lstat(path).then(
+        const exists = await fsp().lstat(path).then(
           () => true,
           (e: NodeJS.ErrnoException) => {
             if (e.code === "ENOENT") return false;

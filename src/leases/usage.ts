@@ -13,10 +13,10 @@
  *   - another host sharing the home: live until expiresAt (createdAt + 12 h).
  * Stale markers are swept when seen.
  */
-import { constants } from "node:fs";
-import { open, readdir, rm } from "node:fs/promises";
+import { constants, unlinkSync } from "node:fs";
+import { fsp } from "../util/fsp.ts";
 import { join } from "node:path";
-import { ensurePrivateDir, writeFileAtomic } from "../fsutil.ts";
+import { ensurePrivateDir, writeFileAtomicQuick } from "../fsutil.ts";
 import { randomBase32 } from "../util/random.ts";
 import { localProbe, type ProcessProbe } from "./proc.ts";
 import { assertLeaseId, type ClaimStore } from "./store.ts";
@@ -91,7 +91,7 @@ export function markerLeaseId(name: string): string | null {
 async function readSmallFile(path: string): Promise<string | null | undefined> {
   let fh;
   try {
-    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fh = await fsp().open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "ENOENT" ? undefined : null;
   }
@@ -116,7 +116,7 @@ export interface MarkerFile {
 /** Every marker in the claims directory (of one lease, or all), judged. Nothing is removed. */
 export async function readMarkers(store: ClaimStore, leaseId?: string, probe: ProcessProbe = localProbe, now = Date.now()): Promise<MarkerFile[]> {
   if (leaseId !== undefined) assertLeaseId(leaseId);
-  const names = await readdir(store.claimsDir).catch(() => [] as string[]);
+  const names = await fsp().readdir(store.claimsDir).catch(() => [] as string[]);
   const out: MarkerFile[] = [];
   for (const name of names) {
     const id = markerLeaseId(name);
@@ -135,7 +135,7 @@ export async function usersOf(store: ClaimStore, leaseId: string, probe: Process
   const users: UseMarker[] = [];
   for (const f of await readMarkers(store, leaseId, probe, now)) {
     if (f.verdict.live) users.push(f.marker!);
-    else await rm(f.path, { force: true });
+    else await fsp().rm(f.path, { force: true });
   }
   return users;
 }
@@ -164,11 +164,19 @@ export function createLeaseUse(store: ClaimStore, probe: ProcessProbe = localPro
       await ensurePrivateDir(store.root);
       await ensurePrivateDir(store.claimsDir);
       const path = join(store.claimsDir, `${leaseId}.inuse.${randomBase32(10)}`);
-      await writeFileAtomic(path, `${JSON.stringify(marker)}\n`, 0o600);
+      // Atomic (a reader never sees half a marker, which it would judge stale and sweep), but not
+      // fsynced: a marker means nothing once its process is gone, and a crash of this machine ends both.
+      writeFileAtomicQuick(path, `${JSON.stringify(marker)}\n`, 0o600);
       paths.push(path);
     },
     async done() {
-      for (const p of paths.splice(0)) await rm(p, { force: true }).catch(() => undefined);
+      for (const p of paths.splice(0)) {
+        try {
+          unlinkSync(p);
+        } catch {
+          // gone already, or best effort: a marker left behind is judged stale once this process is gone
+        }
+      }
     },
   };
 }

@@ -230,7 +230,7 @@ async function connectionLost(svc: Services, claim: Claim, nonce: string, exit: 
     : opts.oneShot
       ? "; without a terminal a dropped connection does not stop it, but this one-shot lease is released now, which stops it"
       : "; without a terminal (-t) a dropped connection does not stop it: it may still be running there";
-  const check = `crabbox-cs ssh ${ref} -- sh -c 'cat ~/${RUNS_DIR}/${nonce}/state'`;
+  const check = `crabbox-cs ssh ${ref} -- sh -c 'cat ~/${RUNS_DIR}/${nonce}'`;
   return new CrabboxError({
     code: "ssh_connection_lost",
     message: "the connection was lost while the command was running",

@@ -7,7 +7,7 @@
  * such files of leases that no claim holds any more (for `cleanup`).
  */
 import { existsSync, lstatSync, readFileSync } from "node:fs";
-import { readdir, rm } from "node:fs/promises";
+import { fsp } from "../util/fsp.ts";
 import { join } from "node:path";
 import { LEASE_ID_RE } from "../leases/claim.ts";
 import { markerLeaseId, readMarkers } from "../leases/usage.ts";
@@ -56,10 +56,10 @@ async function filesOf(runtime: Runtime, claimsDir: string, leaseId: string): Pr
   const config = leaseConfigPath(runtime, leaseId);
   const found = [config, proxyLogPathFor(config)].filter((p) => existsSync(p));
   const syncDir = join(runtime.crabboxHome, "sync");
-  for (const n of await readdir(syncDir).catch(() => [] as string[])) {
+  for (const n of await fsp().readdir(syncDir).catch(() => [] as string[])) {
     if (SYNC_FILE_RE.exec(n)?.[1] === leaseId) found.push(join(syncDir, n));
   }
-  for (const n of await readdir(claimsDir).catch(() => [] as string[])) {
+  for (const n of await fsp().readdir(claimsDir).catch(() => [] as string[])) {
     if (markerLeaseId(n) === leaseId) found.push(join(claimsDir, n));
   }
   return found;
@@ -80,9 +80,9 @@ export async function removeLeaseFiles(svc: Services, leaseId: string, opts: { d
   if (opts.dryRun || all.length === 0) return all;
   if (alias && socket && isSocket(socket)) {
     await closeMaster(runtime, config, alias).catch(() => false);
-    if (isSocket(socket)) await rm(socket, { force: true }).catch(() => undefined);
+    if (isSocket(socket)) await fsp().rm(socket, { force: true }).catch(() => undefined);
   }
-  for (const p of files) await rm(p, { force: true }).catch(() => undefined);
+  for (const p of files) await fsp().rm(p, { force: true }).catch(() => undefined);
   return all;
 }
 
@@ -102,15 +102,15 @@ export async function sweepLeftovers(svc: Services, opts: { dryRun: boolean }): 
   const { store } = svc;
   const ids = new Set<string>();
   const sshDir = join(runtime.crabboxHome, "ssh");
-  for (const n of await readdir(sshDir).catch(() => [] as string[])) {
+  for (const n of await fsp().readdir(sshDir).catch(() => [] as string[])) {
     const id = SSH_FILE_RE.exec(n)?.[1];
     if (id) ids.add(id);
   }
-  for (const n of await readdir(join(runtime.crabboxHome, "sync")).catch(() => [] as string[])) {
+  for (const n of await fsp().readdir(join(runtime.crabboxHome, "sync")).catch(() => [] as string[])) {
     const id = SYNC_FILE_RE.exec(n)?.[1];
     if (id) ids.add(id);
   }
-  for (const n of await readdir(store.claimsDir).catch(() => [] as string[])) {
+  for (const n of await fsp().readdir(store.claimsDir).catch(() => [] as string[])) {
     const id = markerLeaseId(n);
     if (id) ids.add(id);
   }

@@ -4,7 +4,6 @@
  * NO_COLOR (and never when TERM=dumb).
  */
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
-import { formatWithOptions } from "node:util";
 import { redact } from "../redact.ts";
 import { stripControls } from "./sanitize.ts";
 import type { Env } from "../runtime.ts";
@@ -49,6 +48,12 @@ const PLAIN_PREFIX: Record<string, string> = {
   trace: "trace: ",
 };
 
+/** util.format's text for log arguments; node:util (slow to load) only for something other than one string. */
+function format(args: unknown[]): string {
+  if (args.length === 1 && typeof args[0] === "string") return args[0];
+  return (require("node:util") as typeof import("node:util")).formatWithOptions({ colors: false }, ...args);
+}
+
 export function createLogger(opts: LogOptions): Logger {
   const color = useColor(opts.env, opts.isTTY);
   const write = opts.write ?? ((text: string) => void process.stderr.write(text));
@@ -58,7 +63,7 @@ export function createLogger(opts: LogOptions): Logger {
     reporters: [
       {
         log(obj: LogObject) {
-          const text = stripControls(redact(formatWithOptions({ colors: false }, ...obj.args)));
+          const text = stripControls(redact(format(obj.args)));
           let line: string;
           if (color) {
             const icon = ICONS[obj.type];

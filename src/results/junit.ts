@@ -10,7 +10,7 @@
  * suites included) or a lone `<testsuite>`. Counts are taken from the
  * test cases when there are any, else from the suite's attributes.
  */
-import { XMLParser, XMLValidator } from "fast-xml-parser";
+import type { XMLParser } from "fast-xml-parser";
 
 /** Largest file parsed (bytes). Larger files are a warning. */
 export const MAX_JUNIT_BYTES = 16 * 1024 * 1024;
@@ -43,7 +43,16 @@ export type ParseOutcome = { ok: true; report: JUnitReport } | { ok: false; warn
 
 const ARRAYS = new Set(["testsuite", "testcase", "failure", "error", "skipped"]);
 
-const parser = new XMLParser({
+/** fast-xml-parser, loaded on first use: its modules cost start-up time to every `run` otherwise. */
+let xml: { parser: XMLParser; validate: typeof import("fast-xml-parser").XMLValidator.validate } | undefined;
+function xmlParser(): NonNullable<typeof xml> {
+  if (xml) return xml;
+  const fxp = require("fast-xml-parser") as typeof import("fast-xml-parser");
+  xml = { validate: fxp.XMLValidator.validate, parser: new fxp.XMLParser(OPTIONS) };
+  return xml;
+}
+
+const OPTIONS: ConstructorParameters<typeof XMLParser>[0] = {
   ignoreAttributes: false,
   attributeNamePrefix: "@",
   parseTagValue: false,
@@ -59,7 +68,7 @@ const parser = new XMLParser({
   // (no billion laughs: at most one, short, expanded a few times).
   processEntities: { enabled: true, maxEntityCount: 1, maxEntitySize: 64, maxExpansionDepth: 2, maxTotalExpansions: 16, maxExpandedLength: 4096 },
   htmlEntities: false,
-});
+};
 
 type Node = Record<string, unknown>;
 
@@ -132,7 +141,8 @@ export function parseJUnit(text: string, name: string, maxBytes = MAX_JUNIT_BYTE
   if (Buffer.byteLength(text) > maxBytes) {
     return { ok: false, warning: `${name}: larger than ${Math.round(maxBytes / 1024 / 1024)} MiB; not parsed` };
   }
-  const valid = XMLValidator.validate(text);
+  const { parser, validate } = xmlParser();
+  const valid = validate(text);
   if (valid !== true) {
     const e = valid.err;
     return { ok: false, warning: `${name}: not well-formed XML (line ${e.line}: ${firstLine(e.msg)})` };

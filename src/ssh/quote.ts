@@ -137,18 +137,22 @@ export function markerPrefix(nonce: string): string {
 /**
  * Wrap `body` so that it runs at most once per nonce, and says so:
  *
- * 1. claim the nonce with `mkdir ~/.cache/crabbox/runs/<nonce>` (atomic); if
- *    it already exists, this run started before (or was cancelled): print the
- *    `again` marker and exit 254 without running anything;
- * 2. record `running <pid>` in its `state` file and print the `started:<pid>`
- *    marker (the pid is the remote shell's, which sshd made a session and
- *    process-group leader: `cancelScript` signals that group);
- * 3. run the body; record `done <status>`, print the `exit:<status>` marker,
- *    exit with the body's status (the shell stays around the command, and
- *    traps SIGINT/SIGTERM while it runs, so a command killed by signal N
- *    reports 128+N, not OpenSSH's 255).
+ * 1. claim the nonce by creating the file `~/.cache/crabbox/runs/<nonce>`
+ *    with `running <pid>` in it, under `set -C` (noclobber: the shell opens it
+ *    O_CREAT|O_EXCL, so exactly one creator wins, and no program is started
+ *    for it: a `mkdir` cost a fork and exec in every run); if it already
+ *    exists, this run started before (or was cancelled): print the `again`
+ *    marker and exit 254 without running anything;
+ * 2. print the `started:<pid>` marker (the pid is the remote shell's, which
+ *    sshd made a session and process-group leader: `cancelScript` signals
+ *    that group);
+ * 3. run the body (noclobber off again); record `done <status>` in the file,
+ *    print the `exit:<status>` marker, exit with the body's status (the shell
+ *    stays around the command, and traps SIGINT/SIGTERM while it runs, so a
+ *    command killed by signal N reports 128+N, not OpenSSH's 255).
  *
- * When the claim directory cannot be made at all (a read-only home), the
+ * `mkdir -p` runs only when the runs directory is missing (the first run on a
+ * codespace). When the file cannot be made at all (a read-only home), the
  * command still runs, unguarded: the start marker alone still proves a start.
  */
 export function exactlyOnce(nonce: string, body: string, onAgain = ""): string {
@@ -156,14 +160,16 @@ export function exactlyOnce(nonce: string, body: string, onAgain = ""): string {
   const m = `'\\037crabbox-cs:${nonce}:`;
   return [
     `d="$HOME/${RUNS_DIR}/${nonce}"`,
-    `if mkdir "$d" 2>/dev/null || { [ ! -e "$d" ] && mkdir -p "\${d%/*}" 2>/dev/null && mkdir "$d" 2>/dev/null; }; then { echo "running $$" >"$d/state"; } 2>/dev/null`,
+    `set -C`,
+    `if { { echo "running $$"; } >"$d"; } 2>/dev/null || { [ ! -e "$d" ] && mkdir -p "\${d%/*}" 2>/dev/null && { { echo "running $$"; } >"$d"; } 2>/dev/null; }; then :`,
     `elif [ -e "$d" ]; then ${onAgain}printf ${m}again\\n' >&2; exit ${ALREADY_STARTED_STATUS}; fi`,
+    `set +C`,
     `printf ${m}started:%s\\n' "$$" >&2`,
     // The shell outlives a SIGINT/SIGTERM to its group (a pty's Ctrl-C, our cancel) to report the
     // command's 130/143; a trapped signal is reset to default in the command, which still gets it.
     `trap : INT TERM`,
     `${body}`,
-    `rc=$?; { echo "done $rc" >"$d/state"; } 2>/dev/null; printf ${m}exit:%s\\n' "$rc" >&2; exit $rc`,
+    `rc=$?; { echo "done $rc" >|"$d"; } 2>/dev/null; printf ${m}exit:%s\\n' "$rc" >&2; exit $rc`,
   ].join("\n");
 }
 
@@ -178,9 +184,12 @@ export function cancelScript(nonce: string, sig: "INT" | "TERM" | "HUP"): string
   return [
     `d="$HOME/${RUNS_DIR}/${nonce}"`,
     `mkdir -p "\${d%/*}" 2>/dev/null`,
-    `if mkdir "$d" 2>/dev/null; then echo cancelled >"$d/state"; echo cancelled; exit 0; fi`,
+    // The same claim as exactlyOnce's: whoever creates the file first (noclobber) decides.
+    `set -C`,
+    `if { { echo cancelled; } >"$d"; } 2>/dev/null; then echo cancelled; exit 0; fi`,
+    `set +C`,
     `i=0; s=; p=`,
-    `while [ $i -lt 30 ]; do { read s p <"$d/state"; } 2>/dev/null; [ -n "$s" ] && break; sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done`,
+    `while [ $i -lt 30 ]; do { read s p <"$d"; } 2>/dev/null; [ -n "$s" ] && break; sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done`,
     `[ "$s" = running ] && [ -n "$p" ] || { echo finished; exit 0; }`,
     `for g in ${sig} TERM KILL; do kill -$g -$p 2>/dev/null || break; i=0; while [ $i -lt 12 ] && kill -0 -$p 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done; kill -0 -$p 2>/dev/null || break; done`,
     `echo stopped`,

@@ -5,7 +5,7 @@
  * recording `rsync` first on PATH).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BIN, createHarness, recordRsync, seedLeases, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
 
@@ -211,5 +211,50 @@ describe("resolving a slug", () => {
     await opened(); // the first resolve after the seeding may build the names index
     const files = await opened();
     expect([...files]).toEqual([join(claimsDir, `${lease.leaseId}.json`)]);
+  });
+});
+
+/** Run BIN under strace (the given syscalls, children followed); its stdout and the strace log's lines. */
+async function straced(syscalls: string, args: string[]): Promise<{ code: number; out: string; lines: string[] }> {
+  const log = join(h.tmp, `strace-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
+  const r = Bun.spawn(["strace", "-f", "-qq", "-e", `trace=${syscalls}`, "-o", log, BIN, ...args], { cwd: h.work, env: h.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [out, code] = await Promise.all([new Response(r.stdout).text(), r.exited]);
+  return { code, out, lines: readFileSync(log, "utf8").split("\n") };
+}
+
+describe("start-up and the warm run's own work", () => {
+  test("--version and a warm run --id never build node streams for stdin, stdout or stderr (no dup of fd 0, 1 or 2)", async () => {
+    // process.stdout (or .stdin/.stderr, even for .isTTY) dups its fd into a node stream: several ms
+    // of start-up. The terminal check asks Bun's tty binding; --version prints with console.log.
+    const warm = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "true"]); // master up
+    expect(warm.code).toBe(0);
+    const dupOfStdio = (lines: string[]) => lines.filter((l) => /\b(?:fcntl\([012], F_DUPFD(?:_CLOEXEC)?, 0\)|dup[23]?\([012]\b)/.test(l));
+    const version = await straced("fcntl,dup,dup2,dup3", ["--version"]);
+    expect(version.code).toBe(0);
+    expect(version.out).toMatch(/^crabbox-cs \S+ \(\S+\)\n$/);
+    expect(dupOfStdio(version.lines)).toEqual([]);
+    const run = await straced("execve,fcntl,dup,dup2,dup3", ["run", "--id", lease.slug, "--no-sync", "--", "echo", "warm"]);
+    expect({ code: run.code, out: run.out }).toEqual({ code: 0, out: "warm\n" });
+    // Our own process and threads only: ssh (a child that exec'd) dups its stdio, as it should.
+    const children = new Set(run.lines.filter((l) => /execve\("[^"]*\/ssh"/.test(l)).map((l) => l.split(/\s+/)[0]));
+    expect(children.size).toBe(1); // the probe is real: ssh's own lines are in the trace
+    expect(run.lines.some((l) => children.has(l.split(/\s+/)[0]) && /\bdup[23]?\(|F_DUPFD/.test(l))).toBe(true);
+    expect(dupOfStdio(run.lines.filter((l) => !children.has(l.split(/\s+/)[0])))).toEqual([]);
+  });
+
+  test("a warm run --id --no-sync starts one program (ssh) and makes no fsync: the in-use marker is atomic, not durable", async () => {
+    const warm = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "true"]); // master up
+    expect(warm.code).toBe(0);
+    const markers = () => readdirSync(join(h.home, "claims")).filter((n) => n.includes(".inuse."));
+    const before = markers();
+    const run = await straced("execve,fsync,fdatasync,rename,renameat,renameat2", ["run", "--id", lease.slug, "--no-sync", "--", "echo", "once"]);
+    expect({ code: run.code, out: run.out }).toEqual({ code: 0, out: "once\n" });
+    const execs = run.lines.filter((l) => /execve\(/.test(l) && !/ENOENT/.test(l)).map((l) => /execve\("([^"]+)"/.exec(l)?.[1]);
+    expect(execs.slice(1).map((p) => p?.split("/").pop())).toEqual(["ssh"]); // [0] is crabbox-cs itself
+    // The marker was written (temp file renamed into place) and removed again…
+    expect(run.lines.filter((l) => /rename/.test(l) && /\.inuse\./.test(l))).toHaveLength(1);
+    expect(markers()).toEqual(before);
+    // …without an fsync, of the marker or of anything else.
+    expect(run.lines.filter((l) => /\bf(?:data)?sync\(/.test(l))).toEqual([]);
   });
 });
