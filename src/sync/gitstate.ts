@@ -192,9 +192,38 @@ export async function changedSince(
   return out;
 }
 
-/** The tracked paths (the index; no directory walk): `git ls-files -c -z`. null when git fails. */
-export async function trackedFiles(runtime: Runtime, root: string): Promise<string[] | null> {
-  const r = await runtime.exec(["git", "ls-files", "-c", "-z"], { cwd: root, timeoutMs: 120_000 });
-  if (r.code !== 0) return null;
-  return r.stdout.split("\0").filter((p) => p !== "");
+/**
+ * The tracked paths (the index; no directory walk): `git ls-files -c -z`,
+ * read as it streams. `each` gets every index entry's path as a latin1 byte
+ * string (git's own bytes, undecoded), in the index's order, which is sorted
+ * bytewise; an unmerged path comes once per stage. The output is never held
+ * whole. false when git fails.
+ */
+export async function eachTrackedFile(runtime: Runtime, root: string, each: (path: string) => void): Promise<boolean> {
+  let child;
+  try {
+    child = runtime.spawn(["git", "ls-files", "-c", "-z"], { cwd: root, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  } catch {
+    return false;
+  }
+  const timer = setTimeout(() => child.kill("SIGTERM"), 120_000);
+  const err = new Response(child.stderr!).arrayBuffer();
+  err.catch(() => {});
+  let rest = "";
+  try {
+    for await (const chunk of child.stdout!) {
+      const text = rest + Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1");
+      let at = 0;
+      for (let end = text.indexOf("\0"); end >= 0; end = text.indexOf("\0", at)) {
+        if (end > at) each(text.slice(at, end));
+        at = end + 1;
+      }
+      rest = text.slice(at);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  await err.catch(() => {});
+  const exit = await child.exited;
+  return exit.code === 0 && rest === "";
 }
