@@ -117,14 +117,14 @@ export function planSync(input: PlanInput): Plan {
     lastDir = f.slice(0, end);
     for (let dir = lastDir; dir !== "" && !dirSet.has(dir); dir = parentOf(dir)) dirSet.add(dir);
   }
-  // The view's paths under `dir` ("" is the root): in a sorted view, one run of it.
-  const under = (dir: string): string[] => {
-    const prefix = dir === "" ? "" : `${dir}/`;
+  // The view's paths that start with `prefix`: in a sorted view, one run of it.
+  const starting = (prefix: string): string[] => {
     if (!sorted) return view.filter((f) => f.startsWith(prefix));
     const out: string[] = [];
     for (let i = lowerBound(view, prefix); i < view.length && view[i]!.startsWith(prefix); i++) out.push(view[i]!);
     return out;
   };
+  const under = (dir: string): string[] => starting(`${dir}/`);
   // The children of the local directories the report says changed (only those: no map of the whole tree).
   const kids = new Map<string, string[]>();
   if (input.report.mode !== "full") {
@@ -134,7 +134,7 @@ export function planSync(input: PlanInput): Plan {
     for (const [d, list] of kids) {
       const from = d === "" ? 0 : d.length + 1;
       const seen = new Set<string>();
-      for (const f of under(d)) {
+      for (const f of starting(d === "" ? "" : `${d}/`)) {
         const slash = f.indexOf("/", from);
         const child = slash < 0 ? f : f.slice(0, slash);
         if (!seen.has(child)) {
