@@ -31,7 +31,7 @@ import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError } fr
 import { tail } from "../util/text.ts";
 import { WALK_EXCLUDES, listFiles } from "./files.ts";
 import { computeFingerprintAsync, loadSyncCache, markSyncPending, pendingPath, saveSyncCache } from "./fingerprint.ts";
-import { changedSince, eachTrackedFile, gitState, type GitState } from "./gitstate.ts";
+import { changedSince, eachTrackedFile, gitState, onceRunPasses, type GitState } from "./gitstate.ts";
 import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
 import { ignoredPaths } from "./ignore.ts";
 import { fromBytes, pathSet, planSync, toBytes, type Candidate, type PathSet } from "./plan.ts";
@@ -235,17 +235,6 @@ interface Listing {
   gone: string[];
   /** A local directory became a file (removals must go first). */
   typeChange: boolean;
-}
-
-/**
- * The passes over every path of the tree (the listing, sizing the view, the plan) run once per
- * process. JavaScriptCore's optimizing tiers cost more there than they save: at 20 000 paths they
- * took ~7 MB of compiler memory (peak RSS) and no measurable time. From the listing on, tier-up
- * waits 1000 times longer; what the process does afterwards waits on I/O (the command's session).
- */
-function onceRunPasses(): void {
-  const unsafe = Bun.unsafe as { setJITPolicy?: (scale: number) => void };
-  unsafe.setJITPolicy?.(1000);
 }
 
 /**

@@ -6,12 +6,14 @@
  * names counted, secrets held back), whatever order UTF-16 and bytes disagree on.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, lstatSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRuntime, type Child } from "../../src/runtime.ts";
 import { writeLeaseConfig } from "../../src/ssh/config.ts";
 import { probe } from "../../src/ssh/readiness.ts";
-import { eachTrackedFile } from "../../src/sync/gitstate.ts";
+import { eachTrackedFile, gitState } from "../../src/sync/gitstate.ts";
+import { secretRules } from "../../src/sync/secrets.ts";
 import { pathSet, planSync, toBytes, type Plan, type PlanInput } from "../../src/sync/plan.ts";
 import { safeRelativePath, type RemoteReport } from "../../src/sync/remote.ts";
 import { syncTree } from "../../src/sync/sync.ts";
@@ -62,6 +64,24 @@ describe("eachTrackedFile", () => {
       spawn: () => ({ pid: 1, exited: Promise.resolve({ code: 128, signal: null }), kill: () => {}, stdout: new Response("").body!, stderr: new Response("fatal: not a git repository").body!, stdin: null }) as Child,
     });
     expect(await eachTrackedFile(runtime, "/nowhere", () => {})).toBe(false);
+  });
+});
+
+describe("hashing dirty files", () => {
+  test("a file larger than the whole-file limit (read in chunks) hashes to the SHA-256 of its bytes, as a small one does", async () => {
+    const dir = mkdtempSync("/tmp/cbx-hash-");
+    try {
+      Bun.spawnSync(["git", "init", "-q", dir]);
+      const contents: Record<string, Buffer> = { small: randomBytes(1000), edge: randomBytes(1024 * 1024), over: randomBytes(1024 * 1024 + 1), big: randomBytes(3 * 1024 * 1024 + 12345) };
+      for (const [name, bytes] of Object.entries(contents)) writeFileSync(join(dir, name), bytes);
+      const gs = await gitState(createRuntime(), dir, { salt: "s", rules: secretRules(dir, join(dir, "..", "home")), stats: {} });
+      for (const [name, bytes] of Object.entries(contents)) {
+        const mode = statSync(join(dir, name)).mode.toString(8);
+        expect({ name, sig: gs!.dirty.get(name) }).toEqual({ name, sig: `${mode}:w${createHash("sha256").update(bytes).digest("hex")}` });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
