@@ -22,7 +22,7 @@
  * `.gitmodules` file) and nested repositories, whose contents git status does
  * not show.
  */
-import { existsSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { ExecResult, Runtime } from "../runtime.ts";
 import { secretByContent, secretByName, type SecretRules } from "./secrets.ts";
@@ -96,10 +96,37 @@ export function parseStatus(out: string): { head: string; records: { path: strin
   return { head, records };
 }
 
-function hashOf(abs: string, isLink: boolean): string {
+/** A file larger than this is hashed through one reused buffer, never read whole. */
+const HASH_WHOLE_MAX = 1024 * 1024;
+const HASH_CHUNK = 64 * 1024;
+let hashBuffer: Buffer | undefined;
+
+function hashOf(abs: string, isLink: boolean, size: number): string {
   const h = new Bun.CryptoHasher("sha256");
-  h.update(isLink ? readlinkSync(abs) : readFileSync(abs));
+  if (isLink) h.update(readlinkSync(abs));
+  else if (size <= HASH_WHOLE_MAX) h.update(readFileSync(abs));
+  else {
+    hashBuffer ??= Buffer.alloc(HASH_CHUNK);
+    const fd = openSync(abs, "r");
+    try {
+      for (let n = readSync(fd, hashBuffer, 0, HASH_CHUNK, null); n > 0; n = readSync(fd, hashBuffer, 0, HASH_CHUNK, null)) h.update(hashBuffer.subarray(0, n));
+    } finally {
+      closeSync(fd);
+    }
+  }
   return h.digest("hex");
+}
+
+/**
+ * The passes over every path (of the dirty records here; of the whole view when a sync lists it)
+ * run once per process. JavaScriptCore's optimizing tiers cost more there than they save: at
+ * 20 000 paths they took ~7 MB of compiler memory (peak RSS) and no measurable time. From the
+ * first such pass on, tier-up waits 1000 times longer; what the process does afterwards waits on
+ * I/O (the command's session).
+ */
+export function onceRunPasses(): void {
+  const unsafe = Bun.unsafe as { setJITPolicy?: (scale: number) => void };
+  unsafe.setJITPolicy?.(1000);
 }
 
 /**
@@ -117,6 +144,7 @@ export async function gitState(
   if (r.code !== 0) return null;
   const parsed = parseStatus(r.stdout);
   if (!parsed) return null;
+  onceRunPasses();
   const base = root.endsWith("/") ? root : `${root}/`;
   const racyAfter = runtime.now() - RACY_WINDOW_MS;
   const dirty = new Map<string, string>();
@@ -150,7 +178,7 @@ export async function gitState(
         let hash = old && old[0] === size && old[1] === mtimeMs && old[2] === ctimeMs && old[3] === mode && old[4] === ino ? old[5] : null;
         if (hash === null) {
           try {
-            hash = hashOf(abs, isLink);
+            hash = hashOf(abs, isLink, size);
           } catch {
             hash = "unreadable";
           }
@@ -192,9 +220,38 @@ export async function changedSince(
   return out;
 }
 
-/** The tracked paths (the index; no directory walk): `git ls-files -c -z`. null when git fails. */
-export async function trackedFiles(runtime: Runtime, root: string): Promise<string[] | null> {
-  const r = await runtime.exec(["git", "ls-files", "-c", "-z"], { cwd: root, timeoutMs: 120_000 });
-  if (r.code !== 0) return null;
-  return r.stdout.split("\0").filter((p) => p !== "");
+/**
+ * The tracked paths (the index; no directory walk): `git ls-files -c -z`,
+ * read as it streams. `each` gets every index entry's path as a latin1 byte
+ * string (git's own bytes, undecoded), in the index's order, which is sorted
+ * bytewise; an unmerged path comes once per stage. The output is never held
+ * whole. false when git fails.
+ */
+export async function eachTrackedFile(runtime: Runtime, root: string, each: (path: string) => void): Promise<boolean> {
+  let child;
+  try {
+    child = runtime.spawn(["git", "ls-files", "-c", "-z"], { cwd: root, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  } catch {
+    return false;
+  }
+  const timer = setTimeout(() => child.kill("SIGTERM"), 120_000);
+  const err = new Response(child.stderr!).arrayBuffer();
+  err.catch(() => {});
+  let rest = "";
+  try {
+    for await (const chunk of child.stdout!) {
+      const text = rest + Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1");
+      let at = 0;
+      for (let end = text.indexOf("\0"); end >= 0; end = text.indexOf("\0", at)) {
+        if (end > at) each(text.slice(at, end));
+        at = end + 1;
+      }
+      rest = text.slice(at);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  await err.catch(() => {});
+  const exit = await child.exited;
+  return exit.code === 0 && rest === "";
 }

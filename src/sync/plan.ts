@@ -21,6 +21,12 @@ export function toBytes(p: string): string {
   return /^[\x00-\x7f]*$/.test(p) ? p : Buffer.from(p, "utf8").toString("latin1");
 }
 
+/** A latin1 byte string (as git's raw output reads) as the JS string of its UTF-8 decoding (U+FFFD where invalid). */
+export function fromBytes(p: string): string {
+  // biome-ignore lint: ASCII fast path
+  return /^[\x00-\x7f]*$/.test(p) ? p : Buffer.from(p, "latin1").toString("utf8");
+}
+
 export interface PlanInput {
   /** The local view, as byte strings. */
   view: string[];
@@ -31,8 +37,36 @@ export interface PlanInput {
   report: RemoteReport;
   /** What the last successful sync's rsync wrote: a "touched" report of one of these is that write. */
   written: { has(path: string): boolean };
-  /** `new Set(view)`, when the caller has it already. */
-  viewSet?: Set<string>;
+  /** `pathSet(view)`, when the caller has it already. */
+  viewSet?: PathSet;
+}
+
+/** Membership in a list of paths. */
+export interface PathSet {
+  has(path: string): boolean;
+}
+
+/**
+ * Membership in `view` without a copy of it: a binary search when `view` is
+ * sorted as JS compares strings (a git listing as byte strings is: git sorts
+ * bytewise), else a Set.
+ */
+export function pathSet(view: readonly string[]): PathSet {
+  if (!isSorted(view)) return new Set(view);
+  return {
+    has(path: string): boolean {
+      let lo = 0;
+      let hi = view.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const v = view[mid]!;
+        if (v === path) return true;
+        if (v < path) lo = mid + 1;
+        else hi = mid;
+      }
+      return false;
+    },
+  };
 }
 
 export interface Candidate {
@@ -52,20 +86,66 @@ function parentOf(p: string): string {
   return i < 0 ? "" : p.slice(0, i);
 }
 
-export function planSync(input: PlanInput): Plan {
-  const viewSet = input.viewSet ?? new Set(input.view);
-  const dirSet = new Set<string>([""]);
-  for (const f of input.view) {
-    for (let dir = parentOf(f); dir !== "" && !dirSet.has(dir); dir = parentOf(dir)) dirSet.add(dir);
+/** Whether `view` is sorted as JS compares strings, without duplicates. */
+function isSorted(view: readonly string[]): boolean {
+  for (let i = 1; i < view.length; i++) if (!(view[i - 1]! < view[i]!)) return false;
+  return true;
+}
+
+/** The first index of sorted `view` whose entry is not below `key`. */
+function lowerBound(view: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = view.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (view[mid]! < key) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
+}
+
+export function planSync(input: PlanInput): Plan {
+  const { view } = input;
+  const sorted = isSorted(view);
+  const viewSet = input.viewSet ?? pathSet(view);
+  const dirSet = new Set<string>([""]);
+  let lastDir = "";
+  for (const f of view) {
+    // A sorted view lists a directory's files together: only the first of them adds anything.
+    const end = f.lastIndexOf("/");
+    if (end < 0 || (end === lastDir.length && f.startsWith(lastDir))) continue;
+    lastDir = f.slice(0, end);
+    for (let dir = lastDir; dir !== "" && !dirSet.has(dir); dir = parentOf(dir)) dirSet.add(dir);
+  }
+  // The view's paths that start with `prefix`: in a sorted view, one run of it.
+  const starting = (prefix: string): string[] => {
+    if (!sorted) return view.filter((f) => f.startsWith(prefix));
+    const out: string[] = [];
+    for (let i = lowerBound(view, prefix); i < view.length && view[i]!.startsWith(prefix); i++) out.push(view[i]!);
+    return out;
+  };
+  const under = (dir: string): string[] => starting(`${dir}/`);
   // The children of the local directories the report says changed (only those: no map of the whole tree).
   const kids = new Map<string, string[]>();
   if (input.report.mode !== "full") {
     for (const d of input.report.dirs) if (dirSet.has(d)) kids.set(d, []);
   }
-  if (kids.size > 0) {
+  if (kids.size > 0 && sorted) {
+    for (const [d, list] of kids) {
+      const from = d === "" ? 0 : d.length + 1;
+      const seen = new Set<string>();
+      for (const f of starting(d === "" ? "" : `${d}/`)) {
+        const slash = f.indexOf("/", from);
+        const child = slash < 0 ? f : f.slice(0, slash);
+        if (!seen.has(child)) {
+          seen.add(child);
+          list.push(child);
+        }
+      }
+    }
+  } else if (kids.size > 0) {
     const seen = new Set<string>();
-    for (const f of input.view) {
+    for (const f of view) {
       let child = f;
       for (let dir = parentOf(f); ; dir = parentOf(dir)) {
         const list = kids.get(dir);
@@ -78,7 +158,6 @@ export function planSync(input: PlanInput): Plan {
       }
     }
   }
-  const under = (dir: string): string[] => input.view.filter((f) => f.startsWith(`${dir}/`));
 
   const full = input.report.mode === "full";
   const send = new Set<string>(full ? input.view : input.changed);

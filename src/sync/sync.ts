@@ -31,15 +31,15 @@ import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError } fr
 import { tail } from "../util/text.ts";
 import { WALK_EXCLUDES, listFiles } from "./files.ts";
 import { computeFingerprintAsync, loadSyncCache, markSyncPending, pendingPath, saveSyncCache } from "./fingerprint.ts";
-import { changedSince, gitState, trackedFiles, type GitState } from "./gitstate.ts";
+import { changedSince, eachTrackedFile, gitState, onceRunPasses, type GitState } from "./gitstate.ts";
 import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
 import { ignoredPaths } from "./ignore.ts";
-import { planSync, toBytes, type Candidate } from "./plan.ts";
+import { fromBytes, pathSet, planSync, toBytes, type Candidate, type PathSet } from "./plan.ts";
 import { checkMaster } from "../ssh/exec.ts";
 import { checkLocalRsync, parseRsyncStats, rsyncArgs, rsyncNotFound } from "./rsync.ts";
 import { ABORT_FRAME, IN_SESSION_MAX_BYTES, IN_SESSION_MAX_FILES, buildTar, changeFrame, reportRecords } from "./insession.ts";
 import { encodeRemovals, inSessionSyncCommand, parseReport, startRemoteSync, stampKey, type RemoteSession, type Removal } from "./remote.ts";
-import { secretByName, secretRules, withoutSecrets } from "./secrets.ts";
+import { secretByContent, secretByName, secretRules, withoutSecrets } from "./secrets.ts";
 
 export { checkLocalRsync, parseRsyncStats, parseRsyncVersion, rsyncArgs, rsyncRemotePath, rsyncShellQuote, MIN_RSYNC } from "./rsync.ts";
 
@@ -210,7 +210,7 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
   };
   if (!since) sizeView(); // a full sync sends the whole view: it is needed first
   // It wrote the whole view of its day: every path now in the view or gone since.
-  const lastWritten = (viewBytes: Set<string>, goneBytes: string[]) => {
+  const lastWritten = (viewBytes: PathSet, goneBytes: string[]) => {
     if (!last?.wroteAll) return new Set(last?.written ?? []);
     const g = new Set(goneBytes);
     return { has: (p: string) => viewBytes.has(p) || g.has(p) };
@@ -260,22 +260,51 @@ interface Listing {
   typeChange: boolean;
 }
 
-/** The view (the index's paths, no walk, and the untracked files status found) and what changed in it. */
+/**
+ * The view (the index's paths, no walk, and the untracked files status found) and what changed in it,
+ * in one pass over git's listing: nothing else here grows with the tree (no set of every path, no sort).
+ */
 async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, since: Set<string> | null): Promise<Listing> {
-  const tracked = await trackedFiles(runtime, input.localRoot);
-  if (!tracked) throw new CrabboxError({ code: "git_ls_files_failed", message: `git ls-files failed in ${input.localRoot}`, hint: "Fix the repository (try `git status` there), or run from a directory outside git", exit: Exit.unexpected });
+  onceRunPasses();
+  const root = input.localRoot;
+  const base = root.endsWith("/") ? root : `${root}/`;
+  const rules = secretRules(root, runtime.crabboxHome);
   const absent = new Set<string>();
   for (const [p, sig] of gs.dirty) if (sig === "-") absent.add(p);
-  const all = [...new Set(tracked.concat(gs.untracked))].sort();
-  const utf8 = all.filter((f) => !f.includes("\uFFFD") && !absent.has(f));
-  const unreadable = all.filter((f) => f.includes("\uFFFD")).length;
-  const kept = withoutSecrets(input.localRoot, utf8, secretRules(input.localRoot, runtime.crabboxHome));
-  const candidates = kept.files;
-  const held = [...new Set([...kept.held, ...gs.held])].sort();
-  if (!since) return { candidates, held, unreadable, changed: [], gone: [], typeChange: false };
+  // The paths whose presence the change set needs (a changed path, or a parent of one: a type change).
+  const asked = new Set<string>();
+  for (const p of since ?? []) for (let i = p.length; i > 0; i = p.lastIndexOf("/", i - 1)) asked.add(p.slice(0, i));
+  const inView = new Set<string>();
+  const candidates: string[] = [];
+  const held = new Set(gs.held);
+  const unreadable = new Set<string>();
+  let last: string | null = null;
+  // Each path once (git's bytes): an unmerged path comes once per stage, an untracked copy of a path may be tracked too.
+  const take = (bytes: string) => {
+    if (bytes === last) return;
+    last = bytes;
+    const name = fromBytes(bytes);
+    if (name.includes("\uFFFD")) unreadable.add(name);
+    else if (absent.has(name)) return;
+    else if (secretByName(name, rules) || secretByContent(name, base + name)) held.add(name);
+    else {
+      candidates.push(name);
+      if (asked.has(name)) inView.add(name);
+    }
+  };
+  // The untracked paths merge into the index's order (bytewise, as JS compares byte strings).
+  const untracked = gs.untracked.map(toBytes).sort();
+  let u = 0;
+  const listed = await eachTrackedFile(runtime, root, (p) => {
+    while (u < untracked.length && untracked[u]! <= p) take(untracked[u++]!);
+    take(p);
+  });
+  if (!listed) throw new CrabboxError({ code: "git_ls_files_failed", message: `git ls-files failed in ${root}`, hint: "Fix the repository (try `git status` there), or run from a directory outside git", exit: Exit.unexpected });
+  while (u < untracked.length) take(untracked[u++]!);
+  const heldList = [...held].sort();
+  if (!since) return { candidates, held: heldList, unreadable: unreadable.size, changed: [], gone: [], typeChange: false };
   // What changed: only those paths are looked at here (the full view is sized while rsync runs).
-  const inView = new Set(candidates);
-  const present = (p: string) => inView.has(p) && isFileOrLink(input.localRoot, p);
+  const present = (p: string) => inView.has(p) && isFileOrLink(root, p);
   const changed = [...since].filter(present).sort();
   const sent = new Set(changed);
   const gone = [...since].filter((p) => !sent.has(p)).sort();
@@ -284,7 +313,7 @@ async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, sin
     for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (present(g.slice(0, i))) return true;
     return false;
   });
-  return { candidates, held, unreadable, changed, gone, typeChange };
+  return { candidates, held: heldList, unreadable: unreadable.size, changed, gone, typeChange };
 }
 
 /**
@@ -317,7 +346,7 @@ function sessionSync(
   c: { started: number; gs: GitState; state: SyncState; salt: string; newStamp: string; listed: Promise<Listing>; pendingMarked: Promise<void> },
 ): SessionSync {
   let view: string[] = [];
-  let viewSet = new Set<string>();
+  let viewSet: PathSet = new Set<string>();
   let totalBytes = 0;
   let listing: Listing | null = null;
   let changed: string[] = [];
@@ -327,7 +356,7 @@ function sessionSync(
     listing = l;
     const s = filesAndSize(input.localRoot, l.candidates);
     view = s.files.map(toBytes);
-    viewSet = new Set(view);
+    viewSet = pathSet(view);
     totalBytes = s.bytes;
     changed = l.changed.map(toBytes);
     gone = l.gone.map(toBytes);
@@ -596,7 +625,7 @@ interface MirrorInput {
   /** Paths the last successful sync may have left remotely that are no longer in the view. */
   gone: string[];
   /** What the last successful sync's rsync wrote (latin1 byte strings), given the view and gone paths (as bytes). */
-  lastWritten: (view: Set<string>, gone: string[]) => { has(path: string): boolean };
+  lastWritten: (view: PathSet, gone: string[]) => { has(path: string): boolean };
   source: "git" | "walk";
   report: ReportStarter;
 }
@@ -616,7 +645,7 @@ async function mirror(runtime: Runtime, input: SyncInput, m: MirrorInput): Promi
   const earlyRsync = early.length > 0 ? runRsync(runtime, input, early) : Promise.resolve({ transferred: 0, sentBytes: 0 });
   earlyRsync.catch(() => {});
   const view = m.view().map(toBytes);
-  const viewSet = new Set(view);
+  const viewSet = pathSet(view);
   let removed = 0;
   let plan;
   try {
