@@ -19,7 +19,7 @@ function commit(): string {
   return `${r.stdout.toString().trim()}${dirty.stdout.toString().trim() ? "-dirty" : ""}`;
 }
 
-/** JIT tier-up thresholds ×100 during start-up (see src/cli.ts: main sets 1 again after START_UP_MS). */
+/** JIT tier-up thresholds ×100 during start-up (src/util/jit.ts sets 1 again after START_UP_MS). */
 const JIT_POLICY = 100;
 
 function compile(outfile: string, target?: string): void {
@@ -27,7 +27,7 @@ function compile(outfile: string, target?: string): void {
     process.execPath, "build", "--compile", "--minify", "--bytecode", "--sourcemap=none",
     // Start-up (docs/performance.md): ES modules split into chunks, so that a command loads only
     // its own code (--version: the entry chunk alone), and a JIT that waits out the run-once
-    // start-up code (cli.ts sets the normal policy back once start-up is over).
+    // start-up code (src/util/jit.ts sets the normal policy back once start-up is over).
     "--format=esm", "--splitting", `--compile-jit-policy=${JIT_POLICY}`,
     // A cloned repository must never run code in, or set the environment of, our process: the
     // standalone binary would otherwise read bunfig.toml (its `preload` runs code) and .env from

@@ -7,6 +7,7 @@
 import { commandWord } from "./commands/argv.ts";
 import { COMMANDS } from "./commands/index.ts";
 import { VERSION, COMMIT } from "./version.ts";
+import { normalJitSoon } from "./util/jit.ts";
 
 export { COMMANDS };
 
@@ -69,18 +70,6 @@ async function noCommand(flags: string[], rest: string[]): Promise<Error | "help
   return usageError("no command given", "crabbox-cs <command> [flags]; list the commands: crabbox-cs help");
 }
 
-/**
- * The binary starts with JIT tier-up thresholds raised (build.ts: --compile-jit-policy), so
- * that code run once at start-up is not compiled in the background; after this long, when a
- * command that works for a while (a large sync, a listing) gets going, the normal policy is back.
- */
-const START_UP_MS = 25;
-
-function normalJitSoon(): void {
-  const unsafe = (globalThis as { Bun?: { unsafe?: { setJITPolicy?: (scale: number) => void } } }).Bun?.unsafe;
-  if (typeof unsafe?.setJITPolicy !== "function") return;
-  setTimeout(() => unsafe.setJITPolicy!(1), START_UP_MS).unref();
-}
 
 export async function main(argv: string[]): Promise<number> {
   // `--version` alone loads nothing else (the flag table pulls in the config schemas), and prints

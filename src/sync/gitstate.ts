@@ -26,6 +26,7 @@ import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, rea
 import { join } from "node:path";
 import type { ExecResult, Runtime } from "../runtime.ts";
 import { secretByContent, secretByName, type SecretRules } from "./secrets.ts";
+import { onceRunPasses } from "../util/jit.ts";
 
 /** size, mtimeMs, ctimeMs, mode, ino, sha256 — null hash: hash again next time. */
 export type StatEntry = [number, number, number, number, number, string | null];
@@ -117,17 +118,6 @@ function hashOf(abs: string, isLink: boolean, size: number): string {
   return h.digest("hex");
 }
 
-/**
- * The passes over every path (of the dirty records here; of the whole view when a sync lists it)
- * run once per process. JavaScriptCore's optimizing tiers cost more there than they save: at
- * 20 000 paths they took ~7 MB of compiler memory (peak RSS) and no measurable time. From the
- * first such pass on, tier-up waits 1000 times longer; what the process does afterwards waits on
- * I/O (the command's session).
- */
-export function onceRunPasses(): void {
-  const unsafe = Bun.unsafe as { setJITPolicy?: (scale: number) => void };
-  unsafe.setJITPolicy?.(1000);
-}
 
 /**
  * The state of the view at `root`; null when git could not say (not a work

@@ -31,7 +31,8 @@ import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError } fr
 import { tail } from "../util/text.ts";
 import { WALK_EXCLUDES, listFiles } from "./files.ts";
 import { computeFingerprintAsync, loadSyncCache, markSyncPending, pendingPath, saveSyncCache } from "./fingerprint.ts";
-import { changedSince, eachTrackedFile, gitState, onceRunPasses, type GitState } from "./gitstate.ts";
+import { changedSince, eachTrackedFile, gitState, type GitState } from "./gitstate.ts";
+import { onceRunPasses } from "../util/jit.ts";
 import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
 import { ignoredPaths } from "./ignore.ts";
 import { fromBytes, pathSet, planSync, toBytes, type Candidate, type PathSet } from "./plan.ts";
@@ -122,7 +123,7 @@ export interface SessionSync {
   started(): void;
   /** The recorded sync, once `started` was called and the state saved; null when it never was. */
   result(): Promise<SyncResult | null>;
-  /** Paths changed locally. */
+  /** Paths changed locally since the last sync (as git reports them; known before the view is listed). */
   changed: number;
 }
 
@@ -179,7 +180,7 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     // Marked pending before anything is applied remotely (the frame waits for it), not before the session starts.
     const pendingMarked = markSyncPending(runtime, input.leaseId);
     pendingMarked.catch(() => {});
-    const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, listed, pendingMarked });
+    const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, listed, pendingMarked, changedCount: since!.size });
     return { skipped: false, fingerprint: gs.key, files: 0, bytes: 0, sessions: 0, ms: runtime.now() - started, held: gs.held, unreadable: 0, session };
   }
   // The command's session is open and waits: the rsync way starts once it has ended (its stamp is not this one's).
@@ -343,7 +344,7 @@ function roughlySmall(root: string, since: Set<string>): boolean {
 function sessionSync(
   runtime: Runtime,
   input: SyncInput,
-  c: { started: number; gs: GitState; state: SyncState; salt: string; newStamp: string; listed: Promise<Listing>; pendingMarked: Promise<void> },
+  c: { started: number; gs: GitState; state: SyncState; salt: string; newStamp: string; listed: Promise<Listing>; pendingMarked: Promise<void>; changedCount: number },
 ): SessionSync {
   let view: string[] = [];
   let viewSet: PathSet = new Set<string>();
@@ -373,7 +374,7 @@ function sessionSync(
     return ABORT_FRAME;
   };
   return {
-    changed: changed.length,
+    changed: c.changedCount,
     command: (nonce) => inSessionSyncCommand(input.workRoot, stampKey(input.leaseId, input.workRoot), c.state.stamp, c.newStamp, nonce),
     verdict: async () => "W",
     async exchange(bytes) {
