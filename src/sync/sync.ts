@@ -348,21 +348,23 @@ function sessionSync(
 ): SessionSync {
   let view: string[] = [];
   let viewSet: PathSet = new Set<string>();
-  let totalBytes = 0;
   let listing: Listing | null = null;
   let changed: string[] = [];
   let gone: string[] = [];
-  // Sized as soon as the listing is there (while the remote side lists).
+  // The plan needs the view's paths only. Git's listing is the view here: paths git reports gone
+  // are out of it, a type change goes the rsync way, trees with submodules or nested
+  // repositories never come this way. Its size (the summary's figures: one lstat per path) is
+  // summed beside the exchange and the command, not before them.
   const ready = c.listed.then((l) => {
     listing = l;
-    const s = filesAndSize(input.localRoot, l.candidates);
-    view = s.files.map(toBytes);
+    view = l.candidates.map(toBytes);
     viewSet = pathSet(view);
-    totalBytes = s.bytes;
     changed = l.changed.map(toBytes);
     gone = l.gone.map(toBytes);
   });
   ready.catch(() => {});
+  const sized = ready.then(() => sizeAsync(input.localRoot, listing!.candidates));
+  sized.catch(() => {});
   let sent: { written: string[]; bytes: number; removals: number } | null = null;
   let saving: Promise<SyncResult> | null = null;
   let framed = false;
@@ -402,6 +404,7 @@ function sessionSync(
       const s = sent;
       const wroteAll = s.written.length >= view.length;
       saving = (async () => {
+        const { files, bytes: totalBytes } = await sized;
         await saveState(runtime, input.leaseId, {
           v: 3,
           root: input.localRoot,
@@ -412,14 +415,14 @@ function sessionSync(
           stats: c.gs.stats,
           stamp: c.newStamp,
           ...(wroteAll ? { wroteAll: true } : { written: s.written }),
-          files: view.length,
+          files,
           bytes: totalBytes,
         });
         rmSync(pendingPath(runtime, input.leaseId), { force: true });
         return {
           skipped: false,
           fingerprint: c.gs.key,
-          files: view.length,
+          files,
           bytes: totalBytes,
           transferred: s.written.length,
           deleted: s.removals,
@@ -510,6 +513,19 @@ function filesAndSize(root: string, paths: string[]): { files: string[]; bytes: 
       bytes += st.size;
       files.push(f);
     } catch {}
+  }
+  return { files, bytes };
+}
+
+/** filesAndSize's count and total, in slices that let the event loop run between them (an exchange, the command's output). */
+async function sizeAsync(root: string, paths: string[]): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  for (let i = 0; i < paths.length; i += 512) {
+    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    const s = filesAndSize(root, paths.slice(i, i + 512));
+    files += s.files.length;
+    bytes += s.bytes;
   }
   return { files, bytes };
 }
