@@ -207,15 +207,7 @@ export async function writeFileAtomic(
     created = false;
   } catch (e) {
     if (created) await fsp().rm(tmp, { force: true }).catch(() => {});
-    throw new CrabboxError({
-      code: "write_failed",
-      message: `could not write ${path}`,
-      why: reason(e),
-      hint: "check free disk space and the permissions of the directory; the previous version of the file is intact",
-      exit: Exit.unexpected,
-      details: { path },
-      cause: e,
-    });
+    throw writeFailed(path, e);
   }
   await fsyncDir(dir);
 }
@@ -243,16 +235,21 @@ export function writeFileAtomicQuick(path: string, data: string | Uint8Array, mo
     created = false;
   } catch (e) {
     if (created) rmSync(tmp, { force: true });
-    throw new CrabboxError({
-      code: "write_failed",
-      message: `could not write ${path}`,
-      why: reason(e),
-      hint: "check free disk space and the permissions of the directory; the previous version of the file is intact",
-      exit: Exit.unexpected,
-      details: { path },
-      cause: e,
-    });
+    throw writeFailed(path, e);
   }
+}
+
+/** The one error of both atomic writes: the old file is intact. */
+function writeFailed(path: string, e: unknown): CrabboxError {
+  return new CrabboxError({
+    code: "write_failed",
+    message: `could not write ${path}`,
+    why: reason(e),
+    hint: "check free disk space and the permissions of the directory; the previous version of the file is intact",
+    exit: Exit.unexpected,
+    details: { path },
+    cause: e,
+  });
 }
 
 /** Make a rename durable. Best effort: some filesystems refuse fsync on directories. */
