@@ -87,9 +87,9 @@ const REPORT_START = `
 LC_ALL=C; export LC_ALL
 root=$1; key=$2; old=$3; new=$4
 sdir=\${XDG_CACHE_HOME:-$HOME/.cache}/crabbox-cs/sync
-if ! { mkdir -p -- "$root" && cd -P -- "$root"; }; then printf 'crabbox-sync: cannot enter the work root %s\\n' "$root" >&2; exit 3; fi
+if ! { { [ -d "$root" ] || mkdir -p -- "$root"; } && cd -P -- "$root"; }; then printf 'crabbox-sync: cannot enter the work root %s\\n' "$root" >&2; exit 3; fi
 phys=$PWD
-if ! { mkdir -p -- "$sdir" && : > "$sdir/$key.$new"; }; then printf 'crabbox-sync: cannot write the sync stamp in %s\\n' "$sdir" >&2; exit 4; fi
+if ! { { [ -d "$sdir" ] || mkdir -p -- "$sdir"; } && : > "$sdir/$key.$new"; }; then printf 'crabbox-sync: cannot write the sync stamp in %s\\n' "$sdir" >&2; exit 4; fi
 for s in "$sdir/$key".*; do
   case $s in "$sdir/$key.$new"|"$sdir/$key.$old") ;; *) rm -f -- "$s";; esac
 done
@@ -171,8 +171,9 @@ IFS= read -r hdr || exit 6
 case $hdr in "S "*) ;; *) exit 7;; esac
 set -- $hdr
 case $2$3 in *[!0-9]*) exit 6;; esac
-ok=0
-if head -c "$2" >"$rm" && head -c "$3" >"$tarf" && [ "$(wc -c <"$rm")" -eq "$2" ] && [ "$(wc -c <"$tarf")" -eq "$3" ]; then ok=1; fi
+ok=1
+if [ "$2" -gt 0 ]; then { head -c "$2" >"$rm" && [ "$(wc -c <"$rm")" -eq "$2" ]; } || ok=0; fi
+if [ $ok = 1 ] && [ "$3" -gt 0 ]; then { head -c "$3" >"$tarf" && [ "$(wc -c <"$tarf")" -eq "$3" ]; } || ok=0; fi
 if [ $ok = 1 ] && [ "$2" -gt 0 ]; then xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys" <"$rm" >/dev/null || ok=0; fi
 if [ $ok = 1 ] && [ "$3" -gt 0 ]; then tar -x -z -p --no-same-owner -f "$tarf" -C "$phys" || ok=0; fi
 rm -f -- "$rm" "$tarf"
