@@ -130,10 +130,9 @@ export interface SessionSync {
 export async function syncTree(runtime: Runtime, input: SyncInput): Promise<SyncResult> {
   const started = runtime.now();
   const rules = secretRules(input.localRoot, runtime.crabboxHome);
-  const salt = `${input.alias}\0${input.workRoot}`;
+  const salt = stateSalt(input);
   if (input.isGit !== false) {
-    const state = input.early ? input.early.state : loadState(runtime, input.leaseId);
-    const usable = state && state.root === input.localRoot && state.salt === salt ? state : null;
+    const usable = input.early ? input.early.state : usableState(runtime, input);
     const early = input.status && runtime.now() - input.status.at <= STATUS_FRESH_MS ? input.status.result : undefined;
     const gs = await gitState(runtime, input.localRoot, { salt, rules, stats: usable?.stats ?? {}, status: early });
     if (gs) return syncFromGit(runtime, input, started, gs, usable, salt);
@@ -439,6 +438,17 @@ function sessionSync(
   };
 }
 
+/** A sync state belongs to one local root, and to one lease alias and work root (its salt). */
+function stateSalt(input: { alias: string; workRoot: string }): string {
+  return `${input.alias}\0${input.workRoot}`;
+}
+
+/** The last sync's state for this lease, when it was made from this root to this alias and work root. */
+function usableState(runtime: Runtime, input: { leaseId: string; alias: string; localRoot: string; workRoot: string }): SyncState | null {
+  const state = loadState(runtime, input.leaseId);
+  return state && state.root === input.localRoot && state.salt === stateSalt(input) ? state : null;
+}
+
 function randomStamp(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex");
 }
@@ -461,8 +471,8 @@ export interface EarlySession {
  * when there is no such state: the check comes first, as without this.
  */
 export function openEarlySession(runtime: Runtime, input: { leaseId: string; alias: string; localRoot: string; workRoot: string }): EarlySession | null {
-  const state = loadState(runtime, input.leaseId);
-  if (!state?.stamp || state.root !== input.localRoot || state.salt !== `${input.alias}\0${input.workRoot}`) return null;
+  const state = usableState(runtime, input);
+  if (!state?.stamp) return null;
   if (existsSync(pendingPath(runtime, input.leaseId))) return null;
   const newStamp = randomStamp();
   let inner: SessionSync | undefined;
