@@ -34,6 +34,7 @@ import { computeFingerprintAsync, loadSyncCache, markSyncPending, pendingPath, s
 import { changedSince, eachTrackedFile, gitState, type GitState } from "./gitstate.ts";
 import { onceRunPasses } from "../util/jit.ts";
 import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
+import { viewSizeFromIndex } from "./index-sizes.ts";
 import { ignoredPaths } from "./ignore.ts";
 import { fromBytes, pathSet, planSync, toBytes, type Candidate, type PathSet } from "./plan.ts";
 import { checkMaster } from "../ssh/exec.ts";
@@ -362,7 +363,7 @@ function sessionSync(
     gone = l.gone.map(toBytes);
   });
   ready.catch(() => {});
-  const sized = ready.then(() => sizeAsync(input.localRoot, listing!.candidates));
+  const sized = ready.then(() => viewSize(runtime, input.localRoot, c.gs, listing!));
   sized.catch(() => {});
   let sent: { written: string[]; bytes: number; removals: number } | null = null;
   let saving: Promise<SyncResult> | null = null;
@@ -525,6 +526,25 @@ function filesAndSize(root: string, paths: string[]): { files: string[]; bytes: 
     } catch {}
   }
   return { files, bytes };
+}
+
+/**
+ * The view's file count and total size: from git's index, which git status has
+ * just refreshed, and lstat for what it cannot vouch for (index-sizes.ts);
+ * else one lstat per path of the view.
+ */
+export async function viewSize(runtime: Runtime, root: string, gs: GitState, listing: Pick<Listing, "candidates" | "held">): Promise<{ files: number; bytes: number }> {
+  const held = new Set(listing.held);
+  const reported: string[] = [];
+  for (const [p, sig] of gs.dirty) if (sig !== "-" && !held.has(p) && !p.includes("\uFFFD")) reported.push(p);
+  const fromIndex = viewSizeFromIndex({
+    root,
+    env: runtime.env,
+    reported,
+    outside: (name) => held.has(name) || gs.dirty.has(name) || name.includes("\uFFFD"),
+    decode: fromBytes,
+  });
+  return fromIndex ?? sizeAsync(root, listing.candidates);
 }
 
 /** filesAndSize's count and total, in slices that let the event loop run between them (an exchange, the command's output). */

@@ -1,0 +1,201 @@
+/**
+ * The size of the view as git's index records it, so that a run whose change
+ * set goes in the command's own session does not lstat every file of the tree
+ * to say how big it is.
+ *
+ * Git keeps each entry's lstat data (size included) in the index and refreshes
+ * it whenever it finds the file clean; `git status` has just done that. A
+ * tracked file git status does not report is therefore, byte for byte, the
+ * entry git compared it with: its worktree size is the recorded size (the
+ * worktree's, after any checkout filter, not the blob's). What the index cannot
+ * vouch for is looked at with lstat: the paths git reported, entries whose
+ * recorded size is 0 (git zeroes a racily clean entry's size on write, and an
+ * empty file costs nothing), `assume-unchanged` and `skip-worktree` entries.
+ *
+ * The format is gitformat-index(5), versions 2 to 4, SHA-1 or SHA-256. Anything
+ * else (a split or sparse index, another version, a file that does not parse
+ * exactly) returns null and the caller lstats every path as before. A recorded
+ * size is 32 bits: git truncates a file over 4 GiB, so such a file counts
+ * modulo 4 GiB here (the summary's figure only; nothing is sent on it).
+ */
+import { lstatSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface IndexEntry {
+  /** The path as a latin1 byte string (git's bytes). */
+  path: string;
+  /** The mode git recorded (0o100644, 0o100755, 0o120000, 0o160000, ...). */
+  mode: number;
+  /** The recorded size (32 bits). */
+  size: number;
+  stage: number;
+  /** assume-unchanged or skip-worktree: git does not look at the file, so neither does its recorded size. */
+  unchecked: boolean;
+}
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+
+/** The index file of the work tree at `root`; null when the environment points git elsewhere. */
+export function indexFile(root: string, env: Record<string, string | undefined>): string | null {
+  if (env.GIT_DIR || env.GIT_WORK_TREE || env.GIT_INDEX_FILE || env.GIT_COMMON_DIR) return null;
+  const dotGit = join(root, ".git");
+  try {
+    if (lstatSync(dotGit).isDirectory()) return join(dotGit, "index");
+    // A linked worktree or a submodule: `.git` is a file naming the git directory.
+    const line = readFileSync(dotGit, "utf8").split("\n")[0] ?? "";
+    if (!line.startsWith("gitdir: ")) return null;
+    const dir = line.slice(8).trim();
+    return dir.startsWith("/") ? join(dir, "index") : join(root, dir, "index");
+  } catch {
+    return null;
+  }
+}
+
+/** git's varint of index v4 (not LEB128: each continuation adds one). null on overflow. */
+function varint(buf: Buffer, at: number): { value: number; next: number } | null {
+  let c = buf[at++];
+  if (c === undefined) return null;
+  let value = c & 127;
+  while (c & 128) {
+    c = buf[at++];
+    if (c === undefined) return null;
+    value = (value + 1) * 128 + (c & 127);
+    if (value > 0xffffffff) return null;
+  }
+  return { value, next: at };
+}
+
+/**
+ * Each entry of an index file, in its order, to `each`; false unless the whole
+ * file parses as one this code understands (then what `each` saw is to be
+ * thrown away). No entry is kept: memory stays flat whatever the tree's size.
+ */
+export function eachIndexEntry(buf: Buffer, each: (e: IndexEntry) => void, reset: () => void): boolean {
+  for (const hashLen of [20, 32]) {
+    if (walk(buf, hashLen, each)) return true;
+    reset();
+  }
+  return false;
+}
+
+function walk(buf: Buffer, hashLen: number, each: (e: IndexEntry) => void): boolean {
+  if (buf.length < 12 + hashLen || buf.toString("latin1", 0, 4) !== "DIRC") return false;
+  const version = buf.readUInt32BE(4);
+  if (version < 2 || version > 4) return false;
+  const count = buf.readUInt32BE(8);
+  const end = buf.length - hashLen;
+  const fixed = 40 + hashLen + 2;
+  let at = 12;
+  let previous = "";
+  for (let i = 0; i < count; i++) {
+    if (at + fixed > end) return false;
+    const mode = buf.readUInt32BE(at + 24);
+    const size = buf.readUInt32BE(at + 36);
+    const flags = buf.readUInt16BE(at + 40 + hashLen);
+    let nameAt = at + fixed;
+    let extra = 0;
+    if (flags & 0x4000) {
+      if (version < 3 || nameAt + 2 > end) return false;
+      extra = buf.readUInt16BE(nameAt);
+      if (extra & 0x9fff) return false; // bits git does not define
+      nameAt += 2;
+    }
+    const nameLen = flags & 0xfff;
+    let path: string;
+    if (version === 4) {
+      // The name: how many bytes of the previous one to drop, then the rest, NUL-terminated; no padding.
+      const strip = varint(buf, nameAt);
+      if (!strip || strip.value > previous.length) return false;
+      const nul = buf.indexOf(0, strip.next);
+      if (nul < 0 || nul >= end) return false;
+      path = previous.slice(0, previous.length - strip.value) + buf.toString("latin1", strip.next, nul);
+      if (nameLen < 0xfff && path.length !== nameLen) return false;
+      at = nul + 1;
+    } else {
+      const nul = buf.indexOf(0, nameAt);
+      if (nul < 0 || nul >= end) return false;
+      if (nameLen < 0xfff && nul - nameAt !== nameLen) return false;
+      path = buf.toString("latin1", nameAt, nul);
+      // 1 to 8 NULs pad the entry to a multiple of 8 bytes from its start.
+      const next = at + ((nul - at + 8) & ~7);
+      if (next > end) return false;
+      for (let k = nul; k < next; k++) if (buf[k] !== 0) return false;
+      at = next;
+    }
+    if (path === "" || (mode & S_IFMT) === 0o040000) return false; // a sparse index's directory entry
+    each({ path, mode, size, stage: (flags >> 12) & 3, unchecked: Boolean(flags & 0x8000) || Boolean(extra & 0x4000) });
+    previous = path;
+  }
+  // Extensions, then the checksum. An extension whose signature does not start with A-Z is one git
+  // must understand (a split index's "link", a sparse index's "sdir"): not read here.
+  while (at < end) {
+    if (at + 8 > end) return false;
+    const first = buf[at]!;
+    const len = buf.readUInt32BE(at + 4);
+    if (first < 0x41 || first > 0x5a || at + 8 + len > end) return false;
+    at += 8 + len;
+  }
+  return at === end;
+}
+
+export interface ViewSizeInput {
+  root: string;
+  env: Record<string, string | undefined>;
+  /** Paths (JS strings, as the listing decodes them) git status reported: their size comes from lstat. */
+  reported: Iterable<string>;
+  /** Whether a path (JS string) is out of the view: a secret held back, an unreadable name, a path git reported. */
+  outside(name: string): boolean;
+  /** latin1 byte string → JS string (plan.ts fromBytes). */
+  decode(bytes: string): string;
+}
+
+/**
+ * The number of regular files and symlinks in the view and their total size,
+ * as lstat over every path of the view would say; null when the index cannot
+ * be read here (the caller lstats every path).
+ */
+export function viewSizeFromIndex(input: ViewSizeInput): { files: number; bytes: number } | null {
+  const file = indexFile(input.root, input.env);
+  if (!file) return null;
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch {
+    return null;
+  }
+  const base = input.root.endsWith("/") ? input.root : `${input.root}/`;
+  let files = 0;
+  let bytes = 0;
+  const look = (name: string) => {
+    try {
+      const st = lstatSync(base + name);
+      if (!st.isFile() && !st.isSymbolicLink()) return;
+      files++;
+      bytes += st.size;
+    } catch {}
+  };
+  const read = eachIndexEntry(
+    buf,
+    (e) => {
+      if (e.stage !== 0) return; // unmerged: git reports it, and it is looked at below
+      const type = e.mode & S_IFMT;
+      if (type !== S_IFREG && type !== S_IFLNK) return; // a gitlink: a directory, not a file of the view
+      const name = input.decode(e.path);
+      if (input.outside(name)) return;
+      if (e.unchecked || e.size === 0) look(name);
+      else {
+        files++;
+        bytes += e.size;
+      }
+    },
+    () => {
+      files = 0;
+      bytes = 0;
+    },
+  );
+  if (!read) return null;
+  for (const name of input.reported) look(name);
+  return { files, bytes };
+}
