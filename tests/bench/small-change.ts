@@ -64,6 +64,29 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
       return floorB();
     },
   });
+  // The same floor for 100 changed files, plus what any tool then does: those files (and the ones
+  // ours changed just before: each side sends what changed since the other ran, as in the ratio
+  // above) go in one tar over one more session and are written there. No compression, no command.
+  let since: string[] = [];
+  const floor100B = async () => {
+    const paths = [...new Set([...since, ...touchMany(tree, n++, 100)])].sort();
+    const t0 = performance.now();
+    await floorB();
+    const tar = Bun.spawn(["tar", "-c", "-f", "-", "-C", tree.dir, "--null", "-T", "-"], { stdin: "pipe", stdout: "pipe", env });
+    tar.stdin.write(paths.map((p) => `${p}\0`).join(""));
+    tar.stdin.end();
+    const ssh = Bun.spawn(["ssh", "-F", l.configPath, l.alias, `tar -x -p -f - -C ${JSON.stringify(tree.remoteDir)}`], { stdin: tar.stdout, env });
+    if ((await tar.exited) !== 0 || (await ssh.exited) !== 0) throw new Error("floor: tar over ssh failed");
+    return performance.now() - t0;
+  };
+  const vsFloor100 = await alternate({
+    rounds: ctx.rounds(5),
+    a: async () => {
+      since = touchMany(tree, n++, 100);
+      return (await ctx.ours(["run", "--id", l.slug, "--", "true"])).ms;
+    },
+    b: floor100B,
+  });
   // Untimed check that ours sent exactly the change.
   touchOne(tree, n++);
   const check = await ctx.ours(["run", "--id", l.slug, "--json", "--", "true"]);
@@ -102,6 +125,16 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
       aSamples: hundred.a,
       bSamples: hundred.b,
       target: TARGET_100,
+    }),
+    ratioFigure({
+      id: "change-100-floor",
+      label: "100 of 20k files changed vs its floor",
+      a: "crabbox-cs run --id L -- true, 100 files changed",
+      b: "the 1-file floor, then tar -c of the changed files | ssh -F cfg alias 'tar -x'",
+      aSamples: vsFloor100.a,
+      bSamples: vsFloor100.b,
+      target: Number.POSITIVE_INFINITY,
+      notes: ["the floor: start-up of a Bun binary, both sides' stat walks at once, then the changed files in one uncompressed tar over one more session, written there; no command"],
     }),
     absoluteFigure({
       id: "rss-change-20k",

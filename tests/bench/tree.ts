@@ -120,6 +120,8 @@ export async function gitStatusMs(ctx: BenchContext, work: string): Promise<numb
 }
 
 /** Change `count` files' contents (same sizes, new bytes), spread over the tree. */
-export function touchMany(tree: Tree, n: number, count: number): void {
-  for (let i = 0; i < count; i++) touchOne(tree, n * 1000 + i);
+export function touchMany(tree: Tree, n: number, count: number): string[] {
+  const paths: string[] = [];
+  for (let i = 0; i < count; i++) paths.push(touchOne(tree, n * 1000 + i));
+  return paths;
 }
