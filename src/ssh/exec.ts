@@ -147,7 +147,10 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
       preamble && stdinPump
         ? (report) => {
             // One frame per session, before the start, and only once we asked for the report (W).
-            if (out.started || out.alreadyStarted || stdinPump.answered || !stdinPump.asked) return;
+            // Anything else is a remote speaking out of turn: no frame goes into the command's stdin.
+            const inTurn = !(out.started || out.alreadyStarted || stdinPump.answered || !stdinPump.asked);
+            runtime.trace?.(`ssh: sync report received (${report.length} bytes)${inTurn ? "" : ", not asked for: ignored"}`);
+            if (!inTurn) return;
             stdinPump.answered = true;
             preamble.exchange(report).then(
               (frame) => stdinPump.send(frame, frame.length > 2),

@@ -307,5 +307,54 @@ describe("the command's session opens beside the local check", () => {
     expect(r.stdout).toBe("k\n");
     expect(existsSync(counter)).toBe(false);
   });
+
+  test("a codespace that sends a sync report before it is asked for one gets no frame: the command's stdin is ours, untouched", async () => {
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    // The codespace's own rc (armed once) speaks out of turn: a well-formed report, with this run's nonce, before the
+    // session's script has even started. Whatever it says, no frame may go into the session's stdin for it.
+    const home = h.emu.control.codespaceHome(lease.codespace.name);
+    const rc = join(home, ".bashrc");
+    const original = readFileSync(rc, "utf8");
+    writeFileSync(
+      rc,
+      `${original}if [ -e "$HOME/arm-hostile" ]; then case "$BASH_EXECUTION_STRING" in *crabbox-sync*)
+  rm -f "$HOME/arm-hostile"; n=$(printf '%s\\n' "$BASH_EXECUTION_STRING" | grep -o 'crabbox/runs/[a-z2-7]*' | head -n 1); n=\${n##*/}
+  printf '\\037crabbox-cs:%s:report:16\\n' "$n" >&2; printf 'Mincr\\000fevil.txt\\000' >&2;;
+esac; fi
+`,
+    );
+    writeFileSync(join(home, "arm-hostile"), "");
+    const go = join(h.tmp, "hostile-go");
+    rmSync(go, { force: true });
+    // git status (nothing changed: the verdict will be N) waits until our process has seen the report.
+    const g = holdingGit("hostile", `'${go}'`);
+    try {
+      const proc = Bun.spawn([BIN, "run", "--id", lease.slug, "--verbose", "--", "cat"], {
+        cwd: h.work,
+        env: { ...h.env, ...g.env },
+        stdin: new TextEncoder().encode("ours, and only ours\n"),
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const killer = setTimeout(() => proc.kill("SIGKILL"), 50_000);
+      const out = new Response(proc.stdout).text();
+      let err = "";
+      const decoder = new TextDecoder();
+      for await (const chunk of proc.stderr) {
+        err += decoder.decode(chunk, { stream: true });
+        if (!existsSync(go) && err.includes("sync report received")) writeFileSync(go, "");
+      }
+      const code = await proc.exited;
+      clearTimeout(killer);
+      expect(existsSync(g.late)).toBe(false); // the report came while git status was held: before the verdict
+      expect({ code, stdout: await out }).toEqual({ code: 0, stdout: "ours, and only ours\n" });
+      expect(err).toContain("ssh: sync report received (16 bytes), not asked for: ignored");
+      expect(existsSync(join(home, "arm-hostile"))).toBe(false);
+      expect(waitingReports()).toEqual([]);
+    } finally {
+      writeFileSync(rc, original);
+      rmSync(join(home, "arm-hostile"), { force: true });
+    }
+  });
 });
 
