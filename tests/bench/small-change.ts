@@ -80,7 +80,7 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
     return performance.now() - t0;
   };
   const vsFloor100 = await alternate({
-    rounds: ctx.rounds(5),
+    rounds: ctx.rounds(4),
     a: async () => {
       since = touchMany(tree, n++, 100);
       return (await ctx.ours(["run", "--id", l.slug, "--", "true"])).ms;
