@@ -39,7 +39,7 @@ async function scaleRepo(ctx: BenchContext, files: number): Promise<{ dir: strin
   }
   git(dir, "init", "-q", "-b", "main");
   git(dir, "remote", "add", "origin", git(h.work, "remote", "get-url", "origin").trim());
-  git(dir, "-c", "core.looseCompression=1", "-c", "gc.auto=0", "add", "-A");
+  git(dir, "-c", "core.bigFileThreshold=1", "-c", "core.compression=1", "-c", "gc.auto=0", "add", "-A");
   git(dir, "-c", "gc.auto=0", "commit", "-q", "-m", `scale ${files}`);
   const w = await ctx.ours(["warmup", "--keep", "--fresh", "--json"], { cwd: dir, timeoutMs: 120_000 });
   const lease = JSON.parse(w.stdout) as { leaseId: string; slug: string };
