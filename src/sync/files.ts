@@ -127,3 +127,13 @@ export function gitTopLevel(dir: string, env: Record<string, string | undefined>
     d = up;
   }
 }
+
+/** What a file of the view is: a regular file or a symlink (lstat, never followed), and its size; null for anything else or nothing there. */
+export function fileOrLinkSize(abs: string): number | null {
+  try {
+    const st = lstatSync(abs);
+    return st.isFile() || st.isSymbolicLink() ? st.size : null;
+  } catch {
+    return null;
+  }
+}

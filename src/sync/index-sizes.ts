@@ -20,6 +20,7 @@
  */
 import { lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileOrLinkSize } from "./files.ts";
 
 export interface IndexEntry {
   /** The path as a latin1 byte string (git's bytes). */
@@ -169,12 +170,10 @@ export function viewSizeFromIndex(input: ViewSizeInput): { files: number; bytes:
   let files = 0;
   let bytes = 0;
   const look = (name: string) => {
-    try {
-      const st = lstatSync(base + name);
-      if (!st.isFile() && !st.isSymbolicLink()) return;
-      files++;
-      bytes += st.size;
-    } catch {}
+    const size = fileOrLinkSize(base + name);
+    if (size === null) return;
+    files++;
+    bytes += size;
   };
   const read = eachIndexEntry(
     buf,

@@ -29,7 +29,7 @@ import type { ExecResult, Runtime } from "../runtime.ts";
 import { proxyLogPathFor } from "../ssh/config.ts";
 import { classifySshFailure, logMark, readLogSince, remoteRsyncMissingError } from "../ssh/diagnose.ts";
 import { tail } from "../util/text.ts";
-import { WALK_EXCLUDES, listFiles } from "./files.ts";
+import { WALK_EXCLUDES, fileOrLinkSize, listFiles } from "./files.ts";
 import { computeFingerprintAsync, loadSyncCache, markSyncPending, pendingPath, saveSyncCache } from "./fingerprint.ts";
 import { changedSince, eachTrackedFile, gitState, type GitState } from "./gitstate.ts";
 import { onceRunPasses } from "../util/jit.ts";
@@ -504,12 +504,7 @@ export function openEarlySession(runtime: Runtime, input: { leaseId: string; ali
 }
 
 function isFileOrLink(root: string, rel: string): boolean {
-  try {
-    const st = lstatSync(root.endsWith("/") ? root + rel : `${root}/${rel}`);
-    return st.isFile() || st.isSymbolicLink();
-  } catch {
-    return false;
-  }
+  return fileOrLinkSize(root.endsWith("/") ? root + rel : `${root}/${rel}`) !== null;
 }
 
 /** Regular files and symlinks only (a gitlink or a tracked path that became a directory is not sent), and their total size. */
@@ -518,12 +513,10 @@ function filesAndSize(root: string, paths: string[]): { files: string[]; bytes: 
   const files: string[] = [];
   let bytes = 0;
   for (const f of paths) {
-    try {
-      const st = lstatSync(base + f);
-      if (!st.isFile() && !st.isSymbolicLink()) continue;
-      bytes += st.size;
-      files.push(f);
-    } catch {}
+    const size = fileOrLinkSize(base + f);
+    if (size === null) continue;
+    bytes += size;
+    files.push(f);
   }
   return { files, bytes };
 }
