@@ -174,12 +174,10 @@ describe("the view's size from git's index", () => {
     expect(eachIndexEntry(readFileSync(join(root, ".git/index")), (e) => e.path === "a.txt" && (zero = e.size === 0), () => {})).toBe(true);
     expect(zero).toBe(true);
     const want = lstatOracle(root);
-    const runtime = createRuntime({ cwd: root, env: GIT_ENV });
     const h = new Set(want.held);
     // No status first (it would refresh the entry): the index as it is.
     const got = viewSizeFromIndex({ root, env: GIT_ENV, reported: [], outside: (n) => h.has(n), decode: fromBytes });
     expect(got).toEqual({ files: want.files, bytes: want.bytes });
-    void runtime;
   });
 
   test("a split index is not read here; the size comes from lstat and is the same", async () => {
