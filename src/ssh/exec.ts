@@ -79,6 +79,8 @@ export interface RunRemoteInput {
   preamble?: {
     command(nonce: string): string;
     verdict(): Promise<"N" | "W" | "A">;
+    /** After W: a first part of the change set, written before the report is answered (null: none). */
+    first(): Promise<Uint8Array | null>;
     exchange(report: Buffer): Promise<Uint8Array>;
     started(): void;
   };
@@ -125,7 +127,20 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
   const stdinPump = preamble ? new StdinPump(child) : null;
   if (preamble && stdinPump) {
     preamble.verdict().then(
-      (v) => stdinPump.verdict(v),
+      (v) => {
+        stdinPump.verdict(v);
+        if (v !== "W") return;
+        // The part goes as soon as it is packed, and all of it is handed to ssh before the report
+        // is answered (so that no planning here holds the bytes the codespace waits for).
+        stdinPump.part = preamble.first().then(
+          async (frame) => {
+            if (!frame) return;
+            await stdinPump.writeAll(frame);
+            runtime.trace?.(`ssh: change set part sent (${frame.length} bytes)`);
+          },
+          () => {},
+        );
+      },
       () => stdinPump.verdict("A"),
     );
   }
@@ -152,7 +167,7 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
             runtime.trace?.(`ssh: sync report received (${report.length} bytes)${inTurn ? "" : ", not asked for: ignored"}`);
             if (!inTurn) return;
             stdinPump.answered = true;
-            preamble.exchange(report).then(
+            stdinPump.part.then(() => preamble.exchange(report)).then(
               (frame) => stdinPump.send(frame, frame.length > 2),
               () => stdinPump.send(new Uint8Array(Buffer.from("A\n")), false),
             );
@@ -222,17 +237,32 @@ class StdinPump {
   answered = false;
   /** The verdict W was sent: a report may come, and only then is one answered. */
   asked = false;
+  /** Settles once the change set's first part (if any) is written. */
+  part: Promise<void> = Promise.resolve();
   constructor(private readonly child: Child) {}
+
+  /** A frame that another follows: written, stdin stays open. */
+  write(frame: Uint8Array): void {
+    try {
+      this.child.stdin!.write(frame);
+      (this.child.stdin as { flush?: () => unknown }).flush?.();
+    } catch {}
+  }
+
+  /** The same, settling once ssh has taken all of it (or the session has gone). */
+  async writeAll(frame: Uint8Array): Promise<void> {
+    try {
+      this.child.stdin!.write(frame);
+      await (this.child.stdin as { flush?: () => unknown }).flush?.();
+    } catch {}
+  }
 
   /** The first line: N (then our stdin follows), W (a frame follows the report) or A (nothing follows). */
   verdict(v: "N" | "W" | "A"): void {
     const line = new Uint8Array(Buffer.from(`${v}\n`, "latin1"));
     if (v === "W") {
       this.asked = true;
-      try {
-        this.child.stdin!.write(line);
-        (this.child.stdin as { flush?: () => unknown }).flush?.();
-      } catch {}
+      this.write(line);
       return;
     }
     this.answered = true;

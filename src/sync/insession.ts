@@ -5,19 +5,33 @@
  * remotely (one framed marker on stderr), then reads one frame from stdin,
  * applies it, and only then does the command start, with the rest of stdin.
  *
- * The frame: a header line `S <removals length> <tar length>\n`, the removal
+ * A frame: a header line `S <removals length> <tar length>\n`, the removal
  * records (as remote.ts encodes them), then a gzipped tar of the paths to send, with
  * an entry for each parent directory first (so a remote symlink standing
  * where a directory of ours goes is replaced, never written through), made
  * by the local `tar` from `./`-prefixed names given NUL-separated; or `A\n`,
- * which ends the session before anything is applied (the rsync path then).
+ * which ends the session before the command (the rsync path then).
+ *
+ * The set may come in two frames: `P` (a part) with what changed here, sent
+ * as soon as it is packed, without waiting for the remote report (what
+ * changed locally goes whatever the codespace says), then `S` with what the
+ * report adds (remote edits undone, strays removed). The codespace writes the
+ * first while the report is read and planned here.
  */
 import type { Runtime } from "../runtime.ts";
 import { safeRelativePath } from "./remote.ts";
 
-/** At most this many paths (changed locally, and after the remote report) go in the session. */
-export const IN_SESSION_MAX_FILES = 256;
-/** And at most this many bytes of file content (the tar itself is checked against this plus headers; it travels gzipped). */
+/**
+ * At most this many paths (changed locally, and after the remote report) go in the session. Measured
+ * (docs/performance.md): up to 2 000 small files the session's tar beats the rsync path, which pays
+ * for its own sessions; the bytes below are the real limit, this one bounds the plan's work.
+ */
+export const IN_SESSION_MAX_FILES = 1024;
+/**
+ * And at most this many bytes of file content (the tar itself is checked against this plus headers;
+ * it travels gzipped). More goes through rsync: whole files in a tar, against rsync's deltas and its
+ * stronger compression on a real link.
+ */
 export const IN_SESSION_MAX_BYTES = 4 * 1024 * 1024;
 
 export const ABORT_FRAME = new Uint8Array(Buffer.from("A\n", "latin1"));
@@ -51,9 +65,9 @@ export async function buildTar(runtime: Runtime, root: string, send: string[]): 
   return exit.code === 0 ? new Uint8Array(bytes) : null;
 }
 
-/** `S <removals> <tar>\n` + removals + tar. */
-export function changeFrame(removals: Uint8Array, tar: Uint8Array): Uint8Array {
-  const head = Buffer.from(`S ${removals.length} ${tar.length}\n`, "latin1");
+/** `S <removals> <tar>\n` + removals + tar (`P` for a part that another frame follows). */
+export function changeFrame(removals: Uint8Array, tar: Uint8Array, kind: "S" | "P" = "S"): Uint8Array {
+  const head = Buffer.from(`${kind} ${removals.length} ${tar.length}\n`, "latin1");
   return new Uint8Array(Buffer.concat([head, removals, tar]));
 }
 

@@ -39,6 +39,8 @@ export interface PlanInput {
   written: { has(path: string): boolean };
   /** `pathSet(view)`, when the caller has it already. */
   viewSet?: PathSet;
+  /** `viewDirs(view)`, when the caller has it already. */
+  dirSet?: ReadonlySet<string>;
 }
 
 /** Membership in a list of paths. */
@@ -104,10 +106,8 @@ function lowerBound(view: readonly string[], key: string): number {
   return lo;
 }
 
-export function planSync(input: PlanInput): Plan {
-  const { view } = input;
-  const sorted = isSorted(view);
-  const viewSet = input.viewSet ?? pathSet(view);
+/** The directories that hold the view's paths ("" included). */
+export function viewDirs(view: readonly string[]): Set<string> {
   const dirSet = new Set<string>([""]);
   let lastDir = "";
   for (const f of view) {
@@ -117,6 +117,19 @@ export function planSync(input: PlanInput): Plan {
     lastDir = f.slice(0, end);
     for (let dir = lastDir; dir !== "" && !dirSet.has(dir); dir = parentOf(dir)) dirSet.add(dir);
   }
+  return dirSet;
+}
+
+/** A report of nothing changed remotely: the plan is then what changed here. */
+export function quietReport(): RemoteReport {
+  return { mode: "incremental", dirs: [], files: [], touched: [], children: new Map() };
+}
+
+export function planSync(input: PlanInput): Plan {
+  const { view } = input;
+  const sorted = isSorted(view);
+  const viewSet = input.viewSet ?? pathSet(view);
+  const dirSet = input.dirSet ?? viewDirs(view);
   // The view's paths that start with `prefix`: in a sorted view, one run of it.
   const starting = (prefix: string): string[] => {
     if (!sorted) return view.filter((f) => f.startsWith(prefix));

@@ -130,12 +130,17 @@ exec xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys"
  *   - `A`: the local side wants the rsync path; the session ends before the
  *     nonce is claimed (exit 7), nothing applied;
  *   - `W`: the listing is awaited and sent on stderr as one framed marker
- *     (`report:<length>` and that many bytes); then one frame is read from
- *     stdin: a header line `S <removals> <tar>` and exactly that many bytes of
- *     each (head -c reads no further, so the rest of stdin stays the
- *     command's), or `A` (the rsync path, as above). The removals run as in
- *     the sync session, the tar (gzipped) is unpacked by GNU tar (which strips
- *     leading slashes and refuses `..` members) into the physical work root.
+ *     (`report:<length>` and that many bytes); then frames are read from
+ *     stdin, each a header line `P|S <removals> <tar>` and exactly that many
+ *     bytes of each (head -c reads no further, so the rest of stdin stays the
+ *     command's), received whole and then applied, one after the other: the
+ *     removals as in the sync session, the tar (gzipped) unpacked by GNU tar
+ *     (which strips leading slashes and refuses `..` members) into the
+ *     physical work root. `P` (a part: the local change set, sent before the
+ *     report is in, so that it is written while the local side reads the
+ *     report) is followed by another frame; `S` is the last. `A` instead of a
+ *     frame ends the session as above (whatever a `P` wrote is then part of
+ *     what the rsync path mirrors again).
  * `read` takes one line byte by byte, and no line means no command: a local
  * side that dies before its word ends the session with nothing run. Exit 0
  * only when all of it worked; the command starts after that.
@@ -167,17 +172,21 @@ rm -f -- "$err"
 n=$(wc -c <"$rep") || exit 5
 printf '\\037crabbox-cs:%s:report:%s\\n' "$nonce" $n >&2
 cat "$rep" >&2; rm -f -- "$rep"
-IFS= read -r hdr || exit 6
-case $hdr in "S "*) ;; *) exit 7;; esac
-set -- $hdr
-case $2$3 in *[!0-9]*) exit 6;; esac
-ok=1
-if [ "$2" -gt 0 ]; then { head -c "$2" >"$rm" && [ "$(wc -c <"$rm")" -eq "$2" ]; } || ok=0; fi
-if [ $ok = 1 ] && [ "$3" -gt 0 ]; then { head -c "$3" >"$tarf" && [ "$(wc -c <"$tarf")" -eq "$3" ]; } || ok=0; fi
-if [ $ok = 1 ] && [ "$2" -gt 0 ]; then xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys" <"$rm" >/dev/null || ok=0; fi
-if [ $ok = 1 ] && [ "$3" -gt 0 ]; then tar -x -z -p --no-same-owner -f "$tarf" -C "$phys" || ok=0; fi
-rm -f -- "$rm" "$tarf"
-[ $ok = 1 ] || { printf 'crabbox-sync: applying the change set failed\\n' >&2; exit 8; }
+while :; do
+  IFS= read -r hdr || exit 6
+  case $hdr in "P "*|"S "*) ;; *) exit 7;; esac
+  set -- $hdr
+  [ $# -eq 3 ] || exit 6
+  case $2$3 in *[!0-9]*) exit 6;; esac
+  ok=1
+  if [ "$2" -gt 0 ]; then { head -c "$2" >"$rm" && [ "$(wc -c <"$rm")" -eq "$2" ]; } || ok=0; fi
+  if [ $ok = 1 ] && [ "$3" -gt 0 ]; then { head -c "$3" >"$tarf" && [ "$(wc -c <"$tarf")" -eq "$3" ]; } || ok=0; fi
+  if [ $ok = 1 ] && [ "$2" -gt 0 ]; then xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys" <"$rm" >/dev/null || ok=0; fi
+  if [ $ok = 1 ] && [ "$3" -gt 0 ]; then tar -x -z -p --no-same-owner -f "$tarf" -C "$phys" || ok=0; fi
+  rm -f -- "$rm" "$tarf"
+  [ $ok = 1 ] || { printf 'crabbox-sync: applying the change set failed\\n' >&2; exit 8; }
+  [ "$1" = S ] && break
+done
 `;
 
 /** The in-session sync as a shell line that runs before the command (exits the session when it fails). */

@@ -36,12 +36,12 @@ import { onceRunPasses } from "../util/jit.ts";
 import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
 import { viewSizeFromIndex } from "./index-sizes.ts";
 import { ignoredPaths } from "./ignore.ts";
-import { fromBytes, pathSet, planSync, toBytes, type Candidate, type PathSet } from "./plan.ts";
+import { fromBytes, pathSet, planSync, quietReport, toBytes, viewDirs, type Candidate, type PathSet } from "./plan.ts";
 import { checkMaster } from "../ssh/exec.ts";
 import { checkLocalRsync, parseRsyncStats, rsyncArgs, rsyncNotFound } from "./rsync.ts";
 import { ABORT_FRAME, IN_SESSION_MAX_BYTES, IN_SESSION_MAX_FILES, buildTar, changeFrame, reportRecords } from "./insession.ts";
 import { encodeRemovals, inSessionSyncCommand, parseReport, startRemoteSync, stampKey, type RemoteSession, type Removal } from "./remote.ts";
-import { secretByContent, secretByName, secretRules, withoutSecrets } from "./secrets.ts";
+import { secretByContent, secretByName, secretRules, withoutSecrets, type SecretRules } from "./secrets.ts";
 
 export { checkLocalRsync, parseRsyncStats, parseRsyncVersion, rsyncArgs, rsyncRemotePath, rsyncShellQuote, MIN_RSYNC } from "./rsync.ts";
 
@@ -118,7 +118,9 @@ export interface SessionSync {
   command(nonce: string): string;
   /** The first line on the session's stdin, once the local check has decided. */
   verdict(): Promise<Verdict>;
-  /** The remote report arrived: the frame to write on the session's stdin. */
+  /** After the verdict W: a first part of the change set to write before the report is in (null: none). */
+  first(): Promise<Uint8Array | null>;
+  /** The remote report arrived: the frame to write on the session's stdin (after the first part). */
   exchange(report: Buffer): Promise<Uint8Array>;
   /** A start (or again) marker arrived: the change set was applied; record the sync. */
   started(): void;
@@ -180,7 +182,7 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     // Marked pending before anything is applied remotely (the frame waits for it), not before the session starts.
     const pendingMarked = markSyncPending(runtime, input.leaseId);
     pendingMarked.catch(() => {});
-    const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, listed, pendingMarked, changedCount: since!.size });
+    const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, listed, pendingMarked, since: since! });
     return { skipped: false, fingerprint: gs.key, files: 0, bytes: 0, sessions: 0, ms: runtime.now() - started, held: gs.held, unreadable: 0, session };
   }
   // The command's session is open and waits: the rsync way starts once it has ended (its stamp is not this one's).
@@ -344,59 +346,95 @@ function roughlySmall(root: string, since: Set<string>): boolean {
 function sessionSync(
   runtime: Runtime,
   input: SyncInput,
-  c: { started: number; gs: GitState; state: SyncState; salt: string; newStamp: string; listed: Promise<Listing>; pendingMarked: Promise<void>; changedCount: number },
+  c: { started: number; gs: GitState; state: SyncState; salt: string; newStamp: string; listed: Promise<Listing>; pendingMarked: Promise<void>; since: Set<string> },
 ): SessionSync {
   let view: string[] = [];
   let viewSet: PathSet = new Set<string>();
+  let dirSet: ReadonlySet<string> = new Set<string>();
   let listing: Listing | null = null;
   let changed: string[] = [];
   let gone: string[] = [];
+  // Whether what changed here fits in the session (a type change goes the rsync way).
+  let fits = false;
   // The plan needs the view's paths only. Git's listing is the view here: paths git reports gone
   // are out of it, a type change goes the rsync way, trees with submodules or nested
-  // repositories never come this way. Its size (the summary's figures: one lstat per path) is
-  // summed beside the exchange and the command, not before them.
+  // repositories never come this way.
   const ready = c.listed.then((l) => {
     listing = l;
     view = l.candidates.map(toBytes);
     viewSet = pathSet(view);
+    dirSet = viewDirs(view);
     changed = l.changed.map(toBytes);
     gone = l.gone.map(toBytes);
+    fits = !l.typeChange && changed.length <= IN_SESSION_MAX_FILES && filesAndSize(input.localRoot, l.changed).bytes <= IN_SESSION_MAX_BYTES;
   });
   ready.catch(() => {});
-  const sized = ready.then(() => viewSize(runtime, input.localRoot, c.gs, listing!));
-  sized.catch(() => {});
+  // The view's size (the summary's figures) is summed once the frames are out: nothing waits for it but the record.
+  let sizing: Promise<{ files: number; bytes: number }> | null = null;
+  const sized = () => (sizing ??= ready.then(() => viewSize(runtime, input.localRoot, c.gs, listing!)));
+  const pack = async (paths: string[]): Promise<Uint8Array | null> => {
+    if (paths.length === 0) return new Uint8Array(0);
+    const tar = await buildTar(runtime, input.localRoot, paths);
+    if (!tar || tar.length > IN_SESSION_MAX_BYTES + 1024 * (paths.length + 20)) return null;
+    // gzip -1: what rsync's -z would save on the wire, at a few ms per MiB.
+    return Bun.gzipSync(tar as Uint8Array<ArrayBuffer>, { level: 1 });
+  };
+  const removalKey = (r: Removal) => `${r.op}${r.path}`;
+  // While git lists the view, the likely change set is packed already: what changed that is a file or
+  // a link, not a secret. It is used only when the listing's own change set turns out to be the same.
+  const likely = likelySent(input.localRoot, c.since, secretRules(input.localRoot, runtime.crabboxHome));
+  const packing = likely.length > 0 && likely.length <= IN_SESSION_MAX_FILES ? pack(likely) : null;
+  packing?.catch(() => {});
+  // What changed here goes whatever the codespace reports: it is packed and sent (a `P` frame) as
+  // soon as the listing is in, and the codespace writes it while its report is read and planned here.
+  let part: { send: Set<string>; removals: Set<string>; bytes: number } | null = null;
+  const first = ready.then(async (): Promise<Uint8Array | null> => {
+    if (!fits) return null;
+    const plan = planSync({ view, viewSet, dirSet, changed, gone, report: quietReport(), written: new Set() });
+    const removals = await decideRemovals(runtime, input.localRoot, "git", plan.candidates);
+    const packed = await (packing && sameList(plan.send, likely) ? packing : pack(plan.send));
+    if (!packed || (packed.length === 0 && removals.length === 0)) return null;
+    await c.pendingMarked;
+    framed = true;
+    part = { send: new Set(plan.send), removals: new Set(removals.map(removalKey)), bytes: packed.length };
+    return changeFrame(encodeRemovals(removals), packed, "P");
+  });
+  first.catch(() => {});
   let sent: { written: string[]; bytes: number; removals: number } | null = null;
   let saving: Promise<SyncResult> | null = null;
   let framed = false;
   const abort = async () => {
     sent = null;
-    // Nothing is applied after "A": the last sync's record stands (unless an earlier attempt sent a set).
+    // Nothing is applied after "A" but a part already sent: the last sync's record stands (pending when a set went).
     await c.pendingMarked.catch(() => {});
     if (!framed) rmSync(pendingPath(runtime, input.leaseId), { force: true });
     return ABORT_FRAME;
   };
   return {
-    changed: c.changedCount,
+    changed: c.since.size,
     command: (nonce) => inSessionSyncCommand(input.workRoot, stampKey(input.leaseId, input.workRoot), c.state.stamp, c.newStamp, nonce),
     verdict: async () => "W",
+    first: () => first.catch(() => null),
     async exchange(bytes) {
       await ready;
-      if (listing!.typeChange || filesAndSize(input.localRoot, listing!.changed).bytes > IN_SESSION_MAX_BYTES) return abort();
+      await first.catch(() => null);
+      if (!fits) return abort();
       const report = parseReport(reportRecords(bytes));
       if (report.mode === "full") return abort();
       const last = c.state;
       const g = new Set(gone);
       const written = last.wroteAll ? { has: (p: string) => viewSet.has(p) || g.has(p) } : new Set(last.written ?? []);
-      const plan = planSync({ view, viewSet, changed, gone, report, written });
+      const plan = planSync({ view, viewSet, dirSet, changed, gone, report, written });
       if (plan.send.length > IN_SESSION_MAX_FILES) return abort();
-      const removals = await decideRemovals(runtime, input.localRoot, "git", plan.candidates);
-      const tar = plan.send.length > 0 ? await buildTar(runtime, input.localRoot, plan.send) : new Uint8Array(0);
-      if (!tar || tar.length > IN_SESSION_MAX_BYTES + 1024 * (plan.send.length + 20)) return abort();
-      // gzip -1: what rsync's -z would save on the wire, at a few ms per MiB.
-      const packed: Uint8Array = tar.length > 0 ? Bun.gzipSync(tar as Uint8Array<ArrayBuffer>, { level: 1 }) : tar;
+      // The rest: what the report adds to the part already sent.
+      const p = part as typeof part;
+      const removals = (await decideRemovals(runtime, input.localRoot, "git", plan.candidates)).filter((r) => !p?.removals.has(removalKey(r)));
+      const packed = await pack(p ? plan.send.filter((f) => !p.send.has(f)) : plan.send);
+      if (!packed) return abort();
       await c.pendingMarked;
       framed = true;
-      sent = { written: plan.send, bytes: packed.length, removals: removals.length };
+      sent = { written: plan.send, bytes: (p?.bytes ?? 0) + packed.length, removals: (p?.removals.size ?? 0) + removals.length };
+      setImmediate(() => void sized().catch(() => {}));
       return changeFrame(encodeRemovals(removals), packed);
     },
     started() {
@@ -404,7 +442,7 @@ function sessionSync(
       const s = sent;
       const wroteAll = s.written.length >= view.length;
       saving = (async () => {
-        const { files, bytes: totalBytes } = await sized;
+        const { files, bytes: totalBytes } = await sized();
         await saveState(runtime, input.leaseId, {
           v: 3,
           root: input.localRoot,
@@ -437,6 +475,21 @@ function sessionSync(
     },
     result: () => saving ?? Promise.resolve(null),
   };
+}
+
+/** The paths of `since` that are files or links here and not secrets: the change set as it will likely be (byte strings, sorted). */
+function likelySent(root: string, since: Set<string>, rules: SecretRules): string[] {
+  const base = root.endsWith("/") ? root : `${root}/`;
+  const out: string[] = [];
+  for (const p of since) {
+    if (p.includes("\uFFFD") || !isFileOrLink(root, p) || secretByName(p, rules) || secretByContent(p, base + p)) continue;
+    out.push(toBytes(p));
+  }
+  return out.sort();
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** A sync state belongs to one local root, and to one lease alias and work root (its salt). */
@@ -484,6 +537,10 @@ export function openEarlySession(runtime: Runtime, input: { leaseId: string; ali
     changed: 0,
     command: (nonce) => inSessionSyncCommand(input.workRoot, stampKey(input.leaseId, input.workRoot), state.stamp, newStamp, nonce),
     verdict: () => decided,
+    async first() {
+      await decided;
+      return inner ? inner.first() : null;
+    },
     async exchange(report) {
       await decided;
       return inner ? inner.exchange(report) : ABORT_FRAME;

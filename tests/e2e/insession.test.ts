@@ -9,6 +9,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import { join } from "node:path";
 import { BIN, closeWithLease, createHarness, git, recordRsync, type Harness, warmKeptLease } from "./harness.ts";
 import { existsOrLink, walk } from "./tree-lib.ts";
+import { IN_SESSION_MAX_BYTES, IN_SESSION_MAX_FILES } from "../../src/sync/insession.ts";
 
 let h: Harness;
 let lease: any;
@@ -57,6 +58,18 @@ function expectMirror(): void {
   expect(walk(remoteRoot).sort()).toEqual(local);
   for (const p of local) expect(`${p} ${entry(remoteRoot, p)}`).toBe(`${p} ${entry(h.work, p)}`);
 }
+/** After a run that settles the sync: the path of a counter file in the codespace, absent. */
+async function settledCounter(name: string): Promise<string> {
+  expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+  const counter = join(h.emu.control.codespaceDir(lease.codespace.name), name);
+  rmSync(counter, { force: true });
+  return counter;
+}
+/** The sync was recorded: the next run skips it. */
+async function expectRecorded(): Promise<void> {
+  const again = await h.run(["run", "--id", lease.slug, "--json", "--", "true"]);
+  expect(again.json().sync.skipped).toBe(true);
+}
 function reset(): void {
   rmSync(sshLog(), { force: true });
 }
@@ -76,8 +89,7 @@ describe("a small change set goes in the command's own session", () => {
     expect(calls.control).toHaveLength(0);
     expect(rsync.transfers()).toBe(transfers);
     // Recorded as synced: the next run skips.
-    const again = await h.run(["run", "--id", lease.slug, "--json", "--", "true"]);
-    expect(again.json().sync.skipped).toBe(true);
+    await expectRecorded();
   });
 
   test("exactness: modes, symlinks, deletions, names with spaces, newlines and unicode; remote edits overwritten, strays removed, ignored caches kept", async () => {
@@ -246,14 +258,11 @@ describe("the command's session opens beside the local check", () => {
     expect(r.json().sync.skipped).toBe(false);
     expect(waitingReports()).toEqual([]);
     expectMirror();
-    const again = await h.run(["run", "--id", lease.slug, "--json", "--", "true"]);
-    expect(again.json().sync.skipped).toBe(true);
+    await expectRecorded();
   });
 
   test("nothing changed: the open session is told so and the command runs once, with its stdin; remote strays stay as before", async () => {
-    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
-    const counter = join(h.emu.control.codespaceDir(lease.codespace.name), "ran-noop");
-    rmSync(counter, { force: true });
+    const counter = await settledCounter("ran-noop");
     reset();
     const r = await h.run(["run", "--id", lease.slug, "--json", "--", "sh", "-c", 'cat; echo x >> "$CODESPACE_DIR/ran-noop"'], { input: "still here\n" });
     expect(r.code).toBe(0);
@@ -264,28 +273,33 @@ describe("the command's session opens beside the local check", () => {
     expect(waitingReports()).toEqual([]);
   });
 
-  test("a change too big for the session: it ends before its command starts, rsync sends the set, the command runs once", async () => {
-    const counter = join(h.emu.control.codespaceDir(lease.codespace.name), "ran-big");
-    rmSync(counter, { force: true });
-    mkdirSync(join(h.work, "many"), { recursive: true });
-    for (let i = 0; i < 300; i++) writeFileSync(join(h.work, "many", `f${i}.txt`), `${i}\n`);
-    const transfers = rsync.transfers();
-    const r = await h.run(["run", "--id", lease.slug, "--", "sh", "-c", 'ls many | wc -l; echo x >> "$CODESPACE_DIR/ran-big"']);
-    expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe("300");
-    expect(readFileSync(counter, "utf8")).toBe("x\n");
-    expect(rsync.transfers()).toBeGreaterThan(transfers);
-    expectMirror();
-    rmSync(join(h.work, "many"), { recursive: true });
-    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
-    expectMirror();
-  });
+  // Over either limit (paths, or bytes of content), the set goes the rsync way.
+  for (const big of [
+    { what: "too many paths", files: IN_SESSION_MAX_FILES + 44, size: 2 },
+    { what: "too many bytes", files: 5, size: Math.ceil(IN_SESSION_MAX_BYTES / 4) },
+  ]) {
+    test(`a change too big for the session (${big.what}): it ends before its command starts, rsync sends the set, the command runs once`, async () => {
+      const counter = await settledCounter("ran-big");
+      mkdirSync(join(h.work, "many"), { recursive: true });
+      for (let i = 0; i < big.files; i++) writeFileSync(join(h.work, "many", `f${i}.txt`), `${i}\n`.padEnd(big.size, "x"));
+      const transfers = rsync.transfers();
+      reset();
+      const r = await h.run(["run", "--id", lease.slug, "--", "sh", "-c", 'ls many | wc -l; echo x >> "$CODESPACE_DIR/ran-big"']);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe(String(big.files));
+      expect(readFileSync(counter, "utf8")).toBe("x\n");
+      expect(rsync.transfers()).toBeGreaterThan(transfers);
+      expect(sshCalls().sessions.length).toBeGreaterThan(1); // the command's first session ended; rsync and a new one followed
+      expectMirror();
+      rmSync(join(h.work, "many"), { recursive: true });
+      expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+      expectMirror();
+    });
+  }
 
   test("our process killed before its word: the open session ends and the command never runs", async () => {
-    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    const counter = await settledCounter("ran-killed");
     writeFileSync(join(h.work, "killed.txt"), "k\n");
-    const counter = join(h.emu.control.codespaceDir(lease.codespace.name), "ran-killed");
-    rmSync(counter, { force: true });
     const go = join(h.tmp, "killed-go");
     rmSync(go, { force: true });
     const g = holdingGit("killed", `'${go}'`);
@@ -329,25 +343,15 @@ esac; fi
     // git status (nothing changed: the verdict will be N) waits until our process has seen the report.
     const g = holdingGit("hostile", `'${go}'`);
     try {
-      const proc = Bun.spawn([BIN, "run", "--id", lease.slug, "--verbose", "--", "cat"], {
-        cwd: h.work,
-        env: { ...h.env, ...g.env },
-        stdin: new TextEncoder().encode("ours, and only ours\n"),
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const killer = setTimeout(() => proc.kill("SIGKILL"), 50_000);
-      const out = new Response(proc.stdout).text();
-      let err = "";
-      const decoder = new TextDecoder();
-      for await (const chunk of proc.stderr) {
-        err += decoder.decode(chunk, { stream: true });
-        if (!existsSync(go) && err.includes("sync report received")) writeFileSync(go, "");
-      }
-      const code = await proc.exited;
-      clearTimeout(killer);
+      const { code, stdout, stderr: err } = await runWatching(
+        ["run", "--id", lease.slug, "--verbose", "--", "cat"],
+        (err) => {
+          if (!existsSync(go) && err.includes("sync report received")) writeFileSync(go, "");
+        },
+        { env: g.env, input: "ours, and only ours\n" },
+      );
       expect(existsSync(g.late)).toBe(false); // the report came while git status was held: before the verdict
-      expect({ code, stdout: await out }).toEqual({ code: 0, stdout: "ours, and only ours\n" });
+      expect({ code, stdout }).toEqual({ code: 0, stdout: "ours, and only ours\n" });
       expect(err).toContain("ssh: sync report received (16 bytes), not asked for: ignored");
       expect(existsSync(join(home, "arm-hostile"))).toBe(false);
       expect(waitingReports()).toEqual([]);
@@ -358,3 +362,117 @@ esac; fi
   });
 });
 
+
+/**
+ * The codespace's own rc (armed once) puts a `find` first on the sync script's PATH that waits
+ * until `go` exists (20 s at most: then it says so in `late`), so that the remote report is held
+ * while the local side goes on.
+ */
+function holdingRemoteFind(tag: string): { go: string; late: string; disarm(): void } {
+  const home = h.emu.control.codespaceHome(lease.codespace.name);
+  const rc = join(home, ".bashrc");
+  const original = readFileSync(rc, "utf8");
+  const bin = join(home, `hold-${tag}`);
+  const go = join(h.tmp, `${tag}-go`);
+  const late = join(h.tmp, `${tag}-late`);
+  rmSync(go, { force: true });
+  rmSync(late, { force: true });
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, "find"), `#!/bin/sh
+i=0; while [ ! -e '${go}' ]; do i=$((i+1)); if [ $i -ge 400 ]; then : > '${late}'; break; fi; sleep 0.05; done
+exec '${Bun.which("find")}' "$@"
+`, { mode: 0o755 });
+  writeFileSync(rc, `${original}case "$BASH_EXECUTION_STRING" in *crabbox-sync*) PATH='${bin}':$PATH; export PATH;; esac\n`);
+  return {
+    go,
+    late,
+    disarm() {
+      writeFileSync(rc, original);
+      writeFileSync(go, "");
+    },
+  };
+}
+
+/** Run, reading stderr as it comes: `on(err)` is called on each chunk (killed after 50 s). */
+async function runWatching(
+  args: string[],
+  on: (err: string, proc: Bun.Subprocess) => void,
+  opts: { env?: Record<string, string>; input?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdin = opts.input === undefined ? "ignore" : new TextEncoder().encode(opts.input);
+  const proc = Bun.spawn([BIN, ...args], { cwd: h.work, env: { ...h.env, ...opts.env }, stdin, stdout: "pipe", stderr: "pipe" });
+  const killer = setTimeout(() => proc.kill("SIGKILL"), 50_000);
+  const out = new Response(proc.stdout).text();
+  let err = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of proc.stderr) {
+    err += decoder.decode(chunk, { stream: true });
+    on(err, proc);
+  }
+  const code = await proc.exited;
+  clearTimeout(killer);
+  return { code, stdout: await out, stderr: err };
+}
+
+describe("the change set goes in two parts: what changed here at once, the report's repairs after it", () => {
+  test("the local change is sent while the codespace still lists; remote edits and strays are repaired after; one session, exact", async () => {
+    writeFileSync(join(h.work, "edited.txt"), "local\n");
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    writeFileSync(join(h.work, "part-local.txt"), "from here\n");
+    writeFileSync(join(remoteRoot, "edited.txt"), "edited there\n");
+    writeFileSync(join(remoteRoot, "part-stray.txt"), "stray\n");
+    const hold = holdingRemoteFind("part");
+    try {
+      reset();
+      const r = await runWatching(["run", "--id", lease.slug, "--verbose", "--", "cat", "part-local.txt", "edited.txt"], (err) => {
+        // The report cannot come while find is held: the part must go without it.
+        if (!existsSync(hold.go) && err.includes("ssh: change set part sent")) writeFileSync(hold.go, "");
+      });
+      expect(existsSync(hold.late)).toBe(false);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe("from here\nlocal\n");
+      expect(r.stderr.indexOf("ssh: change set part sent")).toBeLessThan(r.stderr.indexOf("ssh: sync report received"));
+      expect(r.stderr.indexOf("ssh: change set part sent")).toBeGreaterThanOrEqual(0);
+    } finally {
+      hold.disarm();
+    }
+    expect(sshCalls().sessions).toHaveLength(1);
+    expect(existsSync(join(remoteRoot, "part-stray.txt"))).toBe(false);
+    expectMirror();
+    await expectRecorded();
+  });
+
+  test("our process killed between the part and the answer: the command never runs, and the next run mirrors exactly", async () => {
+    const counter = await settledCounter("ran-part");
+    writeFileSync(join(h.work, "part-killed.txt"), "k1\n");
+    writeFileSync(join(remoteRoot, "killed-stray.txt"), "stray\n");
+    const hold = holdingRemoteFind("killed-part");
+    let r: { code: number; stderr: string };
+    try {
+      r = await runWatching(["run", "--id", lease.slug, "--verbose", "--", "sh", "-c", 'echo x >> "$CODESPACE_DIR/ran-part"'], (err, proc) => {
+        if (existsSync(hold.go) || !err.includes("ssh: change set part sent")) return;
+        proc.kill("SIGKILL");
+        writeFileSync(hold.go, ""); // the report now comes, to no one
+      });
+    } finally {
+      hold.disarm();
+    }
+    expect(existsSync(hold.late)).toBe(false);
+    expect(r.code).toBe(137);
+    expect(r.stderr).toContain("ssh: change set part sent");
+    expect(r.stderr).not.toContain("ssh: sync report received");
+    // The codespace side ends on its own (its stdin is gone), with nothing started.
+    const until = Date.now() + 20_000;
+    while (waitingReports().length > 0 && Date.now() < until) await Bun.sleep(20);
+    expect(waitingReports()).toEqual([]);
+    expect(existsSync(counter)).toBe(false);
+    // Unknown is not clean: the next run mirrors everything, the stray goes, the command runs once.
+    writeFileSync(join(h.work, "part-killed.txt"), "k2\n");
+    const next = await h.run(["run", "--id", lease.slug, "--", "sh", "-c", 'cat part-killed.txt; echo x >> "$CODESPACE_DIR/ran-part"']);
+    expect(next.code).toBe(0);
+    expect(next.stdout).toBe("k2\n");
+    expect(readFileSync(counter, "utf8")).toBe("x\n");
+    expect(existsSync(join(remoteRoot, "killed-stray.txt"))).toBe(false);
+    expectMirror();
+  });
+});

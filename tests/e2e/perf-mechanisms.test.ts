@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BIN, createHarness, recordRsync, seedLeases, type Harness, closeWithLease, warmKeptLease } from "./harness.ts";
+import { IN_SESSION_MAX_FILES } from "../../src/sync/insession.ts";
 
 let h: Harness;
 let lease: { leaseId: string; slug: string; codespace: { name: string } };
@@ -104,15 +105,16 @@ describe("sync skipping", () => {
     // A one-file change goes in the command's own session (docs/sync.md): no rsync, not even --version.
     // (This used to pin "one rsync transfer"; tests/e2e/insession.test.ts counts the sessions.)
     expect(rsyncCalls()).toEqual(afterFirst);
-    // A large change set still goes through rsync: one transfer, at most one version check.
-    for (let i = 0; i < 300; i++) writeFileSync(join(h.work, `bulk-${i}.txt`), `${i}\n`);
-    const bulk = await h.run(["run", "--id", lease.slug, "--json", "--", "cat", "bulk-299.txt"]);
+    // A large change set (more paths than the session takes) still goes through rsync: one transfer, at most one version check.
+    const many = IN_SESSION_MAX_FILES + 44;
+    for (let i = 0; i < many; i++) writeFileSync(join(h.work, `bulk-${i}.txt`), `${i}\n`);
+    const bulk = await h.run(["run", "--id", lease.slug, "--json", "--", "cat", `bulk-${many - 1}.txt`]);
     expect(bulk.code).toBe(0);
-    expect(bulk.stderr).toContain("299");
+    expect(bulk.stderr).toContain(String(many - 1));
     const added = rsyncCalls().slice(afterFirst.length);
     expect(added.filter((c) => !c.version)).toHaveLength(1);
     expect(added.filter((c) => c.version).length).toBeLessThanOrEqual(1);
-    for (let i = 0; i < 300; i++) rmSync(join(h.work, `bulk-${i}.txt`));
+    for (let i = 0; i < many; i++) rmSync(join(h.work, `bulk-${i}.txt`));
   });
 });
 
