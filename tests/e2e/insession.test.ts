@@ -442,6 +442,27 @@ describe("the change set goes in two parts: what changed here at once, the repor
     await expectRecorded();
   });
 
+  test("a report that asks for the rsync path after the part went (the remote stamp is gone): the session ends, rsync mirrors, the command runs once", async () => {
+    const counter = await settledCounter("ran-after-part");
+    writeFileSync(join(h.work, "after-part.txt"), "p\n");
+    writeFileSync(join(remoteRoot, "after-part-stray.txt"), "stray\n");
+    // Without its stamp the codespace can only list everything: a full report, which the session does not take.
+    const syncDir = join(h.emu.control.codespaceHome(lease.codespace.name), ".cache", "crabbox-cs", "sync");
+    for (const f of readdirSync(syncDir)) rmSync(join(syncDir, f), { force: true });
+    reset();
+    const transfers = rsync.transfers();
+    const r = await h.run(["run", "--id", lease.slug, "--verbose", "--", "sh", "-c", 'cat after-part.txt; echo x >> "$CODESPACE_DIR/ran-after-part"']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("p\n");
+    expect(r.stderr).toContain("ssh: change set part sent");
+    expect(readFileSync(counter, "utf8")).toBe("x\n");
+    expect(rsync.transfers()).toBeGreaterThan(transfers);
+    expect(sshCalls().sessions.length).toBeGreaterThan(1);
+    expect(existsSync(join(remoteRoot, "after-part-stray.txt"))).toBe(false);
+    expectMirror();
+    await expectRecorded();
+  });
+
   test("our process killed between the part and the answer: the command never runs, and the next run mirrors exactly", async () => {
     const counter = await settledCounter("ran-part");
     writeFileSync(join(h.work, "part-killed.txt"), "k1\n");
