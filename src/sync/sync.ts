@@ -176,13 +176,19 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
   };
   const listing = () => listChanges(runtime, input, gs, since);
   if (inSession && roughlySmall(input.localRoot, since!)) {
+    // While git lists the view, the likely change set is packed already: what changed that is a file
+    // or a link, not a secret (started first: it is what the session waits for). It is used only
+    // when the listing's own change set turns out to be the same.
+    const likely = likelySent(input.localRoot, since!, secretRules(input.localRoot, runtime.crabboxHome));
+    const packing = likely.length > 0 && likely.length <= IN_SESSION_MAX_FILES ? packSet(runtime, input.localRoot, likely) : null;
+    packing?.catch(() => {});
     // The listing goes on while the command's session starts; the session waits for it.
     const listed = listing();
     listed.catch(() => {});
     // Marked pending before anything is applied remotely (the frame waits for it), not before the session starts.
     const pendingMarked = markSyncPending(runtime, input.leaseId);
     pendingMarked.catch(() => {});
-    const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, listed, pendingMarked, since: since! });
+    const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, listed, pendingMarked, since: since!, likely: { paths: likely, packing } });
     return { skipped: false, fingerprint: gs.key, files: 0, bytes: 0, sessions: 0, ms: runtime.now() - started, held: gs.held, unreadable: 0, session };
   }
   // The command's session is open and waits: the rsync way starts once it has ended (its stamp is not this one's).
@@ -346,7 +352,18 @@ function roughlySmall(root: string, since: Set<string>): boolean {
 function sessionSync(
   runtime: Runtime,
   input: SyncInput,
-  c: { started: number; gs: GitState; state: SyncState; salt: string; newStamp: string; listed: Promise<Listing>; pendingMarked: Promise<void>; since: Set<string> },
+  c: {
+    started: number;
+    gs: GitState;
+    state: SyncState;
+    salt: string;
+    newStamp: string;
+    listed: Promise<Listing>;
+    pendingMarked: Promise<void>;
+    since: Set<string>;
+    /** The likely change set (byte strings, sorted), and its packing, started before the listing. */
+    likely: { paths: string[]; packing: Promise<Uint8Array | null> | null };
+  },
 ): SessionSync {
   let view: string[] = [];
   let viewSet: PathSet = new Set<string>();
@@ -372,19 +389,9 @@ function sessionSync(
   // The view's size (the summary's figures) is summed once the frames are out: nothing waits for it but the record.
   let sizing: Promise<{ files: number; bytes: number }> | null = null;
   const sized = () => (sizing ??= ready.then(() => viewSize(runtime, input.localRoot, c.gs, listing!)));
-  const pack = async (paths: string[]): Promise<Uint8Array | null> => {
-    if (paths.length === 0) return new Uint8Array(0);
-    const tar = await buildTar(runtime, input.localRoot, paths);
-    if (!tar || tar.length > IN_SESSION_MAX_BYTES + 1024 * (paths.length + 20)) return null;
-    // gzip -1: what rsync's -z would save on the wire, at a few ms per MiB.
-    return Bun.gzipSync(tar as Uint8Array<ArrayBuffer>, { level: 1 });
-  };
+  const pack = (paths: string[]) => packSet(runtime, input.localRoot, paths);
+  const { paths: likely, packing } = c.likely;
   const removalKey = (r: Removal) => `${r.op}${r.path}`;
-  // While git lists the view, the likely change set is packed already: what changed that is a file or
-  // a link, not a secret. It is used only when the listing's own change set turns out to be the same.
-  const likely = likelySent(input.localRoot, c.since, secretRules(input.localRoot, runtime.crabboxHome));
-  const packing = likely.length > 0 && likely.length <= IN_SESSION_MAX_FILES ? pack(likely) : null;
-  packing?.catch(() => {});
   // What changed here goes whatever the codespace reports: it is packed and sent (a `P` frame) as
   // soon as the listing is in, and the codespace writes it while its report is read and planned here.
   let part: { send: Set<string>; removals: Set<string>; bytes: number } | null = null;
@@ -475,6 +482,15 @@ function sessionSync(
     },
     result: () => saving ?? Promise.resolve(null),
   };
+}
+
+/** A tar of these paths (byte strings) under root, gzipped; empty for none; null when tar fails or it is too big. */
+async function packSet(runtime: Runtime, root: string, paths: string[]): Promise<Uint8Array | null> {
+  if (paths.length === 0) return new Uint8Array(0);
+  const tar = await buildTar(runtime, root, paths);
+  if (!tar || tar.length > IN_SESSION_MAX_BYTES + 1024 * (paths.length + 20)) return null;
+  // gzip -1: what rsync's -z would save on the wire, at a few ms per MiB.
+  return Bun.gzipSync(tar as Uint8Array<ArrayBuffer>, { level: 1 });
 }
 
 /** The paths of `since` that are files or links here and not secrets: the change set as it will likely be (byte strings, sorted). */
