@@ -79,7 +79,7 @@ export interface RunRemoteInput {
   preamble?: {
     command(nonce: string): string;
     verdict(): Promise<"N" | "W" | "A">;
-    /** After W: a first part of the change set, written before the report is answered (null: none). */
+    /** After W: the first part of the change set (what changed here), written before the report is answered (null: none). */
     first(): Promise<Uint8Array | null>;
     exchange(report: Buffer): Promise<Uint8Array>;
     started(): void;
@@ -241,15 +241,7 @@ class StdinPump {
   part: Promise<void> = Promise.resolve();
   constructor(private readonly child: Child) {}
 
-  /** A frame that another follows: written, stdin stays open. */
-  write(frame: Uint8Array): void {
-    try {
-      this.child.stdin!.write(frame);
-      (this.child.stdin as { flush?: () => unknown }).flush?.();
-    } catch {}
-  }
-
-  /** The same, settling once ssh has taken all of it (or the session has gone). */
+  /** Bytes that more follow (stdin stays open); settles once ssh has taken all of them (or the session has gone). */
   async writeAll(frame: Uint8Array): Promise<void> {
     try {
       this.child.stdin!.write(frame);
@@ -262,7 +254,7 @@ class StdinPump {
     const line = new Uint8Array(Buffer.from(`${v}\n`, "latin1"));
     if (v === "W") {
       this.asked = true;
-      this.write(line);
+      void this.writeAll(line);
       return;
     }
     this.answered = true;

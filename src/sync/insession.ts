@@ -2,8 +2,8 @@
  * A small change set sent in the command's own session (docs/sync.md, "A
  * small change set"). Before the nonce is claimed, the session runs the
  * remote sync script (remote.ts inSessionSyncCommand): it reports what changed
- * remotely (one framed marker on stderr), then reads one frame from stdin,
- * applies it, and only then does the command start, with the rest of stdin.
+ * remotely (one framed marker on stderr), then reads its frames from stdin,
+ * applies each, and only then does the command start, with the rest of stdin.
  *
  * A frame: a header line `S <removals length> <tar length>\n`, the removal
  * records (as remote.ts encodes them), then a gzipped tar of the paths to send, with
