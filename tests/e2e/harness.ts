@@ -3,7 +3,7 @@
  * Codespaces emulator, with real ssh, rsync and sshd. Each test gets its own
  * CRABBOX_HOME, HOME and a git work tree whose origin is the emulated repo.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as v from "valibot";
@@ -163,6 +163,32 @@ export function recordRsync(h: Harness): { calls(): string[]; transfers(): numbe
   h.env.PATH = `${wrapDir}:${h.env.PATH}`;
   const calls = () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []);
   return { calls, transfers: () => calls().filter((c) => c.startsWith("transfer ")).length };
+}
+
+/**
+ * A recording `ssh` first on PATH (for the env given back, or for the harness with `install`):
+ * each invocation's arguments (newlines as spaces) in a file of its own, so that ssh runs started
+ * at the same moment (a report beside an rsync) never share or split a record. `calls()` lists
+ * them in the order they started.
+ */
+export function recordSsh(h: Harness, tag: string): { env: Record<string, string>; calls(): string[]; clear(): void } {
+  const dir = join(h.tmp, `ssh-wrap-${tag}`);
+  const logDir = join(h.tmp, `ssh-calls-${tag}`);
+  mkdirSync(dir, { recursive: true });
+  mkdirSync(logDir, { recursive: true });
+  writeFileSync(join(dir, "ssh"), `#!/bin/sh
+printf '%s' "$*" | tr '\\n' ' ' > '${logDir}'/"$(date +%s%N)-$$"
+exec '${Bun.which("ssh")}' "$@"
+`, { mode: 0o755 });
+  const clear = () => {
+    for (const f of readdirSync(logDir)) rmSync(join(logDir, f), { force: true });
+  };
+  clear();
+  return {
+    env: { PATH: `${dir}:${h.env.PATH}` },
+    calls: () => readdirSync(logDir).sort().map((f) => readFileSync(join(logDir, f), "utf8")),
+    clear,
+  };
 }
 
 /**

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, closeWithLease, createHarness, git, recordRsync, type Harness, warmKeptLease } from "./harness.ts";
+import { BIN, closeWithLease, createHarness, git, recordRsync, recordSsh, type Harness, warmKeptLease } from "./harness.ts";
 import { existsOrLink, walk } from "./tree-lib.ts";
 import { IN_SESSION_MAX_BYTES, IN_SESSION_MAX_FILES } from "../../src/sync/insession.ts";
 
@@ -15,21 +15,19 @@ let h: Harness;
 let lease: any;
 let remoteRoot: string;
 let rsync: ReturnType<typeof recordRsync>;
-const sshLog = () => join(h.tmp, "ssh.log");
+let ssh: ReturnType<typeof recordSsh>;
 
 /** ssh invocations since the log was cleared: sessions (anything but `-O` control queries) and control queries. */
 function sshCalls(): { sessions: string[]; control: string[] } {
-  const lines = existsSync(sshLog()) ? readFileSync(sshLog(), "utf8").split("\n").filter(Boolean) : [];
+  const lines = ssh.calls();
   return { sessions: lines.filter((l) => !/(^| )-O /.test(l)), control: lines.filter((l) => /(^| )-O /.test(l)) };
 }
 
 beforeAll(async () => {
   h = await createHarness();
   rsync = recordRsync(h);
-  const dir = join(h.tmp, "ssh-wrap");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "ssh"), `#!/bin/sh\necho "$*" | tr '\\n' ' ' >> '${sshLog()}'\necho >> '${sshLog()}'\nexec '${Bun.which("ssh")}' "$@"\n`, { mode: 0o755 });
-  h.env.PATH = `${dir}:${h.env.PATH}`;
+  ssh = recordSsh(h, "insession");
+  h.env.PATH = ssh.env.PATH!;
   lease = await warmKeptLease(h);
   remoteRoot = join(h.emu.control.codespaceDir(lease.codespace.name), ".crabbox", "hello-world");
   // A first (full) sync, so that later ones are incremental.
@@ -71,7 +69,7 @@ async function expectRecorded(): Promise<void> {
   expect(again.json().sync.skipped).toBe(true);
 }
 function reset(): void {
-  rmSync(sshLog(), { force: true });
+  ssh.clear();
 }
 
 describe("a small change set goes in the command's own session", () => {

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createHarness, type Harness } from "./harness.ts";
+import { createHarness, recordSsh, type Harness } from "./harness.ts";
 
 let h: Harness;
 
@@ -20,16 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-/** A recording `ssh` first on PATH for one run (rsync's ssh included): every invocation's arguments, one line each. */
-function recordSsh(): { env: Record<string, string>; calls(): string[] } {
-  const dir = join(h.tmp, "ssh-wrap");
-  const log = join(h.tmp, "ssh.log");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "ssh"), `#!/bin/sh\nprintf '%s\\n' "$*" | tr '\\n' ' ' >> '${log}'\necho >> '${log}'\nexec '${Bun.which("ssh")}' "$@"\n`, { mode: 0o755 });
-  rmSync(log, { force: true });
-  return { env: { PATH: `${dir}:${h.env.PATH}` }, calls: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []) };
-}
 
 /** What an ssh invocation was for. */
 function kind(args: string): string {
@@ -51,7 +41,7 @@ function claimFiles(): string[] {
 describe("one-shot run", () => {
   test("no readiness probe: the sessions are the sync's (report, rsync) and the command's, over one tunnel", async () => {
     writeFileSync(join(h.work, "one-shot.txt"), "sent\n");
-    const ssh = recordSsh();
+    const ssh = recordSsh(h, "one-shot");
     const tunnels = h.emu.control.stdioCount();
     const r = await h.run(["run", "--json", "--", "cat", "one-shot.txt"], { env: ssh.env });
     expect(r.code).toBe(0);
@@ -75,7 +65,7 @@ describe("one-shot run", () => {
   });
 
   test("--no-sync still probes (the probe makes the work root the command starts in)", async () => {
-    const ssh = recordSsh();
+    const ssh = recordSsh(h, "one-shot");
     const r = await h.run(["run", "--no-sync", "--", "true"], { env: ssh.env });
     expect(r.code).toBe(0);
     expect(ssh.calls().map(kind)).toContain("probe");
