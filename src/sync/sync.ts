@@ -175,12 +175,11 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     if (up) report.start();
   };
   const listing = () => listChanges(runtime, input, gs, since);
-  if (inSession && roughlySmall(input.localRoot, since!)) {
-    // While git lists the view, the likely change set is packed already: what changed that is a file
-    // or a link, not a secret (started first: it is what the session waits for). It is used only
-    // when the listing's own change set turns out to be the same.
-    const likely = likelySent(input.localRoot, since!, secretRules(input.localRoot, runtime.crabboxHome));
-    const packing = likely.length > 0 && likely.length <= IN_SESSION_MAX_FILES ? packSet(runtime, input.localRoot, likely) : null;
+  const likely = inSession ? likelyChangeSet(input.localRoot, since!, secretRules(input.localRoot, runtime.crabboxHome)) : null;
+  if (likely) {
+    // While git lists the view, the likely change set is packed already (started first: it is what
+    // the session waits for). It is used only when the listing's own change set turns out the same.
+    const packing = likely.length > 0 ? packSet(runtime, input.localRoot, likely) : null;
     packing?.catch(() => {});
     // The listing goes on while the command's session starts; the session waits for it.
     const listed = listing();
@@ -326,22 +325,30 @@ async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, sin
 }
 
 /**
- * Before the view is listed: the paths that changed hold at most IN_SESSION_MAX_BYTES, and none
- * sits under a parent that is now a file or a link (a type change: that goes the rsync way).
+ * Before the view is listed, in one lstat per changed path: null unless the paths that changed
+ * hold at most IN_SESSION_MAX_BYTES and none sits under a parent that is now a file or a link (a
+ * type change: that goes the rsync way); else the change set as it will likely be: those that are
+ * files or links here and not secrets (byte strings, sorted).
  */
-function roughlySmall(root: string, since: Set<string>): boolean {
+function likelyChangeSet(root: string, since: Set<string>, rules: SecretRules): string[] | null {
   const base = root.endsWith("/") ? root : `${root}/`;
   let bytes = 0;
+  const likely: string[] = [];
   for (const p of since) {
+    let st;
     try {
-      const st = lstatSync(base + p);
-      if (st.isFile() || st.isSymbolicLink()) bytes += st.size;
-      if (bytes > IN_SESSION_MAX_BYTES) return false;
+      st = lstatSync(base + p);
+    } catch {} // gone, or a parent is no directory any more (checked below)
+    if (st) {
+      if (!st.isFile() && !st.isSymbolicLink()) continue;
+      bytes += st.size;
+      if (bytes > IN_SESSION_MAX_BYTES) return null;
+      if (!p.includes("\uFFFD") && !secretByName(p, rules) && !secretByContent(p, base + p)) likely.push(toBytes(p));
       continue;
-    } catch {}
-    for (let i = p.lastIndexOf("/"); i > 0; i = p.lastIndexOf("/", i - 1)) if (isFileOrLink(root, p.slice(0, i))) return false;
+    }
+    for (let i = p.lastIndexOf("/"); i > 0; i = p.lastIndexOf("/", i - 1)) if (isFileOrLink(root, p.slice(0, i))) return null;
   }
-  return true;
+  return likely.sort();
 }
 
 /**
@@ -491,17 +498,6 @@ async function packSet(runtime: Runtime, root: string, paths: string[]): Promise
   if (!tar || tar.length > IN_SESSION_MAX_BYTES + 1024 * (paths.length + 20)) return null;
   // gzip -1: what rsync's -z would save on the wire, at a few ms per MiB.
   return Bun.gzipSync(tar as Uint8Array<ArrayBuffer>, { level: 1 });
-}
-
-/** The paths of `since` that are files or links here and not secrets: the change set as it will likely be (byte strings, sorted). */
-function likelySent(root: string, since: Set<string>, rules: SecretRules): string[] {
-  const base = root.endsWith("/") ? root : `${root}/`;
-  const out: string[] = [];
-  for (const p of since) {
-    if (p.includes("\uFFFD") || !isFileOrLink(root, p) || secretByName(p, rules) || secretByContent(p, base + p)) continue;
-    out.push(toBytes(p));
-  }
-  return out.sort();
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
