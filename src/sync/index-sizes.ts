@@ -8,9 +8,10 @@
  * tracked file git status does not report is therefore, byte for byte, the
  * entry git compared it with: its worktree size is the recorded size (the
  * worktree's, after any checkout filter, not the blob's). What the index cannot
- * vouch for is looked at with lstat: the paths git reported, entries whose
- * recorded size is 0 (git zeroes a racily clean entry's size on write, and an
- * empty file costs nothing), `assume-unchanged` and `skip-worktree` entries.
+ * vouch for is looked at with lstat: the paths git reported (unless the local
+ * check's own lstat already sized them: `known`), entries whose recorded size
+ * is 0 (git zeroes a racily clean entry's size on write, and an empty file
+ * costs nothing), `assume-unchanged` and `skip-worktree` entries.
  *
  * The format is gitformat-index(5), versions 2 to 4, SHA-1 or SHA-256. Anything
  * else (a split or sparse index, another version, a file that does not parse
@@ -144,8 +145,10 @@ function walk(buf: Buffer, hashLen: number, each: (e: IndexEntry) => void): bool
 export interface ViewSizeInput {
   root: string;
   env: Record<string, string | undefined>;
-  /** Paths (JS strings, as the listing decodes them) git status reported: their size comes from lstat. */
+  /** Paths (JS strings, as the listing decodes them) git status reported: their size comes from lstat, or from `known`. */
   reported: Iterable<string>;
+  /** A reported file's size as the local check's own lstat found it (undefined: lstat it here). */
+  known?(name: string): number | undefined;
   /** Whether a path (JS string) is out of the view: a secret held back, an unreadable name, a path git reported. */
   outside(name: string): boolean;
   /** latin1 byte string → JS string (plan.ts fromBytes). */
@@ -195,6 +198,13 @@ export function viewSizeFromIndex(input: ViewSizeInput): { files: number; bytes:
     },
   );
   if (!read) return null;
-  for (const name of input.reported) look(name);
+  for (const name of input.reported) {
+    const size = input.known?.(name);
+    if (size === undefined) look(name);
+    else {
+      files++;
+      bytes += size;
+    }
+  }
   return { files, bytes };
 }

@@ -605,6 +605,8 @@ export async function viewSize(runtime: Runtime, root: string, gs: GitState, lis
     reported,
     outside: (name) => held.has(name) || gs.dirty.has(name) || name.includes("\uFFFD"),
     decode: fromBytes,
+    // A reported file's size as the local check's lstat found it (gitstate.ts): one lstat per dirty file, not two.
+    known: (name) => gs.stats[name]?.[0],
   });
   return fromIndex ?? sizeAsync(root, listing.candidates);
 }

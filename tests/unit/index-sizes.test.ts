@@ -180,6 +180,20 @@ describe("the view's size from git's index", () => {
     expect(got).toEqual({ files: want.files, bytes: want.bytes });
   });
 
+  test("a file git status reported is sized from the local check's own lstat, not looked at again", async () => {
+    const root = repo();
+    put(root, "a.txt", "edited, longer than before\n");
+    put(root, "untracked.txt", "u".repeat(33));
+    const want = lstatOracle(root);
+    const runtime = createRuntime({ cwd: root, env: GIT_ENV });
+    const gs = await gitState(runtime, root, { salt: "s", rules: secretRules(root, "/nonexistent-crabbox-home"), stats: {} });
+    if (!gs) throw new Error("gitState: null");
+    expect((await viewSize(runtime, root, gs, { candidates: want.view, held: want.held })).bytes).toBe(want.bytes);
+    // What the check recorded is what counts: a size it did not see on disk shows up in the total.
+    for (const p of ["a.txt", "untracked.txt"]) gs.stats[p]![0] += 1000;
+    expect(await viewSize(runtime, root, gs, { candidates: want.view, held: want.held })).toEqual({ files: want.files, bytes: want.bytes + 2000 });
+  });
+
   test("a split index is not read here; the size comes from lstat and is the same", async () => {
     const root = repo();
     git(root, "update-index", "--split-index");
