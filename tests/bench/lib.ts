@@ -157,6 +157,36 @@ export async function timed(argv: string[], opts: TimeOptions = {}): Promise<Tim
   return { ms, code, stdout, stderr };
 }
 
+/** The machine's busy and total CPU time so far (all cores, /proc/stat's jiffies); null where there is none. */
+function cpuTimes(): { busy: number; total: number } | null {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((x, y) => x + y, 0);
+    return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The CPU time the whole machine spent while `fn` ran (ms, all cores: here both ends of a run,
+ * since the emulated codespace runs on this machine too), pushed onto `into`. Not a timing: a
+ * sample is as coarse as the kernel's tick (10 ms); its median over rounds says where time goes.
+ */
+export async function withMachineCpu(into: number[], fn: () => Promise<number>): Promise<number> {
+  const before = cpuTimes();
+  const t0 = performance.now();
+  const ms = await fn();
+  const after = cpuTimes();
+  if (before && after && after.total > before.total) into.push(((after.busy - before.busy) / (after.total - before.total)) * cpus().length * (performance.now() - t0));
+  return ms;
+}
+
+/** "median X ms" of CPU samples, or "n/a". */
+export function cpuNote(samples: number[]): string {
+  return samples.length === 0 ? "n/a" : `median ${stats(samples).median.toFixed(0)} ms`;
+}
+
 /**
  * Alternate A and B for `rounds` rounds (AB, BA, AB, … so a drift of the
  * machine's load hits both sides alike). `before*` run untimed before each sample.

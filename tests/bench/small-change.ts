@@ -4,8 +4,9 @@
  * `rsync -a --delete … && ssh … true` (full-tree rsync, same master).
  * Targets: 1 file ≤ 0.6×, 100 files ≤ 0.7×. Also the peak RSS of a 1-file run (≤ 60 MB).
  */
+import { cpus } from "node:os";
 import { helloWorld } from "./floor.ts";
-import { absoluteFigure, alternate, OURS, type BenchContext, type Figure, ratioFigure, runStandalone, timed } from "./lib.ts";
+import { absoluteFigure, alternate, cpuNote, OURS, type BenchContext, type Figure, ratioFigure, runStandalone, timed, withMachineCpu } from "./lib.ts";
 import { peakRssMb } from "./startup.ts";
 import { getTree, handPair, touchMany, touchOne } from "./tree.ts";
 
@@ -28,15 +29,17 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
       return handPair(ctx, tree);
     },
   });
+  // The machine's CPU time per sample too: on this VM both ends share its cores.
+  const cpu100 = { ours: [] as number[], hand: [] as number[], floor: [] as number[], oursVsFloor: [] as number[] };
   const hundred = await alternate({
     rounds: ctx.rounds(5),
     a: async () => {
       touchMany(tree, n++, 100);
-      return (await ctx.ours(["run", "--id", l.slug, "--", "true"])).ms;
+      return withMachineCpu(cpu100.ours, async () => (await ctx.ours(["run", "--id", l.slug, "--", "true"])).ms);
     },
     b: async () => {
       touchMany(tree, n++, 100);
-      return handPair(ctx, tree);
+      return withMachineCpu(cpu100.hand, () => handPair(ctx, tree));
     },
   });
   // The floor of any tool that checks both sides for a 1-file change: a Bun binary's start-up, then
@@ -83,9 +86,9 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
     rounds: ctx.rounds(4),
     a: async () => {
       since = touchMany(tree, n++, 100);
-      return (await ctx.ours(["run", "--id", l.slug, "--", "true"])).ms;
+      return withMachineCpu(cpu100.oursVsFloor, async () => (await ctx.ours(["run", "--id", l.slug, "--", "true"])).ms);
     },
-    b: floor100B,
+    b: () => withMachineCpu(cpu100.floor, floor100B),
   });
   // Untimed check that ours sent exactly the change.
   touchOne(tree, n++);
@@ -125,6 +128,7 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
       aSamples: hundred.a,
       bSamples: hundred.b,
       target: TARGET_100,
+      notes: [`machine CPU per sample (both ends, this VM's ${cpus().length} cores): ours ${cpuNote(cpu100.ours)}, the hand pair ${cpuNote(cpu100.hand)}`],
     }),
     ratioFigure({
       id: "change-100-floor",
@@ -134,7 +138,10 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
       aSamples: vsFloor100.a,
       bSamples: vsFloor100.b,
       target: Number.POSITIVE_INFINITY,
-      notes: ["the floor: start-up of a Bun binary, both sides' stat walks at once, then the changed files in one uncompressed tar over one more session, written there; no command"],
+      notes: [
+        "the floor: start-up of a Bun binary, both sides' stat walks at once, then the changed files in one uncompressed tar over one more session, written there; no command",
+        `machine CPU per sample (both ends): ours ${cpuNote(cpu100.oursVsFloor)}, the floor ${cpuNote(cpu100.floor)}`,
+      ],
     }),
     absoluteFigure({
       id: "rss-change-20k",
