@@ -42,6 +42,8 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
       return withMachineCpu(cpu100.hand, () => handPair(ctx, tree));
     },
   });
+  cpu100.ours.shift(); // the warm-up's
+  cpu100.hand.shift();
   // The floor of any tool that checks both sides for a 1-file change: a Bun binary's start-up, then
   // git's own check here beside one session that walks the work root there (find -cnewer, as ours).
   const hello = await helloWorld(ctx);
@@ -90,6 +92,8 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
     },
     b: () => withMachineCpu(cpu100.floor, floor100B),
   });
+  cpu100.oursVsFloor.shift(); // the warm-up's
+  cpu100.floor.shift();
   // Untimed check that ours sent exactly the change.
   touchOne(tree, n++);
   const check = await ctx.ours(["run", "--id", l.slug, "--json", "--", "true"]);
