@@ -15,6 +15,7 @@ import { join } from "node:path";
 import type { Runtime } from "../runtime.ts";
 import { writePrivateFileAtomic } from "../fsutil.ts";
 import { listFiles } from "./files.ts";
+import { RACY_WINDOW_MS, hashTrusted } from "./racy.ts";
 
 /** [size, mtimeMs, ctimeMs, mode, ino, sha256 | null] — null: hash again next time. */
 type Entry = [number, number, number, number, number, string | null];
@@ -92,9 +93,6 @@ export function pendingPath(runtime: Runtime, leaseId: string): string {
 export async function markSyncPending(runtime: Runtime, leaseId: string): Promise<void> {
   await writePrivateFileAtomic(pendingPath(runtime, leaseId), "");
 }
-
-/** Files modified this recently may change again within the same mtime tick: do not trust their hash. */
-const RACY_WINDOW_MS = 2_000;
 
 function hashFile(abs: string, isLink: boolean): string {
   const h = new Bun.CryptoHasher("sha256");
@@ -186,8 +184,8 @@ class FingerprintRun {
         }
         this.dirty = true;
       }
-      const racy = mtime >= racyAfter;
-      next[rel] = [size, mtime, ctime, mode, ino, racy ? null : hash];
+      // Files are read as they are looked at here: only our clock can vouch (racy.ts).
+      next[rel] = [size, mtime, ctime, mode, ino, hashTrusted(ctime, Number.NEGATIVE_INFINITY, racyAfter) ? hash : null];
       present.push(rel);
       this.totalBytes += size;
       const sig = `${mode.toString(8)}:${size}:${hash}`;

@@ -22,11 +22,12 @@
  * `.gitmodules` file) and nested repositories, whose contents git status does
  * not show.
  */
-import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, readlinkSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, readlinkSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import type { ExecResult, Runtime } from "../runtime.ts";
 import { secretByContent, secretByName, type SecretRules } from "./secrets.ts";
 import { onceRunPasses } from "../util/jit.ts";
+import { RACY_WINDOW_MS, hashTrusted } from "./racy.ts";
 
 /** size, mtimeMs, ctimeMs, mode, ino, sha256 — null hash: hash again next time. */
 export type StatEntry = [number, number, number, number, number, string | null];
@@ -45,9 +46,6 @@ export interface GitState {
   untracked: string[];
 }
 
-/** Files modified this recently may change again within the same mtime tick: do not trust their hash. */
-const RACY_WINDOW_MS = 2_000;
-
 export const STATUS_ARGV = ["git", "-c", "core.fileMode=true", "-c", "status.relativePaths=false", "status", "--porcelain=v2", "-z", "--untracked-files=all", "--branch", "--no-renames", "--ignore-submodules=none"];
 
 /** Start `git status` in `root` (the caller may start it early and hand the promise to gitState). */
@@ -55,11 +53,19 @@ export function runStatus(runtime: Runtime, root: string): Promise<ExecResult> {
   return runtime.exec(STATUS_ARGV, { cwd: root, timeoutMs: 120_000 });
 }
 
+/** One record of `git status --porcelain=v2`, as the state needs it. */
+export interface StatusRecord {
+  path: string;
+  kind: "tracked" | "untracked";
+  indexSig: string;
+  worktree: "same" | "changed" | "deleted";
+}
+
 /** Parse `git status --porcelain=v2 -z --branch` output into (head, records); null when it cannot be used. */
-export function parseStatus(out: string): { head: string; records: { path: string; kind: "tracked" | "untracked"; indexSig: string; worktree: "same" | "changed" | "deleted" }[] } | null {
+export function parseStatus(out: string): { head: string; records: StatusRecord[] } | null {
   const fields = out.split("\0");
   let head = "";
-  const records: { path: string; kind: "tracked" | "untracked"; indexSig: string; worktree: "same" | "changed" | "deleted" }[] = [];
+  const records: StatusRecord[] = [];
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
     if (f === "") continue;
@@ -142,38 +148,46 @@ export async function gitState(
   const held: string[] = [];
   const untracked: string[] = [];
   const parts: string[] = [`crabbox-sync-v3\0${root}\0${opts.salt}\0${parsed.head}\0`];
+  // First every dirty file's lstat, then the reads: the newest ctime seen before any read (hashTrusted).
+  const looked: { rec: StatusRecord; st: Stats | null }[] = [];
+  let newestChange = Number.NEGATIVE_INFINITY;
   for (const rec of parsed.records) {
-    const { path } = rec;
-    if (secretByName(path, opts.rules) || secretByContent(path, base + path)) {
-      held.push(path);
+    if (secretByName(rec.path, opts.rules) || secretByContent(rec.path, base + rec.path)) {
+      held.push(rec.path);
       continue;
     }
+    let st: Stats | null = null;
+    if (rec.worktree === "changed") {
+      try {
+        st = lstatSync(base + rec.path);
+      } catch {}
+      if (st && (st.isFile() || st.isSymbolicLink()) && st.ctimeMs > newestChange) newestChange = st.ctimeMs;
+    }
+    looked.push({ rec, st });
+  }
+  for (const { rec, st } of looked) {
+    const { path } = rec;
     if (rec.kind === "untracked") untracked.push(path);
     let sig: string;
     if (rec.worktree === "deleted") sig = "-";
     else if (rec.worktree === "same") sig = rec.indexSig;
     else {
-      const abs = base + path;
-      let st;
-      try {
-        st = lstatSync(abs);
-      } catch {
-        st = null;
-      }
       const isLink = st?.isSymbolicLink() ?? false;
       if (!st || (!isLink && !st.isFile())) sig = "-";
       else {
         const old = opts.stats[path];
         const { size, mtimeMs, ctimeMs, mode, ino } = st;
+        // A cached hash was trusted when it was read: its stat unchanged, the file is too.
         let hash = old && old[0] === size && old[1] === mtimeMs && old[2] === ctimeMs && old[3] === mode && old[4] === ino ? old[5] : null;
+        const cached = hash !== null;
         if (hash === null) {
           try {
-            hash = hashOf(abs, isLink, size);
+            hash = hashOf(base + path, isLink, size);
           } catch {
             hash = "unreadable";
           }
         }
-        stats[path] = [size, mtimeMs, ctimeMs, mode, ino, mtimeMs >= racyAfter ? null : hash];
+        stats[path] = [size, mtimeMs, ctimeMs, mode, ino, cached || hashTrusted(ctimeMs, newestChange, racyAfter) ? hash : null];
         sig = `${mode.toString(8)}:w${hash}`;
       }
     }

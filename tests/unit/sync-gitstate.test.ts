@@ -7,6 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unl
 import { join } from "node:path";
 import { createRuntime } from "../../src/runtime.ts";
 import { changedSince, gitState, parseStatus, type GitState, type StatEntry } from "../../src/sync/gitstate.ts";
+import { hashTrusted } from "../../src/sync/racy.ts";
 import { gitTopLevel } from "../../src/sync/files.ts";
 import { secretRules } from "../../src/sync/secrets.ts";
 
@@ -88,6 +89,35 @@ describe("gitState", () => {
     utimesSync(join(d, "same.tmp"), old, old);
     renameSync(join(d, "same.tmp"), f); // same size, same mtime, different content
     expect((await state()).key).not.toBe(first.key);
+  });
+
+  test("a hash is trusted once a newer change was seen before the read (the clock had passed it), never on an mtime set back", async () => {
+    const older = join(d, "older.txt");
+    const newer = join(d, "newer.txt");
+    writeFileSync(older, "o\n");
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(older, past, past); // an mtime set back by hand (tar -x, cp -p): its ctime is now
+    await Bun.sleep(30); // past the kernel's clock tick: the next change gets a later ctime
+    writeFileSync(newer, "n\n");
+    expect(statSync(newer).ctimeMs).toBeGreaterThan(statSync(older).ctimeMs);
+    const s = await state();
+    // Both changed within the last 2 s. older's ctime is behind a change seen before any file was read:
+    // trusted. newer is the newest change: nothing says the clock had passed it, so it is read again.
+    expect(s.stats["older.txt"]![5]).not.toBeNull();
+    expect(s.stats["newer.txt"]![5]).toBeNull();
+    // Alone, a fresh file is not trusted on an mtime set back: the rule looks at the ctime.
+    rmSync(newer);
+    writeFileSync(older, "p\n");
+    utimesSync(older, past, past);
+    expect((await state()).stats["older.txt"]![5]).toBeNull();
+    rmSync(older);
+  });
+
+  test("hashTrusted: a ctime behind the newest change seen, or older than the window by our clock", () => {
+    expect(hashTrusted(100, 101, 0)).toBe(true);
+    expect(hashTrusted(101, 101, 0)).toBe(false); // the newest change itself
+    expect(hashTrusted(101, Number.NEGATIVE_INFINITY, 0)).toBe(false);
+    expect(hashTrusted(101, Number.NEGATIVE_INFINITY, 102)).toBe(true);
   });
 
   test("changedSince: the paths between two HEADs and every differing dirty record", async () => {
