@@ -155,56 +155,86 @@ export interface ViewSizeInput {
   decode(bytes: string): string;
 }
 
+/** The index file's bytes, when this code may read it (else null: the caller asks git or lstats). */
+export function readIndexFile(root: string, env: Record<string, string | undefined>): Buffer | null {
+  const file = indexFile(root, env);
+  if (!file) return null;
+  try {
+    return readFileSync(file);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The view's file count and size, summed entry by entry: an index entry of the view that git did
+ * not report counts by its recorded size (lstat when git does not vouch for it), a reported path by
+ * its lstat (or the size the local check found).
+ */
+export class ViewTally {
+  files = 0;
+  bytes = 0;
+  private readonly base: string;
+
+  constructor(root: string) {
+    this.base = root.endsWith("/") ? root : `${root}/`;
+  }
+
+  private look(name: string): void {
+    const size = fileOrLinkSize(this.base + name);
+    if (size === null) return;
+    this.files++;
+    this.bytes += size;
+  }
+
+  /** An index entry of the view that git status did not report; `name` decodes its path. */
+  entry(e: IndexEntry, name: () => string): void {
+    if (e.stage !== 0) return; // unmerged: git reports it, and it is looked at as reported
+    const type = e.mode & S_IFMT;
+    if (type !== S_IFREG && type !== S_IFLNK) return; // a gitlink: a directory, not a file of the view
+    if (e.unchecked || e.size === 0) this.look(name());
+    else {
+      this.files++;
+      this.bytes += e.size;
+    }
+  }
+
+  /** The paths git status reported (in the view): `known` sizes, else lstat. */
+  reported(names: Iterable<string>, known?: (name: string) => number | undefined): void {
+    for (const name of names) {
+      const size = known?.(name);
+      if (size === undefined) this.look(name);
+      else {
+        this.files++;
+        this.bytes += size;
+      }
+    }
+  }
+
+  reset(): void {
+    this.files = 0;
+    this.bytes = 0;
+  }
+}
+
 /**
  * The number of regular files and symlinks in the view and their total size,
  * as lstat over every path of the view would say; null when the index cannot
  * be read here (the caller lstats every path).
  */
 export function viewSizeFromIndex(input: ViewSizeInput): { files: number; bytes: number } | null {
-  const file = indexFile(input.root, input.env);
-  if (!file) return null;
-  let buf: Buffer;
-  try {
-    buf = readFileSync(file);
-  } catch {
-    return null;
-  }
-  const base = input.root.endsWith("/") ? input.root : `${input.root}/`;
-  let files = 0;
-  let bytes = 0;
-  const look = (name: string) => {
-    const size = fileOrLinkSize(base + name);
-    if (size === null) return;
-    files++;
-    bytes += size;
-  };
+  const buf = readIndexFile(input.root, input.env);
+  if (!buf) return null;
+  const tally = new ViewTally(input.root);
   const read = eachIndexEntry(
     buf,
     (e) => {
-      if (e.stage !== 0) return; // unmerged: git reports it, and it is looked at below
-      const type = e.mode & S_IFMT;
-      if (type !== S_IFREG && type !== S_IFLNK) return; // a gitlink: a directory, not a file of the view
       const name = input.decode(e.path);
-      if (input.outside(name)) return;
-      if (e.unchecked || e.size === 0) look(name);
-      else {
-        files++;
-        bytes += e.size;
-      }
+      if (!input.outside(name)) tally.entry(e, () => name);
     },
-    () => {
-      files = 0;
-      bytes = 0;
-    },
+    () => tally.reset(),
   );
   if (!read) return null;
-  for (const name of input.reported) {
-    const size = input.known?.(name);
-    if (size === undefined) look(name);
-    else {
-      files++;
-      bytes += size;
-    }
-  }
-  return { files, bytes };
+  tally.reported(input.reported, input.known);
+  return { files: tally.files, bytes: tally.bytes };
 }

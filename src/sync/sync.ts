@@ -34,7 +34,7 @@ import { computeFingerprintAsync, loadSyncCache, markSyncPending, pendingPath, s
 import { changedSince, eachTrackedFile, gitState, type GitState } from "./gitstate.ts";
 import { onceRunPasses } from "../util/jit.ts";
 import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
-import { viewSizeFromIndex } from "./index-sizes.ts";
+import { ViewTally, eachIndexEntry, readIndexFile, viewSizeFromIndex } from "./index-sizes.ts";
 import { ignoredPaths } from "./ignore.ts";
 import { fromBytes, pathSet, planSync, quietReport, toBytes, viewDirs, type Candidate, type PathSet } from "./plan.ts";
 import { checkMaster } from "../ssh/exec.ts";
@@ -266,6 +266,8 @@ interface Listing {
   gone: string[];
   /** A local directory became a file (removals must go first). */
   typeChange: boolean;
+  /** The view's file count and size, when the listing read git's index itself (summed in the same pass). */
+  size?: { files: number; bytes: number };
 }
 
 /**
@@ -284,33 +286,65 @@ async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, sin
   for (const p of since ?? []) for (let i = p.length; i > 0; i = p.lastIndexOf("/", i - 1)) asked.add(p.slice(0, i));
   const inView = new Set<string>();
   const candidates: string[] = [];
-  const held = new Set(gs.held);
+  let held = new Set(gs.held);
   const unreadable = new Set<string>();
   let last: string | null = null;
-  // Each path once (git's bytes): an unmerged path comes once per stage, an untracked copy of a path may be tracked too.
-  const take = (bytes: string) => {
-    if (bytes === last) return;
+  // Each path once (git's bytes): an unmerged path comes once per stage, an untracked copy of a path
+  // may be tracked too. The JS name when the path is in the view, else null.
+  const take = (bytes: string): string | null => {
+    if (bytes === last) return null;
     last = bytes;
     const name = fromBytes(bytes);
     if (name.includes("\uFFFD")) unreadable.add(name);
-    else if (absent.has(name)) return;
+    else if (absent.has(name)) return null;
     else if (secretByName(name, rules) || secretByContent(name, base + name)) held.add(name);
     else {
       candidates.push(name);
       if (asked.has(name)) inView.add(name);
+      return name;
     }
+    return null;
   };
   // The untracked paths merge into the index's order (bytewise, as JS compares byte strings).
   const untracked = gs.untracked.map(toBytes).sort();
   let u = 0;
-  const listed = await eachTrackedFile(runtime, root, (p) => {
-    while (u < untracked.length && untracked[u]! <= p) take(untracked[u++]!);
-    take(p);
-  });
-  if (!listed) throw new CrabboxError({ code: "git_ls_files_failed", message: `git ls-files failed in ${root}`, hint: "Fix the repository (try `git status` there), or run from a directory outside git", exit: Exit.unexpected });
+  // The index itself when this code can read it, with the view's size summed in the same pass (no
+  // second walk); else `git ls-files -c` (the same entries in the same order) and the size later.
+  const tally = new ViewTally(root);
+  const reset = () => {
+    candidates.length = 0;
+    held = new Set(gs.held);
+    unreadable.clear();
+    inView.clear();
+    last = null;
+    u = 0;
+    tally.reset();
+  };
+  const index = readIndexFile(root, runtime.env);
+  const tallied =
+    index !== null &&
+    eachIndexEntry(
+      index,
+      (e) => {
+        while (u < untracked.length && untracked[u]! <= e.path) take(untracked[u++]!);
+        const name = take(e.path);
+        if (name !== null && !gs.dirty.has(name)) tally.entry(e, () => name);
+      },
+      reset,
+    );
+  if (!tallied) {
+    reset();
+    const listed = await eachTrackedFile(runtime, root, (p) => {
+      while (u < untracked.length && untracked[u]! <= p) take(untracked[u++]!);
+      take(p);
+    });
+    if (!listed) throw new CrabboxError({ code: "git_ls_files_failed", message: `git ls-files failed in ${root}`, hint: "Fix the repository (try `git status` there), or run from a directory outside git", exit: Exit.unexpected });
+  }
   while (u < untracked.length) take(untracked[u++]!);
   const heldList = [...held].sort();
-  if (!since) return { candidates, held: heldList, unreadable: unreadable.size, changed: [], gone: [], typeChange: false };
+  if (tallied) tally.reported(reportedPaths(gs, held), (name) => gs.stats[name]?.[0]);
+  const size = tallied ? { files: tally.files, bytes: tally.bytes } : undefined;
+  if (!since) return { candidates, held: heldList, unreadable: unreadable.size, changed: [], gone: [], typeChange: false, size };
   // What changed: only those paths are looked at here (the full view is sized while rsync runs).
   const present = (p: string) => inView.has(p) && isFileOrLink(root, p);
   const changed = [...since].filter(present).sort();
@@ -321,7 +355,14 @@ async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, sin
     for (let i = g.lastIndexOf("/"); i > 0; i = g.lastIndexOf("/", i - 1)) if (present(g.slice(0, i))) return true;
     return false;
   });
-  return { candidates, held: heldList, unreadable: unreadable.size, changed, gone, typeChange };
+  return { candidates, held: heldList, unreadable: unreadable.size, changed, gone, typeChange, size };
+}
+
+/** The paths git status reported that are in the view (sized by the check's lstat, or lstat). */
+function reportedPaths(gs: GitState, held: ReadonlySet<string>): string[] {
+  const reported: string[] = [];
+  for (const [p, sig] of gs.dirty) if (sig !== "-" && !held.has(p) && !p.includes("\uFFFD")) reported.push(p);
+  return reported;
 }
 
 /**
@@ -595,10 +636,10 @@ function filesAndSize(root: string, paths: string[]): { files: string[]; bytes: 
  * just refreshed, and lstat for what it cannot vouch for (index-sizes.ts);
  * else one lstat per path of the view.
  */
-export async function viewSize(runtime: Runtime, root: string, gs: GitState, listing: Pick<Listing, "candidates" | "held">): Promise<{ files: number; bytes: number }> {
+export async function viewSize(runtime: Runtime, root: string, gs: GitState, listing: Pick<Listing, "candidates" | "held" | "size">): Promise<{ files: number; bytes: number }> {
+  if (listing.size) return listing.size;
   const held = new Set(listing.held);
-  const reported: string[] = [];
-  for (const [p, sig] of gs.dirty) if (sig !== "-" && !held.has(p) && !p.includes("\uFFFD")) reported.push(p);
+  const reported = reportedPaths(gs, held);
   const fromIndex = viewSizeFromIndex({
     root,
     env: runtime.env,

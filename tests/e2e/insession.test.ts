@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { BIN, closeWithLease, createHarness, git, recordRsync, recordSsh, type Harness, warmKeptLease } from "./harness.ts";
 import { existsOrLink, walk } from "./tree-lib.ts";
 import { IN_SESSION_MAX_BYTES, IN_SESSION_MAX_FILES } from "../../src/sync/insession.ts";
+import { secretByContent, secretByName, secretRules } from "../../src/sync/secrets.ts";
 
 let h: Harness;
 let lease: any;
@@ -88,6 +89,33 @@ describe("a small change set goes in the command's own session", () => {
     expect(rsync.transfers()).toBe(transfers);
     // Recorded as synced: the next run skips.
     await expectRecorded();
+  });
+
+  test("the summary's file count and size are the view's: summed in the listing's pass over git's index, or (split index) afterwards", async () => {
+    const rules = secretRules(h.work, h.env.CRABBOX_HOME!);
+    const oracle = () => {
+      const view = localView().filter((p) => !secretByName(p, rules) && !secretByContent(p, join(h.work, p)));
+      return { files: view.length, bytes: view.reduce((n, p) => n + lstatSync(join(h.work, p)).size, 0) };
+    };
+    writeFileSync(join(h.work, "README.md"), "a longer readme than the one committed\n");
+    writeFileSync(join(h.work, "sized-untracked.txt"), "u".repeat(1234));
+    writeFileSync(join(h.work, ".env.sized"), "SECRET=1\n"); // never sent, never counted
+    const viaIndex = await h.run(["run", "--id", lease.slug, "--json", "--", "true"]);
+    expect(viaIndex.code).toBe(0);
+    expect(viaIndex.json().sync.sentBytes).toBeGreaterThan(0);
+    expect({ files: viaIndex.json().sync.files, bytes: viaIndex.json().sync.bytes }).toEqual(oracle());
+    git(h.work, "update-index", "--split-index"); // not read here: git ls-files lists, the size comes after
+    try {
+      writeFileSync(join(h.work, "sized-untracked.txt"), "v".repeat(4321));
+      const viaGit = await h.run(["run", "--id", lease.slug, "--json", "--", "true"]);
+      expect(viaGit.code).toBe(0);
+      expect(viaGit.json().sync.sentBytes).toBeGreaterThan(0);
+      expect({ files: viaGit.json().sync.files, bytes: viaGit.json().sync.bytes }).toEqual(oracle());
+    } finally {
+      git(h.work, "update-index", "--no-split-index");
+    }
+    for (const f of ["sized-untracked.txt", ".env.sized"]) rmSync(join(h.work, f));
+    git(h.work, "checkout", "--", "README.md");
   });
 
   test("exactness: modes, symlinks, deletions, names with spaces, newlines and unicode; remote edits overwritten, strays removed, ignored caches kept", async () => {

@@ -151,6 +151,10 @@ describe("the view's size from git's index", () => {
         const want = lstatOracle(root);
         const got = await fromIndex(root, want);
         expect({ round, ...got.direct }).toEqual({ round, files: want.files, bytes: want.bytes });
+        // The listing reads these entries instead of `git ls-files -c` (sync.ts): the same paths, in the same order.
+        const names: string[] = [];
+        expect(eachIndexEntry(readFileSync(join(root, ".git/index")), (e) => names.push(e.path), () => (names.length = 0))).toBe(true);
+        expect(names).toEqual(git(root, "ls-files", "-c", "-z").split("\0").filter(Boolean));
         expect(got.viaSync).toEqual({ files: want.files, bytes: want.bytes });
       }
       // The version asked for is the one read (git keeps extended flags at 3 or above).
