@@ -320,6 +320,9 @@ async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, sin
     u = 0;
     tally.reset();
   };
+  // The walk below is synchronous: what the caller starts beside the listing (the session's
+  // verdict, the tar) goes out first.
+  await new Promise<void>((resolve) => setImmediate(resolve));
   const index = readIndexFile(root, runtime.env);
   const tallied =
     index !== null &&
