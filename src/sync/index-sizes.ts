@@ -187,12 +187,12 @@ export class ViewTally {
     this.bytes += size;
   }
 
-  /** An index entry of the view that git status did not report; `name` decodes its path. */
-  entry(e: IndexEntry, name: () => string): void {
+  /** An index entry of the view that git status did not report; `name`: its path decoded. */
+  entry(e: IndexEntry, name: string): void {
     if (e.stage !== 0) return; // unmerged: git reports it, and it is looked at as reported
     const type = e.mode & S_IFMT;
     if (type !== S_IFREG && type !== S_IFLNK) return; // a gitlink: a directory, not a file of the view
-    if (e.unchecked || e.size === 0) this.look(name());
+    if (e.unchecked || e.size === 0) this.look(name);
     else {
       this.files++;
       this.bytes += e.size;
@@ -230,7 +230,7 @@ export function viewSizeFromIndex(input: ViewSizeInput): { files: number; bytes:
     buf,
     (e) => {
       const name = input.decode(e.path);
-      if (!input.outside(name)) tally.entry(e, () => name);
+      if (!input.outside(name)) tally.entry(e, name);
     },
     () => tally.reset(),
   );

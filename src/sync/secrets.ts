@@ -43,9 +43,14 @@ export function secretByName(path: string, rules: SecretRules): boolean {
   return false;
 }
 
+/** Whether `secretByContent` could say yes, by the name alone (only then is a file read): an `.npmrc`. */
+export function contentMayBeSecret(path: string): boolean {
+  return path.endsWith(".npmrc") && (path === ".npmrc" || path.endsWith("/.npmrc"));
+}
+
 /** An `.npmrc` with an auth line. */
 export function secretByContent(path: string, abs: string): boolean {
-  if (!path.endsWith(".npmrc") || !(path === ".npmrc" || path.endsWith("/.npmrc"))) return false;
+  if (!contentMayBeSecret(path)) return false;
   try {
     return NPM_AUTH.test(readFileSync(abs, "utf8"));
   } catch {

@@ -41,7 +41,7 @@ import { checkMaster } from "../ssh/exec.ts";
 import { checkLocalRsync, parseRsyncStats, rsyncArgs, rsyncNotFound } from "./rsync.ts";
 import { ABORT_FRAME, IN_SESSION_MAX_BYTES, IN_SESSION_MAX_FILES, buildTar, changeFrame, reportRecords } from "./insession.ts";
 import { encodeRemovals, inSessionSyncCommand, parseReport, startRemoteSync, stampKey, type RemoteSession, type Removal } from "./remote.ts";
-import { secretByContent, secretByName, secretRules, withoutSecrets, type SecretRules } from "./secrets.ts";
+import { contentMayBeSecret, secretByContent, secretByName, secretRules, withoutSecrets, type SecretRules } from "./secrets.ts";
 
 export { checkLocalRsync, parseRsyncStats, parseRsyncVersion, rsyncArgs, rsyncRemotePath, rsyncShellQuote, MIN_RSYNC } from "./rsync.ts";
 
@@ -297,7 +297,7 @@ async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, sin
     const name = fromBytes(bytes);
     if (name.includes("\uFFFD")) unreadable.add(name);
     else if (absent.has(name)) return null;
-    else if (secretByName(name, rules) || secretByContent(name, base + name)) held.add(name);
+    else if (secretByName(name, rules) || (contentMayBeSecret(name) && secretByContent(name, base + name))) held.add(name);
     else {
       candidates.push(name);
       if (asked.has(name)) inView.add(name);
@@ -331,7 +331,7 @@ async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, sin
       (e) => {
         while (u < untracked.length && untracked[u]! <= e.path) take(untracked[u++]!);
         const name = take(e.path);
-        if (name !== null && !gs.dirty.has(name)) tally.entry(e, () => name);
+        if (name !== null && !gs.dirty.has(name)) tally.entry(e, name);
       },
       reset,
     );
