@@ -1,7 +1,8 @@
 /**
- * The size of the view as git's index records it, so that a run whose change
- * set goes in the command's own session does not lstat every file of the tree
- * to say how big it is.
+ * git's index read here: its entries (the listing's tracked paths, sync.ts, as
+ * `git ls-files -c` would print them) and the size of the view as the index
+ * records it, so that a run whose change set goes in the command's own session
+ * does not lstat every file of the tree to say how big it is.
  *
  * Git keeps each entry's lstat data (size included) in the index and refreshes
  * it whenever it finds the file clean; `git status` has just done that. A
@@ -15,7 +16,7 @@
  *
  * The format is gitformat-index(5), versions 2 to 4, SHA-1 or SHA-256. Anything
  * else (a split or sparse index, another version, a file that does not parse
- * exactly) returns null and the caller lstats every path as before. A recorded
+ * exactly) returns null: the caller asks `git ls-files` and lstats every path. A recorded
  * size is 32 bits: git truncates a file over 4 GiB, so such a file counts
  * modulo 4 GiB here (the summary's figure only; nothing is sent on it).
  */
