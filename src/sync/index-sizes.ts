@@ -16,9 +16,9 @@
  *
  * The format is gitformat-index(5), versions 2 to 4, SHA-1 or SHA-256. Anything
  * else (a split or sparse index, another version, a file that does not parse
- * exactly) returns null: the caller asks `git ls-files` and lstats every path. A recorded
- * size is 32 bits: git truncates a file over 4 GiB, so such a file counts
- * modulo 4 GiB here (the summary's figure only; nothing is sent on it).
+ * exactly) returns null: the caller asks `git ls-files` and lstats every path.
+ * A recorded size is 32 bits: git truncates a file over 4 GiB, so such a file
+ * counts modulo 4 GiB here (the summary's figure only; nothing is sent on it).
  */
 import { lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
