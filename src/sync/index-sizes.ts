@@ -146,18 +146,22 @@ function walk(buf: Buffer, hashLen: number, each: (e: IndexEntry) => void): bool
 export interface ViewSizeInput {
   root: string;
   env: Record<string, string | undefined>;
-  /** Paths (JS strings, as the listing decodes them) git status reported: their size comes from lstat, or from `known`. */
-  reported: Iterable<string>;
+  /**
+   * Each entry in the index's order: its path decoded (a JS string) when it is in the view and git
+   * status did not report it, else null (a secret held back, an unreadable name, a reported path).
+   * The listing (sync.ts) does its own pass over the entries here.
+   */
+  visit(e: IndexEntry): string | null;
+  /** The walk starts again (another hash length): what `visit` gathered is to be thrown away. */
+  reset?(): void;
+  /** Once the walk is done: the paths git status reported that are in the view (JS strings). */
+  reported(): Iterable<string>;
   /** A reported file's size as the local check's own lstat found it (undefined: lstat it here). */
   known?(name: string): number | undefined;
-  /** Whether a path (JS string) is out of the view: a secret held back, an unreadable name, a path git reported. */
-  outside(name: string): boolean;
-  /** latin1 byte string → JS string (plan.ts fromBytes). */
-  decode(bytes: string): string;
 }
 
 /** The index file's bytes, when this code may read it (else null: the caller asks git or lstats). */
-export function readIndexFile(root: string, env: Record<string, string | undefined>): Buffer | null {
+function readIndexFile(root: string, env: Record<string, string | undefined>): Buffer | null {
   const file = indexFile(root, env);
   if (!file) return null;
   try {
@@ -172,7 +176,7 @@ export function readIndexFile(root: string, env: Record<string, string | undefin
  * not report counts by its recorded size (lstat when git does not vouch for it), a reported path by
  * its lstat (or the size the local check found).
  */
-export class ViewTally {
+class ViewTally {
   files = 0;
   bytes = 0;
   private readonly base: string;
@@ -219,9 +223,10 @@ export class ViewTally {
 }
 
 /**
- * The number of regular files and symlinks in the view and their total size,
- * as lstat over every path of the view would say; null when the index cannot
- * be read here (the caller lstats every path).
+ * One pass over the index: every entry to `visit`, and the number of regular
+ * files and symlinks in the view and their total size, as lstat over every
+ * path of the view would say; null when the index cannot be read here (the
+ * caller asks `git ls-files` and lstats every path).
  */
 export function viewSizeFromIndex(input: ViewSizeInput): { files: number; bytes: number } | null {
   const buf = readIndexFile(input.root, input.env);
@@ -230,12 +235,15 @@ export function viewSizeFromIndex(input: ViewSizeInput): { files: number; bytes:
   const read = eachIndexEntry(
     buf,
     (e) => {
-      const name = input.decode(e.path);
-      if (!input.outside(name)) tally.entry(e, name);
+      const name = input.visit(e);
+      if (name !== null) tally.entry(e, name);
     },
-    () => tally.reset(),
+    () => {
+      tally.reset();
+      input.reset?.();
+    },
   );
   if (!read) return null;
-  tally.reported(input.reported, input.known);
+  tally.reported(input.reported(), input.known);
   return { files: tally.files, bytes: tally.bytes };
 }

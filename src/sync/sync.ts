@@ -34,7 +34,7 @@ import { computeFingerprintAsync, loadSyncCache, markSyncPending, pendingPath, s
 import { changedSince, eachTrackedFile, gitState, type GitState } from "./gitstate.ts";
 import { onceRunPasses } from "../util/jit.ts";
 import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
-import { ViewTally, eachIndexEntry, readIndexFile, viewSizeFromIndex } from "./index-sizes.ts";
+import { viewSizeFromIndex } from "./index-sizes.ts";
 import { ignoredPaths } from "./ignore.ts";
 import { fromBytes, pathSet, planSync, quietReport, toBytes, viewDirs, type Candidate, type PathSet } from "./plan.ts";
 import { checkMaster } from "../ssh/exec.ts";
@@ -309,8 +309,8 @@ async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, sin
   const untracked = gs.untracked.map(toBytes).sort();
   let u = 0;
   // The index itself when this code can read it, with the view's size summed in the same pass (no
-  // second walk); else `git ls-files -c` (the same entries in the same order) and the size later.
-  const tally = new ViewTally(root);
+  // second walk); else `git ls-files -c` (the same entries in the same order), and an lstat per path
+  // for the size.
   const reset = () => {
     candidates.length = 0;
     held = new Set(gs.held);
@@ -318,24 +318,28 @@ async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, sin
     inView.clear();
     last = null;
     u = 0;
-    tally.reset();
   };
   // The walk below is synchronous: what the caller starts beside the listing (the session's
   // verdict, the tar) goes out first.
   await new Promise<void>((resolve) => setImmediate(resolve));
-  const index = readIndexFile(root, runtime.env);
-  const tallied =
-    index !== null &&
-    eachIndexEntry(
-      index,
-      (e) => {
+  const size =
+    viewSizeFromIndex({
+      root,
+      env: runtime.env,
+      visit: (e) => {
         while (u < untracked.length && untracked[u]! <= e.path) take(untracked[u++]!);
         const name = take(e.path);
-        if (name !== null && !gs.dirty.has(name)) tally.entry(e, name);
+        return name !== null && !gs.dirty.has(name) ? name : null;
       },
       reset,
-    );
-  if (!tallied) {
+      reported: () => {
+        while (u < untracked.length) take(untracked[u++]!); // the untracked paths after the index's last entry
+        return reportedPaths(gs, held);
+      },
+      // A reported file's size as the local check's lstat found it (gitstate.ts): one lstat per dirty file, not two.
+      known: (name) => gs.stats[name]?.[0],
+    }) ?? undefined;
+  if (!size) {
     reset();
     const listed = await eachTrackedFile(runtime, root, (p) => {
       while (u < untracked.length && untracked[u]! <= p) take(untracked[u++]!);
@@ -345,8 +349,6 @@ async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, sin
   }
   while (u < untracked.length) take(untracked[u++]!);
   const heldList = [...held].sort();
-  if (tallied) tally.reported(reportedPaths(gs, held), (name) => gs.stats[name]?.[0]);
-  const size = tallied ? { files: tally.files, bytes: tally.bytes } : undefined;
   if (!since) return { candidates, held: heldList, unreadable: unreadable.size, changed: [], gone: [], typeChange: false, size };
   // What changed: only those paths are looked at here (the full view is sized while rsync runs).
   const present = (p: string) => inView.has(p) && isFileOrLink(root, p);
@@ -439,7 +441,7 @@ function sessionSync(
   ready.catch(() => {});
   // The view's size (the summary's figures) is summed once the frames are out: nothing waits for it but the record.
   let sizing: Promise<{ files: number; bytes: number }> | null = null;
-  const sized = () => (sizing ??= ready.then(() => viewSize(runtime, input.localRoot, c.gs, listing!)));
+  const sized = () => (sizing ??= ready.then(() => viewSize(input.localRoot, listing!)));
   const pack = (paths: string[]) => packSet(runtime, input.localRoot, paths);
   const { paths: likely, packing } = c.likely;
   const removalKey = (r: Removal) => `${r.op}${r.path}`;
@@ -635,24 +637,12 @@ function filesAndSize(root: string, paths: string[]): { files: string[]; bytes: 
 }
 
 /**
- * The view's file count and total size: from git's index, which git status has
- * just refreshed, and lstat for what it cannot vouch for (index-sizes.ts);
- * else one lstat per path of the view.
+ * The view's file count and total size: as the listing summed it from git's
+ * index (index-sizes.ts), else (the index could not be read here) one lstat
+ * per path of the view.
  */
-export async function viewSize(runtime: Runtime, root: string, gs: GitState, listing: Pick<Listing, "candidates" | "held" | "size">): Promise<{ files: number; bytes: number }> {
-  if (listing.size) return listing.size;
-  const held = new Set(listing.held);
-  const reported = reportedPaths(gs, held);
-  const fromIndex = viewSizeFromIndex({
-    root,
-    env: runtime.env,
-    reported,
-    outside: (name) => held.has(name) || gs.dirty.has(name) || name.includes("\uFFFD"),
-    decode: fromBytes,
-    // A reported file's size as the local check's lstat found it (gitstate.ts): one lstat per dirty file, not two.
-    known: (name) => gs.stats[name]?.[0],
-  });
-  return fromIndex ?? sizeAsync(root, listing.candidates);
+export async function viewSize(root: string, listing: Pick<Listing, "candidates" | "size">): Promise<{ files: number; bytes: number }> {
+  return listing.size ?? sizeAsync(root, listing.candidates);
 }
 
 /** filesAndSize's count and total, in slices that let the event loop run between them (an exchange, the command's output). */

@@ -93,15 +93,32 @@ function lstatOracle(root: string): { files: number; bytes: number; held: string
   return { files, bytes, held, view };
 }
 
+/** viewSizeFromIndex for a caller without a listing of its own: an entry is out of the view by its name. */
+function sizeFromIndex(root: string, outside: (name: string) => boolean, reported: string[] = [], opts: { env?: Record<string, string | undefined>; known?: (name: string) => number | undefined } = {}) {
+  return viewSizeFromIndex({
+    root,
+    env: opts.env ?? GIT_ENV,
+    visit: (e) => {
+      const name = fromBytes(e.path);
+      return outside(name) ? null : name;
+    },
+    reported: () => reported,
+    known: opts.known,
+  });
+}
+
+/** The size from the index (reported paths by lstat, and by the check's own record as sync.ts does), and sync.ts's lstat fallback. */
 async function fromIndex(root: string, { held, view }: { held: string[]; view: string[] }) {
   const runtime = createRuntime({ cwd: root, env: GIT_ENV });
   const gs = await gitState(runtime, root, { salt: "s", rules: secretRules(root, "/nonexistent-crabbox-home"), stats: {} });
   if (!gs) throw new Error("gitState: null");
   const h = new Set(held);
   const reported = [...gs.dirty].filter(([p, sig]) => sig !== "-" && !h.has(p)).map(([p]) => p);
-  const direct = viewSizeFromIndex({ root, env: GIT_ENV, reported, outside: (n) => h.has(n) || gs.dirty.has(n) || n.includes("\uFFFD"), decode: fromBytes });
-  const viaSync = await viewSize(runtime, root, gs, { candidates: view, held });
-  return { direct, viaSync };
+  const outside = (n: string) => h.has(n) || gs.dirty.has(n) || n.includes("\uFFFD");
+  const direct = sizeFromIndex(root, outside, reported);
+  const withKnown = sizeFromIndex(root, outside, reported, { known: (n) => gs.stats[n]?.[0] });
+  const fallback = await viewSize(root, { candidates: view });
+  return { direct, withKnown, fallback };
 }
 
 /** Random edits of the kinds a working tree sees. */
@@ -151,11 +168,12 @@ describe("the view's size from git's index", () => {
         const want = lstatOracle(root);
         const got = await fromIndex(root, want);
         expect({ round, ...got.direct }).toEqual({ round, files: want.files, bytes: want.bytes });
+        expect(got.withKnown).toEqual({ files: want.files, bytes: want.bytes });
+        expect(got.fallback).toEqual({ files: want.files, bytes: want.bytes });
         // The listing reads these entries instead of `git ls-files -c` (sync.ts): the same paths, in the same order.
         const names: string[] = [];
         expect(eachIndexEntry(readFileSync(join(root, ".git/index")), (e) => names.push(e.path), () => (names.length = 0))).toBe(true);
         expect(names).toEqual(git(root, "ls-files", "-c", "-z").split("\0").filter(Boolean));
-        expect(got.viaSync).toEqual({ files: want.files, bytes: want.bytes });
       }
       // The version asked for is the one read (git keeps extended flags at 3 or above).
       expect(readFileSync(join(root, ".git/index")).readUInt32BE(4)).toBe(version === 2 ? 3 : version);
@@ -180,7 +198,7 @@ describe("the view's size from git's index", () => {
     const want = lstatOracle(root);
     const h = new Set(want.held);
     // No status first (it would refresh the entry): the index as it is.
-    const got = viewSizeFromIndex({ root, env: GIT_ENV, reported: [], outside: (n) => h.has(n), decode: fromBytes });
+    const got = sizeFromIndex(root, (n) => h.has(n));
     expect(got).toEqual({ files: want.files, bytes: want.bytes });
   });
 
@@ -192,10 +210,14 @@ describe("the view's size from git's index", () => {
     const runtime = createRuntime({ cwd: root, env: GIT_ENV });
     const gs = await gitState(runtime, root, { salt: "s", rules: secretRules(root, "/nonexistent-crabbox-home"), stats: {} });
     if (!gs) throw new Error("gitState: null");
-    expect((await viewSize(runtime, root, gs, { candidates: want.view, held: want.held })).bytes).toBe(want.bytes);
+    const h = new Set(want.held);
+    const outside = (n: string) => h.has(n) || gs.dirty.has(n);
+    const reported = [...gs.dirty].filter(([p, sig]) => sig !== "-" && !h.has(p)).map(([p]) => p);
+    const known = (n: string) => gs.stats[n]?.[0];
+    expect(sizeFromIndex(root, outside, reported, { known })).toEqual({ files: want.files, bytes: want.bytes });
     // What the check recorded is what counts: a size it did not see on disk shows up in the total.
     for (const p of ["a.txt", "untracked.txt"]) gs.stats[p]![0] += 1000;
-    expect(await viewSize(runtime, root, gs, { candidates: want.view, held: want.held })).toEqual({ files: want.files, bytes: want.bytes + 2000 });
+    expect(sizeFromIndex(root, outside, reported, { known })).toEqual({ files: want.files, bytes: want.bytes + 2000 });
   });
 
   test("a split index is not read here; the size comes from lstat and is the same", async () => {
@@ -206,7 +228,7 @@ describe("the view's size from git's index", () => {
     const want = lstatOracle(root);
     const got = await fromIndex(root, want);
     expect(got.direct).toBeNull();
-    expect(got.viaSync).toEqual({ files: want.files, bytes: want.bytes });
+    expect(got.fallback).toEqual({ files: want.files, bytes: want.bytes });
   });
 
   test("a damaged index, or one the environment moves, is not read", () => {
@@ -220,11 +242,11 @@ describe("the view's size from git's index", () => {
     version5.writeUInt32BE(5, 4);
     for (const cut of [index.subarray(0, 12), index.subarray(0, index.length - 30), misnamed, version5, Buffer.concat([index, Buffer.from("x")])]) {
       writeFileSync(join(root, ".git/index"), cut);
-      expect(viewSizeFromIndex({ root, env: GIT_ENV, reported: [], outside, decode: fromBytes })).toBeNull();
+      expect(sizeFromIndex(root, outside)).toBeNull();
     }
     writeFileSync(join(root, ".git/index"), index);
-    expect(viewSizeFromIndex({ root, env: GIT_ENV, reported: [], outside, decode: fromBytes })).not.toBeNull();
-    expect(viewSizeFromIndex({ root, env: { ...GIT_ENV, GIT_INDEX_FILE: "/elsewhere" }, reported: [], outside, decode: fromBytes })).toBeNull();
+    expect(sizeFromIndex(root, outside)).not.toBeNull();
+    expect(sizeFromIndex(root, outside, [], { env: { ...GIT_ENV, GIT_INDEX_FILE: "/elsewhere" } })).toBeNull();
   });
 
   test("a linked worktree's index is its own", async () => {
