@@ -75,8 +75,13 @@ printf 'D%s\\n' "$n"
 exit $fail
 `;
 
-/** Lists the entries of each changed directory given as arguments. */
-export const KIDS_SCRIPT = `for d; do printf 'd%s\\000' "$d"; for e in "$d"/* "$d"/.[!.]* "$d"/..?*; do if [ -e "$e" ] || [ -L "$e" ]; then printf 'c%s\\000' "$e"; fi; done; done`;
+/**
+ * Lists the entries of each changed directory given as arguments: a `d` record per directory, then
+ * find's own names of their entries (one readdir each, no stat), which start with "./" (the walk's
+ * names do) and so tell themselves apart from the records. REPORT_START checked that find takes
+ * -mindepth, -maxdepth and -print0 before it chose the incremental report.
+ */
+export const KIDS_SCRIPT = `printf 'd%s\\000' "$@"; exec find "$@" -mindepth 1 -maxdepth 1 -print0`;
 
 /**
  * Both reports' start: into the physical work root (made if missing), the new
@@ -94,7 +99,7 @@ for s in "$sdir/$key".*; do
   case $s in "$sdir/$key.$new"|"$sdir/$key.$old") ;; *) rm -f -- "$s";; esac
 done
 ref=
-if [ -n "$old" ] && [ -f "$sdir/$key.$old" ] && find . -prune -cnewer "$sdir/$key.$old" >/dev/null 2>&1; then ref=$sdir/$key.$old; fi
+if [ -n "$old" ] && [ -f "$sdir/$key.$old" ] && find . -mindepth 0 -maxdepth 0 -cnewer "$sdir/$key.$old" -print0 >/dev/null 2>&1; then ref=$sdir/$key.$old; fi
 kids=${shQuote(KIDS_SCRIPT)}
 `;
 
@@ -250,8 +255,9 @@ export function parseReport(records: string[]): RemoteReport {
       if (report.mode === "incremental") report.children.set(lastDir, new Set());
     } else if (kind === "f") report.files.push(rel(body));
     else if (kind === "g") report.touched.push(rel(body));
-    else if (kind === "c" && lastDir !== null) {
-      const child = rel(body);
+    else if (kind === "." && lastDir !== null) {
+      // An entry of a changed directory, as find names it (KIDS_SCRIPT).
+      const child = rel(r);
       const slash = child.lastIndexOf("/");
       const parent = slash < 0 ? "" : child.slice(0, slash);
       const set = report.children.get(parent) ?? report.children.set(parent, new Set()).get(parent)!;

@@ -152,6 +152,34 @@ describe("a small change set goes in the command's own session", () => {
     expect(readFileSync(join(remoteRoot, "node_modules", "pkg", "index.js"), "utf8")).toBe("cache\n");
   });
 
+  test("files of ours deleted in the codespace come back: a changed directory's entries are listed (names with a newline, a leading dash, a dot)", async () => {
+    const names = ["plain.txt", "new\nline.txt", "-dash", ".dot", "sp ace"];
+    mkdirSync(join(h.work, "del", "sub"), { recursive: true });
+    for (const n of names) writeFileSync(join(h.work, "del", n), `${n}\n`);
+    writeFileSync(join(h.work, "del", "sub", "kept.txt"), "kept\n");
+    writeFileSync(join(h.work, "root-del.txt"), "root\n");
+    writeFileSync(join(h.work, "trigger.txt"), "0\n");
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    expectMirror();
+    // Remotely: files of ours deleted, in a directory, in its parent, and at the top; locally one
+    // unrelated change, so that the set goes in the session and the report is incremental.
+    for (const n of ["new\nline.txt", "-dash", ".dot"]) rmSync(join(remoteRoot, "del", n));
+    rmSync(join(remoteRoot, "del", "sub"), { recursive: true });
+    rmSync(join(remoteRoot, "root-del.txt"));
+    writeFileSync(join(h.work, "trigger.txt"), "1\n");
+    // What is still there is not written again (its ctime stays): only what is missing is sent.
+    const untouched = ["del/plain.txt", "del/sp ace", "README.md"];
+    const inodes = () => untouched.map((p) => `${p} ${statSync(join(remoteRoot, p), { bigint: true }).ctimeNs}`);
+    const before = inodes();
+    reset();
+    const r = await h.run(["run", "--id", lease.slug, "--", "cat", "del/-dash", "root-del.txt", "del/sub/kept.txt"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("-dash\nroot\nkept\n");
+    expect(sshCalls().sessions).toHaveLength(1);
+    expectMirror();
+    expect(inodes()).toEqual(before);
+  });
+
   test("a remote symlink where a directory of ours goes is replaced, never written through", async () => {
     const outside = join(h.tmp, "outside");
     mkdirSync(outside, { recursive: true });
