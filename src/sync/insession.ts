@@ -9,7 +9,7 @@
  * records (as remote.ts encodes them), then a gzipped tar of the paths to send, with
  * an entry for each parent directory first (so a remote symlink standing
  * where a directory of ours goes is replaced, never written through), made
- * by the local `tar` from `./`-prefixed names given NUL-separated; or `A\n`,
+ * by the local `tar` (and `gzip -1`) from `./`-prefixed names given NUL-separated; or `A\n`,
  * which ends the session before the command (the rsync path then).
  *
  * The set may come in two frames: `P` (a part) with what changed here, sent
@@ -18,6 +18,9 @@
  * report adds (remote edits undone, strays removed). The codespace writes the
  * first while the report is read and planned here.
  */
+import { randomBytes } from "node:crypto";
+import { closeSync, fstatSync, openSync, readSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
 import type { Runtime } from "../runtime.ts";
 import { safeRelativePath } from "./remote.ts";
 
@@ -48,21 +51,42 @@ export function tarMembers(send: string[]): string[] {
   return [...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** A tar of these paths under root (no recursion: directories as entries only), or null when tar fails. */
-export async function buildTar(runtime: Runtime, root: string, send: string[]): Promise<Uint8Array | null> {
+/**
+ * The tar, gzipped (-1) by a local `gzip` beside it: `tar … | gzip -1` in one `sh`, written into a
+ * file of ours that is already unlinked, so that neither waits for this process (whose listing
+ * may hold its thread meanwhile) to drain a pipe. A tar that fails says so on stderr.
+ */
+const PACK_SCRIPT = `{ tar -c -f - -C "$1" --no-recursion --null -T - || printf 'crabbox-pack: tar failed (exit %s)\\n' "$?" >&2; } | gzip -1`;
+
+/** A gzipped tar of these paths under root (no recursion: directories as entries only), or null when it could not be made. */
+export async function buildTar(runtime: Runtime, root: string, send: string[], dir: string): Promise<Uint8Array | null> {
   const members = tarMembers(send);
-  let child;
+  const path = join(dir, `.pack-${randomBytes(6).toString("hex")}`);
+  let fd: number;
   try {
-    child = runtime.spawn(["tar", "-c", "-f", "-", "-C", root, "--no-recursion", "--null", "-T", "-"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    fd = openSync(path, "wx+", 0o600);
   } catch {
     return null;
   }
-  const out = new Response(child.stdout!).arrayBuffer();
-  const err = new Response(child.stderr!).text();
-  child.stdin!.write(Buffer.from(members.map((m) => `./${m}\0`).join(""), "latin1"));
-  child.stdin!.end();
-  const [bytes, , exit] = await Promise.all([out, err, child.exited]);
-  return exit.code === 0 ? new Uint8Array(bytes) : null;
+  try {
+    unlinkSync(path);
+    let child;
+    try {
+      child = runtime.spawn(["sh", "-c", PACK_SCRIPT, "crabbox-pack", root], { stdin: "pipe", stdout: fd, stderr: "pipe" });
+    } catch {
+      return null;
+    }
+    const err = new Response(child.stderr!).text();
+    child.stdin!.write(Buffer.from(members.map((m) => `./${m}\0`).join(""), "latin1"));
+    child.stdin!.end();
+    const [text, exit] = await Promise.all([err, child.exited]);
+    if (exit.code !== 0 || text.includes("crabbox-pack:")) return null;
+    const size = fstatSync(fd).size;
+    const out = Buffer.allocUnsafe(size);
+    return readSync(fd, out, 0, size, 0) === size ? new Uint8Array(out.buffer, out.byteOffset, size) : null;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** `S <removals> <tar>\n` + removals + tar (`P` for a part that another frame follows). */

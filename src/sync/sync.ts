@@ -24,6 +24,7 @@
  * only once the start marker proves the set applied.
  */
 import { existsSync, lstatSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { ExecResult, Runtime } from "../runtime.ts";
 import { proxyLogPathFor } from "../ssh/config.ts";
@@ -540,10 +541,9 @@ function sessionSync(
 /** A tar of these paths (byte strings) under root, gzipped; empty for none; null when tar fails or it is too big. */
 async function packSet(runtime: Runtime, root: string, paths: string[]): Promise<Uint8Array | null> {
   if (paths.length === 0) return new Uint8Array(0);
-  const tar = await buildTar(runtime, root, paths);
-  if (!tar || tar.length > IN_SESSION_MAX_BYTES + 1024 * (paths.length + 20)) return null;
   // gzip -1: what rsync's -z would save on the wire, at a few ms per MiB.
-  return Bun.gzipSync(tar as Uint8Array<ArrayBuffer>, { level: 1 });
+  const packed = await buildTar(runtime, root, paths, join(runtime.crabboxHome, "sync"));
+  return packed && packed.length <= IN_SESSION_MAX_BYTES + 1024 * (paths.length + 20) ? packed : null;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

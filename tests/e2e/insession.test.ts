@@ -517,6 +517,30 @@ describe("the change set goes in two parts: what changed here at once, the repor
     await expectRecorded();
   });
 
+  for (const [tool, script] of [
+    ["gzip", 'cat >/dev/null; echo "gzip: simulated failure" >&2; exit 1'],
+    ["tar", 'echo "tar: simulated failure" >&2; exit 2'],
+  ] as const) {
+    test(`the change set cannot be packed here (${tool} fails): rsync sends it, the command runs once, exact`, async () => {
+      const counter = await settledCounter(`ran-${tool}-fails`);
+      const bin = join(h.tmp, `failing-${tool}`);
+      mkdirSync(bin, { recursive: true });
+      writeFileSync(join(bin, tool), `#!/bin/sh\n${script}\n`);
+      chmodSync(join(bin, tool), 0o755);
+      writeFileSync(join(h.work, `${tool}-fails.txt`), "packed?\n");
+      reset();
+      const transfers = rsync.transfers();
+      const r = await h.run(["run", "--id", lease.slug, "--", "sh", "-c", `cat ${tool}-fails.txt; echo x >> "$CODESPACE_DIR/ran-${tool}-fails"`], {
+        env: { ...h.env, PATH: `${bin}:${h.env.PATH}` },
+      });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe("packed?\n");
+      expect(readFileSync(counter, "utf8")).toBe("x\n");
+      expect(rsync.transfers()).toBeGreaterThan(transfers);
+      expectMirror();
+    });
+  }
+
   test("our process killed between the part and the answer: the command never runs, and the next run mirrors exactly", async () => {
     const counter = await settledCounter("ran-part");
     writeFileSync(join(h.work, "part-killed.txt"), "k1\n");
