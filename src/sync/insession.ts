@@ -5,12 +5,14 @@
  * remotely (one framed marker on stderr), then reads its frames from stdin,
  * applies each, and only then does the command start, with the rest of stdin.
  *
- * A frame: a header line `S <removals length> <tar length>\n`, the removal
- * records (as remote.ts encodes them), then a gzipped tar of the paths to send, with
- * an entry for each parent directory first (so a remote symlink standing
- * where a directory of ours goes is replaced, never written through), made
- * by the local `tar` (and `gzip -1`) from `./`-prefixed names given NUL-separated; or `A\n`,
- * which ends the session before the command (the rsync path then).
+ * A frame: a header line `S <records length> <tar length>\n`, the removal
+ * records (as remote.ts encodes them) followed by the directories the tar
+ * needs, parents first, with their modes (`parentDirs`: a remote symlink or
+ * file standing where a directory of ours goes is removed before anything is
+ * unpacked, so nothing is written through it), then a gzipped tar of the
+ * paths to send (files and links only), made by the local `tar` and `gzip -1`
+ * from `./`-prefixed names given NUL-separated; or `A\n`, which ends the
+ * session before the command (the rsync path then).
  *
  * The set may come in two frames: `P` (a part) with what changed here, sent
  * as soon as it is packed, without waiting for the remote report (what
@@ -19,7 +21,7 @@
  * first while the report is read and planned here.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, fstatSync, openSync, readSync, unlinkSync } from "node:fs";
+import { closeSync, fstatSync, lstatSync, openSync, readSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Runtime } from "../runtime.ts";
 import { safeRelativePath } from "./remote.ts";
@@ -39,16 +41,39 @@ export const IN_SESSION_MAX_BYTES = 4 * 1024 * 1024;
 
 export const ABORT_FRAME = new Uint8Array(Buffer.from("A\n", "latin1"));
 
-/** The paths to put in the tar: every parent directory first, then the paths (latin1 byte strings). */
+/** The paths to put in the tar: the files and links themselves, sorted (latin1 byte strings). Their directories go as `parentDirs`. */
 export function tarMembers(send: string[]): string[] {
-  const all = new Set<string>();
-  for (const p of send) {
-    if (!safeRelativePath(p)) throw new Error(`unsafe path in the change set: ${JSON.stringify(p)}`);
-    for (let i = p.indexOf("/"); i > 0; i = p.indexOf("/", i + 1)) all.add(p.slice(0, i));
-    all.add(p);
-  }
+  for (const p of send) if (!safeRelativePath(p)) throw new Error(`unsafe path in the change set: ${JSON.stringify(p)}`);
+  return [...new Set(send)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Every directory above the paths, parents first, as the records that come after a frame's removals
+ * (remote.ts DELETE_SCRIPT): `m<octal mode here> <path>`, NUL-terminated, latin1. The codespace makes
+ * sure each is a real directory before the tar is unpacked (a symlink or a file standing there is
+ * removed, never written through; a missing one is made with this mode); one that is there is left as
+ * it is (git keeps no directory modes; its times stay, so that the next sync's report does not list it
+ * as changed). null when one of them is not a directory here (any more): the caller goes the rsync way.
+ */
+export function parentDirs(root: string, send: string[]): Uint8Array | null {
+  const base = root.endsWith("/") ? root : `${root}/`;
+  const dirs = new Set<string>();
+  for (const p of send) for (let i = p.indexOf("/"); i > 0; i = p.indexOf("/", i + 1)) dirs.add(p.slice(0, i));
   // A path sorts after its own prefix: parents come before what they hold.
-  return [...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const sorted = [...dirs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  let records = "";
+  for (const d of sorted) {
+    if (!safeRelativePath(d)) throw new Error(`unsafe path in the change set: ${JSON.stringify(d)}`);
+    let st;
+    try {
+      st = lstatSync(Buffer.from(base + d, "latin1"));
+    } catch {
+      return null;
+    }
+    if (!st.isDirectory()) return null;
+    records += `m${(st.mode & 0o7777).toString(8)} ${d}\0`;
+  }
+  return new Uint8Array(Buffer.from(records, "latin1"));
 }
 
 /**
@@ -89,10 +114,16 @@ export async function buildTar(runtime: Runtime, root: string, send: string[], d
   }
 }
 
-/** `S <removals> <tar>\n` + removals + tar (`P` for a part that another frame follows). */
-export function changeFrame(removals: Uint8Array, tar: Uint8Array, kind: "S" | "P" = "S"): Uint8Array {
-  const head = Buffer.from(`${kind} ${removals.length} ${tar.length}\n`, "latin1");
-  return new Uint8Array(Buffer.concat([head, removals, tar]));
+/** What goes with a frame's removals: the directories its tar needs (`parentDirs`) and the tar, gzipped. */
+export interface Packed {
+  dirs: Uint8Array;
+  tar: Uint8Array;
+}
+
+/** `S <records> <tar>\n` + removal records + directory records + tar (`P` for a part that another frame follows). */
+export function changeFrame(removals: Uint8Array, packed: Packed, kind: "S" | "P" = "S"): Uint8Array {
+  const head = Buffer.from(`${kind} ${removals.length + packed.dirs.length} ${packed.tar.length}\n`, "latin1");
+  return new Uint8Array(Buffer.concat([head, removals, packed.dirs, packed.tar]));
 }
 
 /** The report's NUL-terminated records (latin1). */

@@ -37,7 +37,14 @@ import { classifySshFailure, logMark, readLogSince } from "../ssh/diagnose.ts";
 import { sshArgs } from "../ssh/exec.ts";
 import { quoteWorkRoot, shQuote } from "../ssh/quote.ts";
 
-/** Applies the removal records given as arguments; $1 is the physical work root. */
+/**
+ * Applies the removal records given as arguments; $1 is the physical work root. An in-session
+ * frame's records may end with directory records, `m<octal mode> <path>` (insession.ts parentDirs,
+ * parents first): each is made sure to be a real directory before the frame's tar is unpacked. A
+ * symlink or anything else standing there is removed (nothing is written through it; its parents
+ * were made sure of just before), a missing one is made with that mode, one that is there is left
+ * alone.
+ */
 export const DELETE_SCRIPT = `
 LC_ALL=C; export LC_ALL
 phys=$1; shift
@@ -45,8 +52,19 @@ fail=0; n=0; cur=; ok=0
 flush() { if [ $# -gt 0 ]; then rm -f -- "$@" || fail=1; fi; }
 for r; do
   op=\${r%"\${r#?}"}; p=\${r#?}
+  if [ "$op" = m ]; then
+    case $p in *" "*) m=\${p%% *}; p=\${p#* };; *) m=; esac
+    case $m in ""|*[!0-7]*) printf 'crabbox-sync: refusing the directory record %s\\n' "$r" >&2; fail=1; continue;; esac
+  fi
   case $p in ""|/*) printf 'crabbox-sync: refusing to remove %s\\n' "$p" >&2; fail=1; continue;; esac
   case /$p/ in */../*|*/./*|*//*|*/.git/*) printf 'crabbox-sync: refusing to remove %s\\n' "$p" >&2; fail=1; continue;; esac
+  if [ "$op" = m ]; then
+    flush "$@"; set --; cur=
+    d=$phys/$p
+    if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then rm -f -- "$d" || { fail=1; continue; }; fi
+    [ -d "$d" ] || mkdir -m "$m" -- "$d" || fail=1
+    continue
+  fi
   case $p in */*) dir=\${p%/*}; leaf=\${p##*/};; *) dir=.; leaf=$p;; esac
   if [ "$op" = d ] || [ "$dir" != "$cur" ]; then
     flush "$@"; set --; cur=$dir; ok=1

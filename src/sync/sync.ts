@@ -40,7 +40,7 @@ import { ignoredPaths } from "./ignore.ts";
 import { fromBytes, pathSet, planSync, quietReport, toBytes, viewDirs, type Candidate, type PathSet } from "./plan.ts";
 import { checkMaster } from "../ssh/exec.ts";
 import { checkLocalRsync, parseRsyncStats, rsyncArgs, rsyncNotFound } from "./rsync.ts";
-import { ABORT_FRAME, IN_SESSION_MAX_BYTES, IN_SESSION_MAX_FILES, buildTar, changeFrame, reportRecords } from "./insession.ts";
+import { ABORT_FRAME, IN_SESSION_MAX_BYTES, IN_SESSION_MAX_FILES, buildTar, changeFrame, parentDirs, reportRecords, type Packed } from "./insession.ts";
 import { encodeRemovals, inSessionSyncCommand, parseReport, startRemoteSync, stampKey, type RemoteSession, type Removal } from "./remote.ts";
 import { contentMayBeSecret, secretByContent, secretByName, secretRules, withoutSecrets, type SecretRules } from "./secrets.ts";
 
@@ -416,7 +416,7 @@ function sessionSync(
     pendingMarked: Promise<void>;
     since: Set<string>;
     /** The likely change set (byte strings, sorted), and its packing, started before the listing. */
-    likely: { paths: string[]; packing: Promise<Uint8Array | null> | null };
+    likely: { paths: string[]; packing: Promise<Packed | null> | null };
   },
 ): SessionSync {
   let view: string[] = [];
@@ -454,10 +454,10 @@ function sessionSync(
     const plan = planSync({ view, viewSet, dirSet, changed, gone, report: quietReport(), written: new Set() });
     const removals = await decideRemovals(runtime, input.localRoot, "git", plan.candidates);
     const packed = await (packing && sameList(plan.send, likely) ? packing : pack(plan.send));
-    if (!packed || (packed.length === 0 && removals.length === 0)) return null;
+    if (!packed || (packed.tar.length === 0 && removals.length === 0)) return null;
     await c.pendingMarked;
     framed = true;
-    part = { send: new Set(plan.send), removals: new Set(removals.map(removalKey)), bytes: packed.length };
+    part = { send: new Set(plan.send), removals: new Set(removals.map(removalKey)), bytes: packed.tar.length };
     return changeFrame(encodeRemovals(removals), packed, "P");
   });
   first.catch(() => {});
@@ -494,7 +494,7 @@ function sessionSync(
       if (!packed) return abort();
       await c.pendingMarked;
       framed = true;
-      sent = { written: plan.send, bytes: (p?.bytes ?? 0) + packed.length, removals: (p?.removals.size ?? 0) + removals.length };
+      sent = { written: plan.send, bytes: (p?.bytes ?? 0) + packed.tar.length, removals: (p?.removals.size ?? 0) + removals.length };
       setImmediate(() => void sized().catch(() => {}));
       return changeFrame(encodeRemovals(removals), packed);
     },
@@ -538,12 +538,14 @@ function sessionSync(
   };
 }
 
-/** A tar of these paths (byte strings) under root, gzipped; empty for none; null when tar fails or it is too big. */
-async function packSet(runtime: Runtime, root: string, paths: string[]): Promise<Uint8Array | null> {
-  if (paths.length === 0) return new Uint8Array(0);
+/** A tar of these paths (byte strings) under root, gzipped, and the directories it needs; empty for none; null when tar fails or it is too big. */
+async function packSet(runtime: Runtime, root: string, paths: string[]): Promise<Packed | null> {
+  if (paths.length === 0) return { dirs: new Uint8Array(0), tar: new Uint8Array(0) };
+  const dirs = parentDirs(root, paths);
+  if (!dirs) return null;
   // gzip -1: what rsync's -z would save on the wire, at a few ms per MiB.
-  const packed = await buildTar(runtime, root, paths, join(runtime.crabboxHome, "sync"));
-  return packed && packed.length <= IN_SESSION_MAX_BYTES + 1024 * (paths.length + 20) ? packed : null;
+  const tar = await buildTar(runtime, root, paths, join(runtime.crabboxHome, "sync"));
+  return tar && tar.length <= IN_SESSION_MAX_BYTES + 1024 * (paths.length + 20) ? { dirs, tar } : null;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -180,24 +180,58 @@ describe("a small change set goes in the command's own session", () => {
     expect(inodes()).toEqual(before);
   });
 
-  test("a remote symlink where a directory of ours goes is replaced, never written through", async () => {
-    const outside = join(h.tmp, "outside");
-    mkdirSync(outside, { recursive: true });
-    mkdirSync(join(h.work, "esc"), { recursive: true });
-    writeFileSync(join(h.work, "esc", "a.txt"), "a\n");
+  for (const [label, top, plant] of [
+    ["a symlink out of the work root where the directory itself goes", "esc", "link"],
+    ["a symlink out of the work root two levels up", "esc2", "link"],
+    ["a file where the directory goes", "esc3", "file"],
+  ] as const) {
+    test(`remotely, ${label}: replaced by a directory, never written through`, async () => {
+      const outside = join(h.tmp, `outside-${top}`);
+      mkdirSync(outside, { recursive: true });
+      const dir = top === "esc2" ? join(top, "mid", "leaf") : top;
+      mkdirSync(join(h.work, dir), { recursive: true });
+      writeFileSync(join(h.work, dir, "a.txt"), "a\n");
+      expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+      // Remotely, the top directory becomes a symlink out of the work root (or a file); locally a file under it changes.
+      rmSync(join(remoteRoot, top), { recursive: true });
+      if (plant === "link") symlinkSync(outside, join(remoteRoot, top));
+      else writeFileSync(join(remoteRoot, top), "a file\n");
+      writeFileSync(join(h.work, dir, "a.txt"), "changed\n");
+      reset();
+      const r = await h.run(["run", "--id", lease.slug, "--", "cat", `${dir}/a.txt`]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe("changed\n");
+      expect(sshCalls().sessions).toHaveLength(1); // it went through the tar
+      expect(readdirSync(outside)).toEqual([]);
+      expect(lstatSync(join(remoteRoot, top)).isDirectory()).toBe(true);
+      expectMirror();
+    });
+  }
+
+  test("directories: a new one is made with its mode here; one that is there keeps its times (the next report does not list it again)", async () => {
+    mkdirSync(join(h.work, "keep", "deep"), { recursive: true });
+    writeFileSync(join(h.work, "keep", "deep", "f.txt"), "1\n");
     expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
-    // Remotely, esc becomes a symlink out of the work root; locally a file in esc changes.
-    rmSync(join(remoteRoot, "esc"), { recursive: true });
-    symlinkSync(outside, join(remoteRoot, "esc"));
-    writeFileSync(join(h.work, "esc", "a.txt"), "changed\n");
+    const times = (p: string) => {
+      const st = statSync(join(remoteRoot, p), { bigint: true });
+      return `${p} ${st.ctimeNs} ${st.mtimeNs}`;
+    };
+    const before = [times("keep")];
+    // A changed file two levels down, and new directories with modes of their own.
+    writeFileSync(join(h.work, "keep", "deep", "f.txt"), "2\n");
+    mkdirSync(join(h.work, "fresh", "inner"), { recursive: true });
+    chmodSync(join(h.work, "fresh"), 0o750);
+    chmodSync(join(h.work, "fresh", "inner"), 0o700);
+    writeFileSync(join(h.work, "fresh", "inner", "n.txt"), "n\n");
     reset();
-    const r = await h.run(["run", "--id", lease.slug, "--", "cat", "esc/a.txt"]);
+    const r = await h.run(["run", "--id", lease.slug, "--", "cat", "keep/deep/f.txt", "fresh/inner/n.txt"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe("changed\n");
-    expect(sshCalls().sessions).toHaveLength(1); // it went through the tar
-    expect(readdirSync(outside)).toEqual([]);
-    expect(lstatSync(join(remoteRoot, "esc")).isDirectory()).toBe(true);
+    expect(r.stdout).toBe("2\nn\n");
+    expect(sshCalls().sessions).toHaveLength(1);
     expectMirror();
+    expect([times("keep")]).toEqual(before); // only deep (its file replaced) and the root (fresh made in it) changed
+    expect((statSync(join(remoteRoot, "fresh")).mode & 0o777).toString(8)).toBe("750");
+    expect((statSync(join(remoteRoot, "fresh", "inner")).mode & 0o777).toString(8)).toBe("700");
   });
 
   test("the command's stdin still reaches it, with a change set and without one", async () => {
