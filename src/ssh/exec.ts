@@ -136,7 +136,7 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
           async (frame) => {
             if (!frame) return;
             await stdinPump.writeAll(frame);
-            runtime.trace?.(`ssh: change set part sent (${frame.length} bytes)`);
+            runtime.trace?.(`ssh: change set part sent (${frame.length} bytes, ${frameHead(frame)})`);
           },
           () => {},
         );
@@ -368,4 +368,10 @@ export async function openMaster(runtime: Runtime, configPath: string, alias: st
 export async function closeMaster(runtime: Runtime, configPath: string, alias: string): Promise<boolean> {
   const r = await runtime.exec(["ssh", "-F", configPath, "-O", "exit", alias], { timeoutMs: 15_000 });
   return r.code === 0;
+}
+
+/** A frame's header line, for the trace (`P <records> <tar> <codec>`). */
+function frameHead(frame: Uint8Array): string {
+  const nl = frame.indexOf(10);
+  return Buffer.from(frame.subarray(0, nl < 0 ? Math.min(frame.length, 40) : nl)).toString("latin1");
 }

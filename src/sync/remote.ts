@@ -119,15 +119,16 @@ done
 ref=
 if [ -n "$old" ] && [ -f "$sdir/$key.$old" ] && find . -mindepth 0 -maxdepth 0 -cnewer "$sdir/$key.$old" -print0 >/dev/null 2>&1; then ref=$sdir/$key.$old; fi
 kids=${shQuote(KIDS_SCRIPT)}
+z=; if command -v zstd >/dev/null 2>&1; then z='z\\000'; fi
 `;
 
 /** $1 work root, $2 stamp key, $3 last good stamp id (or empty), $4 new stamp id. */
 const MAIN_SCRIPT = `${REPORT_START}err="$sdir/$key.$new.err"
 if [ -n "$ref" ]; then
-  printf 'Mincr\\000'
+  printf "Mincr\\000$z"
   find . -name .git -prune -o -cnewer "$ref" \\( -type d -exec sh -c "$kids" sh {} + -o -newer "$ref" -exec printf 'f%s\\000' {} + -o -exec printf 'g%s\\000' {} + \\) 2>"$err"
 else
-  printf 'Mfull\\000'
+  printf "Mfull\\000$z"
   find . -name .git -prune -o \\( -type d -exec printf 'd%s\\000' {} + -o -exec printf 'f%s\\000' {} + \\) 2>"$err"
 fi
 st=$?
@@ -172,11 +173,11 @@ const IN_SESSION_SCRIPT = `${REPORT_START}nonce=$5
 err="$sdir/$key.$new.err"; rep="$sdir/$key.$new.rep"; rm="$sdir/$key.$new.rm"; tarf="$sdir/$key.$new.tar"
 wpid=
 if [ -n "$ref" ]; then
-  printf 'Mincr\\000' >"$rep" || exit 5
+  printf "Mincr\\000$z" >"$rep" || exit 5
   find . -name .git -prune -o -cnewer "$ref" \\( -type d -exec sh -c "$kids" sh {} + -o -newer "$ref" -exec printf 'f%s\\000' {} + -o -exec printf 'g%s\\000' {} + \\) >>"$rep" 2>"$err" &
   wpid=$!
 else
-  printf 'Mfull\\000' >"$rep" || exit 5
+  printf "Mfull\\000$z" >"$rep" || exit 5
   : >"$err"
 fi
 stopwalk() { if [ -n "$wpid" ]; then kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null; fi; rm -f -- "$err" "$rep"; }
@@ -199,13 +200,14 @@ while :; do
   IFS= read -r hdr || exit 6
   case $hdr in "P "*|"S "*) ;; *) exit 7;; esac
   set -- $hdr
-  [ $# -eq 3 ] || exit 6
+  [ $# -eq 4 ] || exit 6
   case $2$3 in *[!0-9]*) exit 6;; esac
+  case $4 in gz) zo=-z;; zst) zo="-I zstd";; *) exit 6;; esac
   ok=1
   if [ "$2" -gt 0 ]; then { head -c "$2" >"$rm" && [ "$(wc -c <"$rm")" -eq "$2" ]; } || ok=0; fi
   if [ $ok = 1 ] && [ "$3" -gt 0 ]; then { head -c "$3" >"$tarf" && [ "$(wc -c <"$tarf")" -eq "$3" ]; } || ok=0; fi
   if [ $ok = 1 ] && [ "$2" -gt 0 ]; then xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys" <"$rm" >/dev/null || ok=0; fi
-  if [ $ok = 1 ] && [ "$3" -gt 0 ]; then tar -x -z -p --no-same-owner -f "$tarf" -C "$phys" || ok=0; fi
+  if [ $ok = 1 ] && [ "$3" -gt 0 ]; then tar -x $zo -p --no-same-owner -f "$tarf" -C "$phys" || ok=0; fi
   rm -f -- "$rm" "$tarf"
   [ $ok = 1 ] || { printf 'crabbox-sync: applying the change set failed\\n' >&2; exit 8; }
   [ "$1" = S ] && break
@@ -234,6 +236,8 @@ export interface RemoteReport {
   touched: string[];
   /** Incremental only: the entries of each changed directory, keyed by that directory. */
   children: Map<string, Set<string>>;
+  /** The codespace has `zstd` (a change set's tar may travel zstd-compressed: insession.ts Codec). */
+  zstd?: boolean;
 }
 
 export interface Removal {
@@ -273,6 +277,7 @@ export function parseReport(records: string[]): RemoteReport {
       if (report.mode === "incremental") report.children.set(lastDir, new Set());
     } else if (kind === "f") report.files.push(rel(body));
     else if (kind === "g") report.touched.push(rel(body));
+    else if (kind === "z") report.zstd = true;
     else if (kind === "." && lastDir !== null) {
       // An entry of a changed directory, as find names it (KIDS_SCRIPT).
       const child = rel(r);

@@ -26,6 +26,8 @@ export interface SyncState {
   stats: Record<string, StatEntry>;
   /** The remote stamp that sync touched (remote.ts). */
   stamp: string;
+  /** The codespace had `zstd` then (its report said so): the next change set's first part may travel zstd-compressed. */
+  zstd?: boolean;
   /** The paths its rsync wrote (latin1 byte strings), unless it wrote the whole view. */
   written?: string[];
   wroteAll?: boolean;

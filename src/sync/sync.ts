@@ -40,7 +40,7 @@ import { ignoredPaths } from "./ignore.ts";
 import { fromBytes, pathSet, planSync, quietReport, toBytes, viewDirs, type Candidate, type PathSet } from "./plan.ts";
 import { checkMaster } from "../ssh/exec.ts";
 import { checkLocalRsync, parseRsyncStats, rsyncArgs, rsyncNotFound } from "./rsync.ts";
-import { ABORT_FRAME, IN_SESSION_MAX_BYTES, IN_SESSION_MAX_FILES, buildTar, changeFrame, parentDirs, reportRecords, type Packed } from "./insession.ts";
+import { ABORT_FRAME, IN_SESSION_MAX_BYTES, IN_SESSION_MAX_FILES, buildTar, changeFrame, parentDirs, reportRecords, type Codec, type Packed } from "./insession.ts";
 import { encodeRemovals, inSessionSyncCommand, parseReport, startRemoteSync, stampKey, type RemoteSession, type Removal } from "./remote.ts";
 import { contentMayBeSecret, secretByContent, secretByName, secretRules, withoutSecrets, type SecretRules } from "./secrets.ts";
 
@@ -180,7 +180,7 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
   if (likely) {
     // While git lists the view, the likely change set is packed already (started first: it is what
     // the session waits for). It is used only when the listing's own change set turns out the same.
-    const packing = likely.length > 0 ? packSet(runtime, input.localRoot, likely) : null;
+    const packing = likely.length > 0 ? packSet(runtime, input.localRoot, likely, codecFor(last!.zstd)) : null;
     packing?.catch(() => {});
     // The listing goes on while the command's session starts; the session waits for it.
     const listed = listing();
@@ -236,6 +236,7 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     dirty: [...gs.dirty],
     stats: gs.stats,
     stamp: newStamp,
+    zstd: done.zstd,
     ...(done.wroteAll ? { wroteAll: true } : { written: done.written }),
     files: view.length,
     bytes: totalBytes,
@@ -443,7 +444,8 @@ function sessionSync(
   // The view's size (the summary's figures) is summed once the frames are out: nothing waits for it but the record.
   let sizing: Promise<{ files: number; bytes: number }> | null = null;
   const sized = () => (sizing ??= ready.then(() => viewSize(input.localRoot, listing!)));
-  const pack = (paths: string[]) => packSet(runtime, input.localRoot, paths);
+  // The part goes as the codespace's last report allowed (it comes before this one's), the rest as this one says.
+  const pack = (paths: string[], codec: Codec) => packSet(runtime, input.localRoot, paths, codec);
   const { paths: likely, packing } = c.likely;
   const removalKey = (r: Removal) => `${r.op}${r.path}`;
   // What changed here goes whatever the codespace reports: it is packed and sent (a `P` frame) as
@@ -453,7 +455,7 @@ function sessionSync(
     if (!fits) return null;
     const plan = planSync({ view, viewSet, dirSet, changed, gone, report: quietReport(), written: new Set() });
     const removals = await decideRemovals(runtime, input.localRoot, "git", plan.candidates);
-    const packed = await (packing && sameList(plan.send, likely) ? packing : pack(plan.send));
+    const packed = await (packing && sameList(plan.send, likely) ? packing : pack(plan.send, codecFor(c.state.zstd)));
     if (!packed || (packed.tar.length === 0 && removals.length === 0)) return null;
     await c.pendingMarked;
     framed = true;
@@ -461,7 +463,7 @@ function sessionSync(
     return changeFrame(encodeRemovals(removals), packed, "P");
   });
   first.catch(() => {});
-  let sent: { written: string[]; bytes: number; removals: number } | null = null;
+  let sent: { written: string[]; bytes: number; removals: number; zstd: boolean } | null = null;
   let saving: Promise<SyncResult> | null = null;
   let framed = false;
   const abort = async () => {
@@ -490,11 +492,11 @@ function sessionSync(
       // The rest: what the report adds to the part already sent.
       const p = part as typeof part;
       const removals = (await decideRemovals(runtime, input.localRoot, "git", plan.candidates)).filter((r) => !p?.removals.has(removalKey(r)));
-      const packed = await pack(p ? plan.send.filter((f) => !p.send.has(f)) : plan.send);
+      const packed = await pack(p ? plan.send.filter((f) => !p.send.has(f)) : plan.send, codecFor(report.zstd));
       if (!packed) return abort();
       await c.pendingMarked;
       framed = true;
-      sent = { written: plan.send, bytes: (p?.bytes ?? 0) + packed.tar.length, removals: (p?.removals.size ?? 0) + removals.length };
+      sent = { written: plan.send, bytes: (p?.bytes ?? 0) + packed.tar.length, removals: (p?.removals.size ?? 0) + removals.length, zstd: Boolean(report.zstd) };
       setImmediate(() => void sized().catch(() => {}));
       return changeFrame(encodeRemovals(removals), packed);
     },
@@ -513,6 +515,7 @@ function sessionSync(
           dirty: [...c.gs.dirty],
           stats: c.gs.stats,
           stamp: c.newStamp,
+          zstd: s.zstd,
           ...(wroteAll ? { wroteAll: true } : { written: s.written }),
           files,
           bytes: totalBytes,
@@ -539,13 +542,17 @@ function sessionSync(
 }
 
 /** A tar of these paths (byte strings) under root, gzipped, and the directories it needs; empty for none; null when tar fails or it is too big. */
-async function packSet(runtime: Runtime, root: string, paths: string[]): Promise<Packed | null> {
-  if (paths.length === 0) return { dirs: new Uint8Array(0), tar: new Uint8Array(0) };
+async function packSet(runtime: Runtime, root: string, paths: string[], codec: Codec): Promise<Packed | null> {
+  if (paths.length === 0) return { dirs: new Uint8Array(0), tar: new Uint8Array(0), codec };
   const dirs = parentDirs(root, paths);
   if (!dirs) return null;
-  // gzip -1: what rsync's -z would save on the wire, at a few ms per MiB.
-  const tar = await buildTar(runtime, root, paths, join(runtime.crabboxHome, "sync"));
-  return tar && tar.length <= IN_SESSION_MAX_BYTES + 1024 * (paths.length + 20) ? { dirs, tar } : null;
+  const tar = await buildTar(runtime, root, paths, join(runtime.crabboxHome, "sync"), codec);
+  return tar && tar.length <= IN_SESSION_MAX_BYTES + 1024 * (paths.length + 20) ? { dirs, tar, codec } : null;
+}
+
+/** zstd when the codespace said it has it, else gzip (insession.ts Codec). */
+function codecFor(zstd: boolean | undefined): Codec {
+  return zstd ? "zst" : "gz";
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -782,7 +789,7 @@ interface MirrorInput {
  * parallel, the removals, then a second rsync when the report asks for more.
  * The caller has marked the sync pending.
  */
-async function mirror(runtime: Runtime, input: SyncInput, m: MirrorInput): Promise<{ transferred: number; sentBytes: number; removed: number; sessions: number; written: string[]; wroteAll: boolean }> {
+async function mirror(runtime: Runtime, input: SyncInput, m: MirrorInput): Promise<{ transferred: number; sentBytes: number; removed: number; sessions: number; written: string[]; wroteAll: boolean; zstd: boolean }> {
   const changed = m.changed.map(toBytes);
   const gone = m.gone.map(toBytes);
   const remote = m.report.start();
@@ -795,8 +802,10 @@ async function mirror(runtime: Runtime, input: SyncInput, m: MirrorInput): Promi
   const viewSet = pathSet(view);
   let removed = 0;
   let plan;
+  let zstd = false;
   try {
     const report = await remote.report;
+    zstd = Boolean(report.zstd);
     const inFlight = new Set(early);
     plan = planSync({ view, viewSet, changed, gone, report, written: m.lastWritten(viewSet, gone) });
     // The report ran beside the early rsync: its temporary files are not strays.
@@ -820,7 +829,7 @@ async function mirror(runtime: Runtime, input: SyncInput, m: MirrorInput): Promi
     stats.sentBytes += more.sentBytes;
     sessions++;
   }
-  return { ...stats, removed, sessions, written, wroteAll };
+  return { ...stats, removed, sessions, written, wroteAll, zstd };
 }
 
 /**

@@ -72,6 +72,28 @@ async function expectRecorded(): Promise<void> {
 function reset(): void {
   ssh.clear();
 }
+/** What the last sync's state says of the codespace's zstd. */
+function savedZstd(): boolean | undefined {
+  return JSON.parse(readFileSync(join(h.home, "sync", `${lease.leaseId}.state`), "utf8")).zstd;
+}
+/**
+ * The codespace without zstd, until the returned function is called: its sessions' PATH (set in its
+ * rc file) holds every command of this machine but zstd.
+ */
+function hideZstd(): () => void {
+  const dir = join(h.tmp, "bin-without-zstd");
+  if (!existsSync(dir)) {
+    mkdirSync(dir);
+    for (const d of ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]) {
+      if (!existsSync(d)) continue;
+      for (const e of readdirSync(d)) if (!e.includes("zstd") && !existsOrLink(join(dir, e))) symlinkSync(join(d, e), join(dir, e));
+    }
+  }
+  const rc = join(h.emu.control.codespaceHome(lease.codespace.name), ".bashrc");
+  const before = readFileSync(rc, "utf8");
+  writeFileSync(rc, `${before}\nPATH=${dir}; export PATH\n`);
+  return () => writeFileSync(rc, before);
+}
 
 describe("a small change set goes in the command's own session", () => {
   test("a 1-file change opens no ssh session besides the command's own (no rsync, no report session, no master check)", async () => {
@@ -551,28 +573,72 @@ describe("the change set goes in two parts: what changed here at once, the repor
     await expectRecorded();
   });
 
+  test("the tar travels zstd-compressed when the codespace said it has zstd, else gzipped; a word gone stale sends the set the rsync way, the command once", async () => {
+    // The emulated codespaces run on this machine: .ci/run installs zstd.
+    expect(Bun.which("zstd"), "zstd must be installed on the test machine (.ci/run installs it)").not.toBeNull();
+    const part = async (name: string) => {
+      writeFileSync(join(h.work, "codec.txt"), `${name}\n`);
+      reset();
+      const transfers = rsync.transfers();
+      const r = await h.run(["run", "--id", lease.slug, "--verbose", "--", "sh", "-c", `cat codec.txt; echo x >> "$CODESPACE_DIR/ran-${name}"`]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${name}\n`);
+      expectMirror();
+      expect(readFileSync(join(h.emu.control.codespaceDir(lease.codespace.name), `ran-${name}`), "utf8")).toBe("x\n");
+      return { codec: /change set part sent \(\d+ bytes, P \d+ \d+ (\w+)\)/.exec(r.stderr)?.[1] ?? null, rsync: rsync.transfers() > transfers, zstd: savedZstd() };
+    };
+    await part("settle");
+    expect(savedZstd()).toBe(true);
+    expect(await part("with-zstd")).toEqual({ codec: "zst", rsync: false, zstd: true });
+    const restore = hideZstd();
+    try {
+      // The state still says zstd: the part fails to unpack there, nothing started; rsync, then the command once.
+      expect(await part("zstd-gone")).toEqual({ codec: "zst", rsync: true, zstd: false });
+      expect(await part("gzip")).toEqual({ codec: "gz", rsync: false, zstd: false });
+    } finally {
+      restore();
+    }
+    expect(await part("zstd-back")).toEqual({ codec: "gz", rsync: false, zstd: true });
+    expect(await part("zstd-again")).toEqual({ codec: "zst", rsync: false, zstd: true });
+  });
+
   for (const [tool, script] of [
     ["gzip", 'cat >/dev/null; echo "gzip: simulated failure" >&2; exit 1'],
     ["tar", 'echo "tar: simulated failure" >&2; exit 2'],
   ] as const) {
     test(`the change set cannot be packed here (${tool} fails): rsync sends it, the command runs once, exact`, async () => {
-      const counter = await settledCounter(`ran-${tool}-fails`);
-      const bin = join(h.tmp, `failing-${tool}`);
-      mkdirSync(bin, { recursive: true });
-      writeFileSync(join(bin, tool), `#!/bin/sh\n${script}\n`);
-      chmodSync(join(bin, tool), 0o755);
-      writeFileSync(join(h.work, `${tool}-fails.txt`), "packed?\n");
-      reset();
-      const transfers = rsync.transfers();
-      const r = await h.run(["run", "--id", lease.slug, "--", "sh", "-c", `cat ${tool}-fails.txt; echo x >> "$CODESPACE_DIR/ran-${tool}-fails"`], {
-        env: { ...h.env, PATH: `${bin}:${h.env.PATH}` },
-      });
-      expect(r.code).toBe(0);
-      expect(r.stdout).toBe("packed?\n");
-      expect(readFileSync(counter, "utf8")).toBe("x\n");
-      expect(rsync.transfers()).toBeGreaterThan(transfers);
-      expectMirror();
+      // gzip packs only for a codespace without zstd (and once a sync has heard so).
+      const restore = tool === "gzip" ? hideZstd() : () => {};
+      try {
+        if (tool === "gzip") {
+          writeFileSync(join(h.work, "heard.txt"), `${Math.random()}\n`);
+          expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+          expect(savedZstd()).toBe(false);
+        }
+        await packFails(tool, script);
+      } finally {
+        restore();
+      }
     });
+  }
+
+  async function packFails(tool: string, script: string): Promise<void> {
+    const counter = await settledCounter(`ran-${tool}-fails`);
+    const bin = join(h.tmp, `failing-${tool}`);
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, tool), `#!/bin/sh\n${script}\n`);
+    chmodSync(join(bin, tool), 0o755);
+    writeFileSync(join(h.work, `${tool}-fails.txt`), "packed?\n");
+    reset();
+    const transfers = rsync.transfers();
+    const r = await h.run(["run", "--id", lease.slug, "--", "sh", "-c", `cat ${tool}-fails.txt; echo x >> "$CODESPACE_DIR/ran-${tool}-fails"`], {
+      env: { ...h.env, PATH: `${bin}:${h.env.PATH}` },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("packed?\n");
+    expect(readFileSync(counter, "utf8")).toBe("x\n");
+    expect(rsync.transfers()).toBeGreaterThan(transfers);
+    expectMirror();
   }
 
   test("our process killed between the part and the answer: the command never runs, and the next run mirrors exactly", async () => {
