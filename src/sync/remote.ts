@@ -51,6 +51,8 @@ phys=$1; shift
 fail=0; n=0; cur=; ok=0
 flush() { if [ $# -gt 0 ]; then rm -f -- "$@" || fail=1; fi; }
 for r; do
+  # A directory record for a directory that is there (the usual case): nothing to do.
+  case $r in m*" "*) d=$phys/\${r#* }; if [ -d "$d" ] && [ ! -L "$d" ]; then continue; fi;; esac
   op=\${r%"\${r#?}"}; p=\${r#?}
   if [ "$op" = m ]; then
     case $p in *" "*) m=\${p%% *}; p=\${p#* };; *) m=; esac
@@ -192,10 +194,9 @@ if [ -n "$wpid" ]; then wait "$wpid"; st=$?; fi
 if [ $st -ne 0 ] && grep -v 'No such file or directory' "$err" | grep -q .; then
   cat "$err" >&2; rm -f -- "$err" "$rep"; printf 'crabbox-sync: listing the work root failed\\n' >&2; exit 5
 fi
-rm -f -- "$err"
 n=$(wc -c <"$rep") || exit 5
 printf '\\037crabbox-cs:%s:report:%s\\n' "$nonce" $n >&2
-cat "$rep" >&2; rm -f -- "$rep"
+cat "$rep" >&2; rm -f -- "$rep" "$err"
 while :; do
   IFS= read -r hdr || exit 6
   case $hdr in "P "*|"S "*) ;; *) exit 7;; esac
@@ -208,7 +209,7 @@ while :; do
   if [ $ok = 1 ] && [ "$3" -gt 0 ]; then { head -c "$3" >"$tarf" && [ "$(wc -c <"$tarf")" -eq "$3" ]; } || ok=0; fi
   if [ $ok = 1 ] && [ "$2" -gt 0 ]; then xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys" <"$rm" >/dev/null || ok=0; fi
   if [ $ok = 1 ] && [ "$3" -gt 0 ]; then tar -x $zo -p --no-same-owner -f "$tarf" -C "$phys" || ok=0; fi
-  rm -f -- "$rm" "$tarf"
+  [ "$2$3" = 00 ] || rm -f -- "$rm" "$tarf"
   [ $ok = 1 ] || { printf 'crabbox-sync: applying the change set failed\\n' >&2; exit 8; }
   [ "$1" = S ] && break
 done
