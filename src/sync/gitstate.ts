@@ -10,8 +10,10 @@
  * - HEAD (`# branch.oid`),
  * - every status record: staged entries come with their index blob id, and a
  *   file whose worktree copy differs from the index (or an untracked file) is
- *   hashed here — only those, and a small stat cache for them (dirty entries
- *   only) avoids hashing them again while they stay put.
+ *   signed here — only those: by its lstat when that is trusted (racy.ts: any
+ *   later change must give it a later ctime), else by a hash of its content
+ *   (read once more next time); a small stat cache for them (dirty entries
+ *   only) keeps each signature while the file stays put.
  *
  * `key` digests all of it: equal keys mean an equal view (the no-op check).
  * `dirty` maps each path git reported to its signature, so that two states
@@ -29,7 +31,10 @@ import { secretByContent, secretByName, type SecretRules } from "./secrets.ts";
 import { onceRunPasses } from "../util/jit.ts";
 import { RACY_WINDOW_MS, hashTrusted } from "./racy.ts";
 
-/** size, mtimeMs, ctimeMs, mode, ino, sha256 — null hash: hash again next time. */
+/**
+ * size, mtimeMs, ctimeMs, mode, ino, and the signature taken then: `s…` (that stat, when it was
+ * trusted: racy.ts) or a sha-256 (hex) of the content; null: take it again next time (read it).
+ */
 export type StatEntry = [number, number, number, number, number, string | null];
 
 export interface GitState {
@@ -38,7 +43,7 @@ export interface GitState {
   head: string;
   /** Path (as git prints it, UTF-8 decoded) → signature; "-" for a path absent from the view. */
   dirty: Map<string, string>;
-  /** Stat cache for the worktree files hashed here. */
+  /** Stat cache for the worktree files signed here. */
   stats: Record<string, StatEntry>;
   /** Paths git reported that are secrets (never sent; left out of the key). */
   held: string[];
@@ -177,18 +182,25 @@ export async function gitState(
       else {
         const old = opts.stats[path];
         const { size, mtimeMs, ctimeMs, mode, ino } = st;
-        // A cached hash was trusted when it was read: its stat unchanged, the file is too.
-        let hash = old && old[0] === size && old[1] === mtimeMs && old[2] === ctimeMs && old[3] === mode && old[4] === ino ? old[5] : null;
-        const cached = hash !== null;
-        if (hash === null) {
-          try {
-            hash = hashOf(base + path, isLink, size);
-          } catch {
-            hash = "unreadable";
+        // A cached signature was trusted when it was taken: its stat unchanged, the file is too.
+        const same = old !== undefined && old[0] === size && old[1] === mtimeMs && old[2] === ctimeMs && old[3] === mode && old[4] === ino;
+        let body = same ? old[5] : null;
+        const trusted = body !== null || hashTrusted(ctimeMs, newestChange, racyAfter);
+        if (body === null) {
+          // A trusted stat says it all (any later change gets a later ctime): nothing is read. A file
+          // that may still change within its ctime's tick is read and hashed, and read again while its
+          // stat stays (so that its signature stays a hash: the same bytes, the same signature).
+          if (trusted && !same) body = `s${size}:${mtimeMs}:${ctimeMs}:${ino}`;
+          else {
+            try {
+              body = hashOf(base + path, isLink, size);
+            } catch {
+              body = "unreadable";
+            }
           }
         }
-        stats[path] = [size, mtimeMs, ctimeMs, mode, ino, cached || hashTrusted(ctimeMs, newestChange, racyAfter) ? hash : null];
-        sig = `${mode.toString(8)}:w${hash}`;
+        stats[path] = [size, mtimeMs, ctimeMs, mode, ino, trusted ? body : null];
+        sig = body.startsWith("s") ? `${mode.toString(8)}:${body}` : `${mode.toString(8)}:w${body}`;
       }
     }
     // An untracked copy of a path deleted from the index (git rm --cached) comes as a second record.

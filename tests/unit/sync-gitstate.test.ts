@@ -91,7 +91,7 @@ describe("gitState", () => {
     expect((await state()).key).not.toBe(first.key);
   });
 
-  test("a hash is trusted once a newer change was seen before the read (the clock had passed it), never on an mtime set back", async () => {
+  test("a stat is trusted (and nothing read) once a newer change was seen before the read (the clock had passed it), never on an mtime set back", async () => {
     const older = join(d, "older.txt");
     const newer = join(d, "newer.txt");
     writeFileSync(older, "o\n");
@@ -105,6 +105,17 @@ describe("gitState", () => {
     // trusted. newer is the newest change: nothing says the clock had passed it, so it is read again.
     expect(s.stats["older.txt"]![5]).not.toBeNull();
     expect(s.stats["newer.txt"]![5]).toBeNull();
+    // The trusted one is signed by its lstat, never read; the other by a hash of what was read.
+    expect(s.stats["older.txt"]![5]).toStartWith("s");
+    expect(s.dirty.get("newer.txt")).toMatch(/^100644:w[0-9a-f]{64}$/);
+    // Later, a newer change makes newer.txt trusted with its stat unchanged: read once more, its
+    // signature stays its hash (the same bytes, the same signature: nothing to send again).
+    await Bun.sleep(30);
+    writeFileSync(join(d, "newest.txt"), "x\n");
+    const later = await state();
+    expect(later.dirty.get("newer.txt")).toBe(s.dirty.get("newer.txt")!);
+    expect(later.stats["newer.txt"]![5]).not.toBeNull();
+    rmSync(join(d, "newest.txt"));
     // Alone, a fresh file is not trusted on an mtime set back: the rule looks at the ctime.
     rmSync(newer);
     writeFileSync(older, "p\n");

@@ -73,11 +73,13 @@ describe("hashing dirty files", () => {
     try {
       Bun.spawnSync(["git", "init", "-q", dir]);
       const contents: Record<string, Buffer> = { small: randomBytes(1000), edge: randomBytes(1024 * 1024), over: randomBytes(1024 * 1024 + 1), big: randomBytes(3 * 1024 * 1024 + 12345) };
-      for (const [name, bytes] of Object.entries(contents)) writeFileSync(join(dir, name), bytes);
-      const gs = await gitState(createRuntime(), dir, { salt: "s", rules: secretRules(dir, join(dir, "..", "home")), stats: {} });
+      // One at a time: a file that is the newest change is read and hashed (an older one is signed by its stat).
       for (const [name, bytes] of Object.entries(contents)) {
+        writeFileSync(join(dir, name), bytes);
+        const gs = await gitState(createRuntime(), dir, { salt: "s", rules: secretRules(dir, join(dir, "..", "home")), stats: {} });
         const mode = statSync(join(dir, name)).mode.toString(8);
         expect({ name, sig: gs!.dirty.get(name) }).toEqual({ name, sig: `${mode}:w${createHash("sha256").update(bytes).digest("hex")}` });
+        rmSync(join(dir, name));
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
