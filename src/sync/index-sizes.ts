@@ -20,7 +20,7 @@
  * A recorded size is 32 bits: git truncates a file over 4 GiB, so such a file
  * counts modulo 4 GiB here (the summary's figure only; nothing is sent on it).
  */
-import { lstatSync, readFileSync } from "node:fs";
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, statSync, type BigIntStats } from "node:fs";
 import { join } from "node:path";
 import { fileOrLinkSize } from "./files.ts";
 
@@ -158,6 +158,55 @@ export interface ViewSizeInput {
   reported(): Iterable<string>;
   /** A reported file's size as the local check's own lstat found it (undefined: lstat it here). */
   known?(name: string): number | undefined;
+  /**
+   * The index as read earlier (`snapshotIndex`, while git status ran): its entries are used when the
+   * file is still the one read then (same inode, size, mtime and ctime), else it is read again.
+   */
+  snapshot?: IndexSnapshot | null;
+}
+
+/** The index's entries as read at one moment, and which file that was (`indexId`). */
+export interface IndexSnapshot {
+  file: string;
+  id: string;
+  entries: IndexEntry[];
+}
+
+function indexId(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/**
+ * The index read and parsed now, so that a listing can walk it later without reading it again
+ * (sync.ts reads it while git status runs); null when it cannot be read here (as readIndexFile).
+ */
+export function snapshotIndex(root: string, env: Record<string, string | undefined>): IndexSnapshot | null {
+  const file = indexFile(root, env);
+  if (!file) return null;
+  let buf: Buffer;
+  let id: string;
+  try {
+    const fd = openSync(file, "r");
+    try {
+      id = indexId(fstatSync(fd, { bigint: true }));
+      buf = readFileSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+  const entries: IndexEntry[] = [];
+  return eachIndexEntry(buf, (e) => entries.push(e), () => (entries.length = 0)) ? { file, id, entries } : null;
+}
+
+/** Whether the index is still the file a snapshot read (git status may have written a new one since). */
+function stillCurrent(s: IndexSnapshot): boolean {
+  try {
+    return indexId(statSync(s.file, { bigint: true })) === s.id;
+  } catch {
+    return false;
+  }
 }
 
 /** The index file's bytes, when this code may read it (else null: the caller asks git or lstats). */
@@ -229,21 +278,22 @@ class ViewTally {
  * caller asks `git ls-files` and lstats every path).
  */
 export function viewSizeFromIndex(input: ViewSizeInput): { files: number; bytes: number } | null {
-  const buf = readIndexFile(input.root, input.env);
-  if (!buf) return null;
   const tally = new ViewTally(input.root);
-  const read = eachIndexEntry(
-    buf,
-    (e) => {
-      const name = input.visit(e);
-      if (name !== null) tally.entry(e, name);
-    },
-    () => {
+  const each = (e: IndexEntry) => {
+    const name = input.visit(e);
+    if (name !== null) tally.entry(e, name);
+  };
+  const snapshot = input.snapshot && indexFile(input.root, input.env) === input.snapshot.file && stillCurrent(input.snapshot) ? input.snapshot : null;
+  if (snapshot) for (const e of snapshot.entries) each(e);
+  else {
+    const buf = readIndexFile(input.root, input.env);
+    if (!buf) return null;
+    const read = eachIndexEntry(buf, each, () => {
       tally.reset();
       input.reset?.();
-    },
-  );
-  if (!read) return null;
+    });
+    if (!read) return null;
+  }
   tally.reported(input.reported(), input.known);
   return { files: tally.files, bytes: tally.bytes };
 }

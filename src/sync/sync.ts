@@ -35,7 +35,7 @@ import { computeFingerprintAsync, loadSyncCache, markSyncPending, pendingPath, s
 import { changedSince, eachTrackedFile, gitState, type GitState } from "./gitstate.ts";
 import { onceRunPasses } from "../util/jit.ts";
 import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
-import { viewSizeFromIndex } from "./index-sizes.ts";
+import { snapshotIndex, viewSizeFromIndex, type IndexSnapshot } from "./index-sizes.ts";
 import { ignoredPaths } from "./ignore.ts";
 import { fromBytes, pathSet, planSync, quietReport, toBytes, viewDirs, type Candidate, type PathSet } from "./plan.ts";
 import { checkMaster } from "../ssh/exec.ts";
@@ -138,8 +138,11 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
   if (input.isGit !== false) {
     const usable = input.early ? input.early.state : usableState(runtime, input);
     const early = input.status && runtime.now() - input.status.at <= STATUS_FRESH_MS ? input.status.result : undefined;
+    // With the command's session open, a change is likely to go in it: the index is read and parsed
+    // now, while git status runs, so that listing the view after it does not wait for that.
+    const snapshot = input.early && early ? snapshotIndex(input.localRoot, runtime.env) : null;
     const gs = await gitState(runtime, input.localRoot, { salt, rules, stats: usable?.stats ?? {}, status: early });
-    if (gs) return syncFromGit(runtime, input, started, gs, usable, salt);
+    if (gs) return syncFromGit(runtime, input, started, gs, usable, salt, snapshot);
   }
   // Not while the command's session waits (its stamp is not this sync's): once it has ended.
   if (input.early) return { skipped: false, deferred: true, fingerprint: "", files: 0, bytes: 0, sessions: 0, ms: runtime.now() - started, held: [], unreadable: 0 };
@@ -152,7 +155,7 @@ export async function syncTree(runtime: Runtime, input: SyncInput): Promise<Sync
  * from git too (its dirty records, and `git diff` when HEAD moved), and the
  * view from `git ls-files`. No per-file state is kept.
  */
-async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, gs: GitState, state: SyncState | null, salt: string): Promise<SyncResult> {
+async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, gs: GitState, state: SyncState | null, salt: string, snapshot: IndexSnapshot | null = null): Promise<SyncResult> {
   const pending = existsSync(pendingPath(runtime, input.leaseId));
   const statsChanged = () => JSON.stringify(gs.stats) !== JSON.stringify(state?.stats ?? {});
   if (state && !pending && input.lastFingerprint === gs.key && state.key === gs.key) {
@@ -175,7 +178,7 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     up = await checkMaster(runtime, input.configPath, input.alias).catch(() => false);
     if (up) report.start();
   };
-  const listing = () => listChanges(runtime, input, gs, since);
+  const listing = () => listChanges(runtime, input, gs, since, snapshot);
   const likely = inSession ? likelyChangeSet(input.localRoot, since!, secretRules(input.localRoot, runtime.crabboxHome)) : null;
   if (likely) {
     // While git lists the view, the likely change set is packed already (started first: it is what
@@ -276,7 +279,7 @@ interface Listing {
  * The view (the index's paths, no walk, and the untracked files status found) and what changed in it,
  * in one pass over git's listing: nothing else here grows with the tree (no set of every path, no sort).
  */
-async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, since: Set<string> | null): Promise<Listing> {
+async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, since: Set<string> | null, snapshot: IndexSnapshot | null): Promise<Listing> {
   onceRunPasses();
   const root = input.localRoot;
   const base = root.endsWith("/") ? root : `${root}/`;
@@ -340,6 +343,7 @@ async function listChanges(runtime: Runtime, input: SyncInput, gs: GitState, sin
       },
       // A reported file's size as the local check's lstat found it (gitstate.ts): one lstat per dirty file, not two.
       known: (name) => gs.stats[name]?.[0],
+      snapshot,
     }) ?? undefined;
   if (!size) {
     reset();

@@ -11,7 +11,7 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, sym
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createRuntime } from "../../src/runtime.ts";
-import { eachIndexEntry, viewSizeFromIndex } from "../../src/sync/index-sizes.ts";
+import { eachIndexEntry, snapshotIndex, viewSizeFromIndex, type IndexSnapshot } from "../../src/sync/index-sizes.ts";
 import { gitState } from "../../src/sync/gitstate.ts";
 import { fromBytes } from "../../src/sync/plan.ts";
 import { secretByContent, secretByName, secretRules } from "../../src/sync/secrets.ts";
@@ -179,6 +179,27 @@ describe("the view's size from git's index", () => {
       expect(readFileSync(join(root, ".git/index")).readUInt32BE(4)).toBe(version === 2 ? 3 : version);
     });
   }
+
+  test("the index read earlier (while git status ran) is walked when it is still the same file, read again when it is not", async () => {
+    const root = repo();
+    edit(root, rng(11), 1);
+    const entries = (opts: { snapshot?: IndexSnapshot | null }) => {
+      const seen: string[] = [];
+      const size = viewSizeFromIndex({ root, env: GIT_ENV, visit: (e) => (seen.push(e.path), fromBytes(e.path)), reported: () => [], ...opts });
+      return { seen, size };
+    };
+    const snap = snapshotIndex(root, GIT_ENV)!;
+    expect(snap.entries.map((e) => e.path)).toEqual(git(root, "ls-files", "-c", "-z").split("\0").filter(Boolean));
+    // The same file: its entries walked, not read again (a damaged file on disk would say otherwise).
+    expect(entries({ snapshot: snap })).toEqual(entries({}));
+    // The index written again since (here: a path staged): the snapshot is stale, the file is read.
+    put(root, "staged-after.txt", "late\n");
+    git(root, "add", "--", "staged-after.txt");
+    const fresh = entries({});
+    expect(fresh.seen).toContain("staged-after.txt");
+    expect(entries({ snapshot: snap })).toEqual(fresh);
+    expect(snapshotIndex(root, { ...GIT_ENV, GIT_INDEX_FILE: join(root, ".git", "index") })).toBeNull();
+  });
 
   test("a SHA-256 repository", async () => {
     const root = repo({ sha256: true });
