@@ -20,7 +20,6 @@
  * report adds (remote edits undone, strays removed). The codespace writes the
  * first while the report is read and planned here.
  */
-import { randomBytes } from "node:crypto";
 import { closeSync, fstatSync, lstatSync, openSync, readSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Runtime } from "../runtime.ts";
@@ -91,10 +90,13 @@ export type Codec = "gz" | "zst";
 const PACK_SCRIPT = `{ tar -c -f - -C "$1" --no-recursion --null -T - || printf 'crabbox-pack: tar failed (exit %s)\\n' "$?" >&2; } | gzip -1`;
 const TAR_ARGV = (root: string) => ["tar", "-c", "-f", "-", "-C", root, "--no-recursion", "--null", "-T", "-"];
 
+let packs = 0;
+
 /** A compressed tar of these paths under root (files and links), or null when it could not be made. */
 export async function buildTar(runtime: Runtime, root: string, send: string[], dir: string, codec: Codec): Promise<Uint8Array | null> {
   const members = tarMembers(send);
-  const path = join(dir, `.pack-${randomBytes(6).toString("hex")}`);
+  // Unique to this process and call (no crypto module to load for it); made with O_EXCL all the same.
+  const path = join(dir, `.pack-${process.pid}-${++packs}-${Date.now().toString(36)}`);
   let fd: number;
   try {
     fd = openSync(path, "wx+", 0o600);
