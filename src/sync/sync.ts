@@ -545,7 +545,7 @@ function sessionSync(
   };
 }
 
-/** A tar of these paths (byte strings) under root, gzipped, and the directories it needs; empty for none; null when tar fails or it is too big. */
+/** A tar of these paths (byte strings) under root, compressed with `codec`, and the directories it needs; empty for none; null when tar fails or it is too big. */
 async function packSet(runtime: Runtime, root: string, paths: string[], codec: Codec): Promise<Packed | null> {
   if (paths.length === 0) return { dirs: new Uint8Array(0), tar: new Uint8Array(0), codec };
   const dirs = parentDirs(root, paths);
