@@ -191,15 +191,15 @@ describe("a small change set goes in the command's own session", () => {
     writeFileSync(join(h.work, "trigger.txt"), "1\n");
     // What is still there is not written again (its ctime stays): only what is missing is sent.
     const untouched = ["del/plain.txt", "del/sp ace", "README.md"];
-    const inodes = () => untouched.map((p) => `${p} ${statSync(join(remoteRoot, p), { bigint: true }).ctimeNs}`);
-    const before = inodes();
+    const ctimes = () => untouched.map((p) => `${p} ${statSync(join(remoteRoot, p), { bigint: true }).ctimeNs}`);
+    const before = ctimes();
     reset();
     const r = await h.run(["run", "--id", lease.slug, "--", "cat", "del/-dash", "root-del.txt", "del/sub/kept.txt"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("-dash\nroot\nkept\n");
     expect(sshCalls().sessions).toHaveLength(1);
     expectMirror();
-    expect(inodes()).toEqual(before);
+    expect(ctimes()).toEqual(before);
   });
 
   for (const [label, top, plant] of [

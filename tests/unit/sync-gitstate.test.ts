@@ -112,6 +112,7 @@ describe("gitState", () => {
     // signature stays its hash (the same bytes, the same signature: nothing to send again).
     await Bun.sleep(30);
     writeFileSync(join(d, "newest.txt"), "x\n");
+    expect(statSync(join(d, "newest.txt")).ctimeMs).toBeGreaterThan(statSync(newer).ctimeMs);
     const later = await state();
     expect(later.dirty.get("newer.txt")).toBe(s.dirty.get("newer.txt")!);
     expect(later.stats["newer.txt"]![5]).not.toBeNull();
