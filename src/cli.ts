@@ -98,6 +98,8 @@ export async function main(argv: string[]): Promise<number> {
     return reportError(what, { json });
   }
   if (name === "help") return help(rest, json);
+  // run: its git status starts before the command's module loads (lifecycle/head-start.ts).
+  if (name === "run") (await import("./lifecycle/head-start.ts")).headStart(flags);
   const load = COMMANDS[name];
   if (!load) return reportError(await unknownCommand(name, false), { json });
   const cmd = await load();

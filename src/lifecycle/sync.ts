@@ -1,5 +1,5 @@
 /** Sync the local working tree to a lease and remember what was sent. */
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type * as v from "valibot";
 import type { SyncSummary as SyncSummarySchema } from "../output/schemas.ts";
@@ -7,8 +7,9 @@ import type { Claim } from "../leases/claim.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import { bytes, elapsed } from "../output/format.ts";
 import type { ExecResult, Runtime } from "../runtime.ts";
-import { gitTopLevel } from "../sync/files.ts";
+import { gitTopLevel, neverSynced, realOr } from "../sync/files.ts";
 import { runStatus } from "../sync/gitstate.ts";
+import { takeHeadStart } from "./head-start.ts";
 import { openEarlySession, syncTree, type EarlySession, type SessionSync, type SyncResult } from "../sync/sync.ts";
 import type { Services } from "./services.ts";
 
@@ -25,21 +26,13 @@ export async function localRoot(runtime: Runtime): Promise<{ root: string; isGit
   return top ? { root: top, isGit: true } : { root: runtime.cwd, isGit: false };
 }
 
-function real(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
-  }
-}
-
 /**
  * The tree may be sent: never $HOME itself or `/` (even as a git work tree,
  * even with --sync-all); outside git only with --sync-all.
  */
 export function assertSyncableRoot(runtime: Runtime, root: string, isGit: boolean, syncAll: boolean): void {
-  const r = real(root);
-  if (r === "/" || r === real(runtime.homeDir)) {
+  const r = realOr(root);
+  if (neverSynced(r, runtime.homeDir)) {
     throw new CrabboxError({
       code: "sync_root_refused",
       message: `refusing to sync ${r === "/" ? "/" : "your home directory"} (${r})`,
@@ -73,6 +66,8 @@ export async function syncSource(runtime: Runtime, syncAll: boolean): Promise<Sy
   assertSyncableRoot(runtime, source.root, source.isGit, syncAll);
   // (With submodules the sync lists the tree itself: no status to start.)
   if (!source.isGit || existsSync(join(source.root, ".gitmodules"))) return source;
+  const head = takeHeadStart(source.root, runtime);
+  if (head) return { ...source, status: head };
   const result = runStatus(runtime, source.root);
   result.catch(() => {});
   return { ...source, status: { at: runtime.now(), result } };

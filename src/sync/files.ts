@@ -98,6 +98,21 @@ export async function listFiles(runtime: Runtime, localRoot: string, isGit?: boo
   return { files, source };
 }
 
+/** A tree that is never sent, even as a git work tree, even with --sync-all: `/` and $HOME (both resolved). */
+export function neverSynced(root: string, homeDir: string): boolean {
+  const r = realOr(root);
+  return r === "/" || r === realOr(homeDir);
+}
+
+/** `p` with its symlinks resolved; `p` itself when that fails. */
+export function realOr(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
 /**
  * The top level of the git work tree holding `dir`, found without running git:
  * the nearest directory upwards with a `.git` directory (holding HEAD) or a

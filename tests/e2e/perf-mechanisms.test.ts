@@ -147,6 +147,36 @@ describe("the local check is git's", () => {
     expect(r2.json().sync.skipped).toBe(true);
     expect(g2.calls()).toHaveLength(1);
   });
+
+  test("git status starts before the command loads only where the sync would start it (lifecycle/head-start.ts)", async () => {
+    writeFileSync(join(h.work, "head-start.txt"), "x\n");
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    // --no-sync: no git at all.
+    const none = recordGit();
+    const r = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "true"]);
+    expect(r.code).toBe(0);
+    const none2 = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "true"], { env: none.env });
+    expect(none2.code).toBe(0);
+    expect(none.calls()).toEqual([]);
+    // --verbose: one git status, and it is traced (syncSource started it, with the tracing runtime).
+    const traced = recordGit();
+    const v = await h.run(["run", "--id", lease.slug, "--verbose", "--", "true"], { env: traced.env });
+    expect(v.code).toBe(0);
+    expect(traced.calls().filter((c) => c.includes("status"))).toHaveLength(1);
+    expect(v.stderr).toMatch(/exec: \S*git .*status --porcelain=v2/);
+    // $HOME as a git work tree: refused, and no git status ran over it.
+    const home = h.env.HOME!;
+    Bun.spawnSync(["git", "init", "-q", home]);
+    try {
+      const g = recordGit();
+      const refused = await h.run(["run", "--id", lease.slug, "--", "true"], { cwd: home, env: g.env });
+      expect(refused.code).toBe(5);
+      expect(refused.stderr).toContain("refusing to sync your home directory");
+      expect(g.calls().filter((c) => c.includes("status"))).toEqual([]);
+    } finally {
+      rmSync(join(home, ".git"), { recursive: true, force: true });
+    }
+  });
 });
 
 describe("sync correctness of the skip", () => {
