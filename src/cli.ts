@@ -79,6 +79,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   normalJitSoon();
+  // `run …`: its git status starts first of all (lifecycle/head-start.ts); the flags are the words before `--`.
+  if (argv[0] === "run") {
+    const end = argv.indexOf("--");
+    (await import("./lifecycle/head-start.ts")).headStart(argv.slice(1, end === -1 ? argv.length : end));
+  }
   const { globalArgs } = await import("./config/flags.ts");
   const { name, rest } = commandWord(argv, globalArgs);
   const dash = rest.indexOf("--");
@@ -98,8 +103,6 @@ export async function main(argv: string[]): Promise<number> {
     return reportError(what, { json });
   }
   if (name === "help") return help(rest, json);
-  // run: its git status starts before the command's module loads (lifecycle/head-start.ts).
-  if (name === "run") (await import("./lifecycle/head-start.ts")).headStart(flags);
   const load = COMMANDS[name];
   if (!load) return reportError(await unknownCommand(name, false), { json });
   const cmd = await load();
