@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../e2e/harness.ts";
+import { STATUS_ARGV } from "../../src/sync/gitstate.ts";
 import { absoluteFigure, alternate, OURS, type BenchContext, type Figure, ratioFigure, runStandalone, timed } from "./lib.ts";
 
 export const TARGET_VERSION = 1.4;
@@ -28,6 +29,28 @@ export function helloWorld(ctx: BenchContext): Promise<string> {
     writeFileSync(join(dir, "hello.ts"), 'console.log("hello");\n');
     const bin = join(dir, "hello");
     await timed([join(ROOT, "node_modules", ".bin", "bun"), "build", "--compile", "--bytecode", join(dir, "hello.ts"), "--outfile", bin], { cwd: dir, timeoutMs: 120_000 });
+    return bin;
+  });
+}
+
+/**
+ * The floor of a local check by any Bun-built tool (memoised per bench run): a Bun-compiled program
+ * that starts the same `git status` as ours (src/sync/gitstate.ts STATUS_ARGV) in its working
+ * directory, reads all of its output, and exits.
+ */
+export function gitStatusFloor(ctx: BenchContext): Promise<string> {
+  return ctx.once("git-status-floor", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crabbox-bench-gitfloor-"));
+    ctx.onClose(() => rmSync(dir, { recursive: true, force: true }));
+    const program = [
+      `const p = Bun.spawn(${JSON.stringify(STATUS_ARGV)}, { stdout: "pipe", stderr: "ignore" });`,
+      "const out = await new Response(p.stdout).arrayBuffer();",
+      "process.exitCode = (await p.exited) === 0 && out.byteLength >= 0 ? 0 : 1;",
+      "",
+    ].join("\n");
+    writeFileSync(join(dir, "status.ts"), program);
+    const bin = join(dir, "status");
+    await timed([join(ROOT, "node_modules", ".bin", "bun"), "build", "--compile", "--bytecode", "--format=esm", join(dir, "status.ts"), "--outfile", bin], { cwd: dir, timeoutMs: 120_000 });
     return bin;
   });
 }

@@ -5,10 +5,12 @@
  *    `rsync -a --delete -e "ssh -F cfg" tree/ alias:… && ssh -F cfg alias true`:
  *    target ≤ 0.45×;
  *  - the local check alone, `crabbox-cs run --id L --sync-only`, vs
- *    `git status --porcelain`: target ≤ 1.3×;
+ *    `git status --porcelain`: target ≤ 1.3×; and vs its floor, a Bun-compiled
+ *    program that runs our `git status` and reads it (floor.ts gitStatusFloor);
  *  - peak RSS of the no-op run.
  */
-import { absoluteFigure, alternate, OURS, type BenchContext, type Figure, fmtMs, ratioFigure, runStandalone } from "./lib.ts";
+import { gitStatusFloor } from "./floor.ts";
+import { absoluteFigure, alternate, OURS, type BenchContext, type Figure, fmtMs, ratioFigure, runStandalone, timed } from "./lib.ts";
 import { peakRssMb, TARGET_RSS_MB } from "./startup.ts";
 import { getTree, gitStatusMs, handPair } from "./tree.ts";
 
@@ -32,6 +34,13 @@ export default async function noopSync(ctx: BenchContext): Promise<Figure[]> {
     rounds: ctx.rounds(9),
     a: async () => (await ctx.ours(["run", "--id", l.slug, "--sync-only"])).ms,
     b: () => gitStatusMs(ctx, tree.work),
+  });
+  const floorBin = await gitStatusFloor(ctx);
+  const env = await ctx.env();
+  const localFloor = await alternate({
+    rounds: ctx.rounds(9),
+    a: async () => (await ctx.ours(["run", "--id", l.slug, "--sync-only"])).ms,
+    b: async () => (await timed([floorBin], { cwd: tree.work, env })).ms,
   });
   const rss: number[] = [];
   for (let i = 0; i < ctx.rounds(3); i++) rss.push((await peakRssMb([OURS, "run", "--id", l.slug, "--", "true"], await ctx.env(), tree.work)).mb);
@@ -57,6 +66,16 @@ export default async function noopSync(ctx: BenchContext): Promise<Figure[]> {
       aSamples: local.a,
       bSamples: local.b,
       target: TARGET_CHECK,
+    }),
+    ratioFigure({
+      id: "local-check-20k-floor",
+      label: "local check (20k files) vs its floor",
+      a: "crabbox-cs run --id L --sync-only, nothing changed",
+      b: "a Bun-compiled program that runs the same git status and reads it",
+      aSamples: localFloor.a,
+      bSamples: localFloor.b,
+      target: Number.POSITIVE_INFINITY,
+      notes: ["the floor: start-up of a Bun binary, then our git status (porcelain v2, -uall, --branch) read whole"],
     }),
     absoluteFigure({
       id: "rss-noop-sync",
