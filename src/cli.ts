@@ -79,11 +79,23 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   normalJitSoon();
-  // `run …`: its git status starts first of all (lifecycle/head-start.ts); the flags are the words before `--`.
+  // `run …`: its git status starts first of all (lifecycle/head-start.ts; the flags are the words
+  // before `--`), and one that the run did not take is ended with it.
   if (argv[0] === "run") {
+    const early = await import("./lifecycle/head-start.ts");
     const end = argv.indexOf("--");
-    (await import("./lifecycle/head-start.ts")).headStart(argv.slice(1, end === -1 ? argv.length : end));
+    early.headStart(argv.slice(1, end === -1 ? argv.length : end));
+    try {
+      return await dispatch(argv);
+    } finally {
+      early.abandonHeadStart();
+    }
   }
+  return dispatch(argv);
+}
+
+/** The command word, then its help, or its parsed arguments and its run; every failure reported. */
+async function dispatch(argv: string[]): Promise<number> {
   const { globalArgs } = await import("./config/flags.ts");
   const { name, rest } = commandWord(argv, globalArgs);
   const dash = rest.indexOf("--");

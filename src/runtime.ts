@@ -24,6 +24,8 @@ export interface ExecOptions {
   input?: string | Uint8Array;
   /** Kill the child (SIGTERM) after this long. */
   timeoutMs?: number;
+  /** Kill the child (SIGTERM) when this aborts (before it ends). */
+  signal?: AbortSignal;
   /** Start the child in its own session (setsid): a terminal's Ctrl-C reaches only us, not it. */
   detached?: boolean;
 }
@@ -189,12 +191,16 @@ export function createRuntime(overrides: Partial<Runtime> = {}): Runtime {
             proc.kill("SIGTERM");
           }, opts.timeoutMs)
         : undefined;
+      const abort = () => proc.kill("SIGTERM");
+      if (opts.signal?.aborted) abort();
+      else opts.signal?.addEventListener("abort", abort, { once: true });
       const [stdout, stderr] = await Promise.all([
         new Response(proc.stdout).text(),
         new Response(proc.stderr).text(),
         proc.exited,
       ]);
       if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", abort);
       const signal = proc.signalCode == null ? null : String(proc.signalCode);
       const code = proc.exitCode ?? 128 + (signalNumber(signal) ?? 0);
       return { code, signal, stdout, stderr, ...(timedOut ? { timedOut } : {}) };

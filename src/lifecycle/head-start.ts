@@ -9,9 +9,9 @@
  *   without a spawn, no submodules, not $HOME or `/`.
  * - Under --verbose it does not start (the runtime that traces children is not
  *   built yet); syncSource starts it, traced.
- * - Not taken (a usage error, a lease that does not resolve): it runs to its end
- *   before the process exits (a child keeps Bun alive), like one syncSource
- *   started and did not use.
+ * - Not taken when the command ends (a usage error, a config error): the entry
+ *   point ends it (`abandonHeadStart`: SIGTERM; git drops its index lock), so an
+ *   error never waits for git in a large tree.
  *
  * This module stays small: it is loaded before the command is.
  */
@@ -26,7 +26,7 @@ export interface StartedStatus {
   result: Promise<ExecResult>;
 }
 
-let started: { root: string; env: Runtime["env"]; status: StartedStatus } | null = null;
+let started: { root: string; env: Runtime["env"]; status: StartedStatus; stop: AbortController } | null = null;
 
 /** Flags that rule a head start out: no sync, help, or a traced run. */
 function syncsWithoutTrace(flags: readonly string[]): boolean {
@@ -45,9 +45,16 @@ export function headStart(flags: readonly string[], runtime: Runtime = createRun
   if (started || !syncsWithoutTrace(flags)) return;
   const root = headStartRoot(runtime);
   if (!root) return;
-  const result = runStatus(runtime, root);
+  const stop = new AbortController();
+  const result = runStatus(runtime, root, stop.signal);
   result.catch(() => {});
-  started = { root, env: runtime.env, status: { at: runtime.now(), result } };
+  started = { root, env: runtime.env, status: { at: runtime.now(), result }, stop };
+}
+
+/** The command has ended: a status nobody took is ended too. */
+export function abandonHeadStart(): void {
+  started?.stop.abort();
+  started = null;
 }
 
 /** The status started for `root` under the same environment, once; null when there is none. */

@@ -53,9 +53,9 @@ export interface GitState {
 
 export const STATUS_ARGV = ["git", "-c", "core.fileMode=true", "-c", "status.relativePaths=false", "status", "--porcelain=v2", "-z", "--untracked-files=all", "--branch", "--no-renames", "--ignore-submodules=none"];
 
-/** Start `git status` in `root` (the caller may start it early and hand the promise to gitState). */
-export function runStatus(runtime: Runtime, root: string): Promise<ExecResult> {
-  return runtime.exec(STATUS_ARGV, { cwd: root, timeoutMs: 120_000 });
+/** Start `git status` in `root` (the caller may start it early and hand the promise to gitState; `signal` ends it unused). */
+export function runStatus(runtime: Runtime, root: string, signal?: AbortSignal): Promise<ExecResult> {
+  return runtime.exec(STATUS_ARGV, { cwd: root, timeoutMs: 120_000, signal });
 }
 
 /** One record of `git status --porcelain=v2`, as the state needs it. */

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { headStart, takeHeadStart } from "../../src/lifecycle/head-start.ts";
+import { abandonHeadStart, headStart, takeHeadStart } from "../../src/lifecycle/head-start.ts";
 import { createRuntime, type Runtime } from "../../src/runtime.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "head-start-"));
@@ -22,19 +22,21 @@ function repo(name: string): string {
   return d;
 }
 
-function fake(cwd: string, homeDir = join(tmp, "home")): { runtime: Runtime; calls: string[][] } {
+function fake(cwd: string, homeDir = join(tmp, "home")): { runtime: Runtime; calls: string[][]; signals: (AbortSignal | undefined)[] } {
   const calls: string[][] = [];
+  const signals: (AbortSignal | undefined)[] = [];
   const env = { PATH: "/usr/bin" };
   const runtime = createRuntime({
     env,
     cwd,
     homeDir,
-    exec: async (argv) => {
+    exec: async (argv, opts) => {
       calls.push(argv);
+      signals.push(opts?.signal);
       return { code: 0, signal: null, stdout: "", stderr: "" };
     },
   });
-  return { runtime, calls };
+  return { runtime, calls, signals };
 }
 
 describe("head start", () => {
@@ -49,6 +51,19 @@ describe("head start", () => {
     expect(takeHeadStart(root, createRuntime({ env: { PATH: "/usr/bin" }, cwd: root }))).toBeNull();
     expect(takeHeadStart(root, runtime)).not.toBeNull();
     expect(takeHeadStart(root, runtime)).toBeNull();
+  });
+
+  test("one nobody took is ended with the command (its signal aborts), and can no longer be taken; a taken one is left alone", () => {
+    const a = fake(root);
+    headStart(["--id", "x"], a.runtime);
+    abandonHeadStart();
+    expect(a.signals[0]?.aborted).toBe(true);
+    expect(takeHeadStart(root, a.runtime)).toBeNull();
+    const b = fake(root);
+    headStart(["--id", "x"], b.runtime);
+    expect(takeHeadStart(root, b.runtime)).not.toBeNull();
+    abandonHeadStart();
+    expect(b.signals[0]?.aborted).toBe(false);
   });
 
   for (const flags of [["--no-sync"], ["--sync=false"], ["--help"], ["-h"], ["--help-all"], ["--verbose"], ["--id", "x", "--verbose"]]) {
@@ -71,5 +86,22 @@ describe("head start", () => {
       headStart(["--id", "x"], runtime);
       expect({ cwd, calls }).toEqual({ cwd, calls: [] });
     }
+  });
+});
+
+describe("runtime.exec with a signal", () => {
+  test("an abort ends the child (SIGTERM) and exec reports it", async () => {
+    const stop = new AbortController();
+    const running = createRuntime().exec(["sleep", "30"], { signal: stop.signal });
+    stop.abort();
+    const r = await running;
+    expect({ code: r.code, signal: r.signal }).toEqual({ code: 143, signal: "SIGTERM" });
+  });
+
+  test("a signal that aborted before the start ends the child at once", async () => {
+    const stop = new AbortController();
+    stop.abort();
+    const r = await createRuntime().exec(["sleep", "30"], { signal: stop.signal });
+    expect(r.signal).toBe("SIGTERM");
   });
 });
