@@ -80,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   normalJitSoon();
   // `run …`: its git status starts first of all (lifecycle/head-start.ts; the flags are the words
-  // before `--`), and one that the run did not take is ended with it.
+  // before `--`), and one still running when the run ends is ended with it.
   if (argv[0] === "run") {
     const early = await import("./lifecycle/head-start.ts");
     const end = argv.indexOf("--");
@@ -88,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       return await dispatch(argv);
     } finally {
-      early.abandonHeadStart();
+      early.endRunStatuses();
     }
   }
   return dispatch(argv);

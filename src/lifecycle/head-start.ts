@@ -9,9 +9,9 @@
  *   without a spawn, no submodules, not $HOME or `/`.
  * - Under --verbose it does not start (the runtime that traces children is not
  *   built yet); syncSource starts it, traced.
- * - Not taken when the command ends (a usage error, a config error): the entry
- *   point ends it (`abandonHeadStart`: SIGTERM; git drops its index lock), so an
- *   error never waits for git in a large tree.
+ * - Still running when the run ends (a usage error, a lease that does not
+ *   resolve): the entry point ends it (`endRunStatuses`), and syncSource's own
+ *   status with it, so an error never waits for git in a large tree.
  *
  * This module stays small: it is loaded before the command is.
  */
@@ -26,7 +26,20 @@ export interface StartedStatus {
   result: Promise<ExecResult>;
 }
 
-let started: { root: string; env: Runtime["env"]; status: StartedStatus; stop: AbortController } | null = null;
+let started: { root: string; env: Runtime["env"]; status: StartedStatus } | null = null;
+
+/** The run's statuses still running (a head start, or syncSource's own): `endRunStatuses` ends them. */
+const live = new Set<AbortController>();
+
+/** Start the run's `git status` of `root`: used by the sync if it asks soon enough, ended with the run otherwise. */
+export function startRunStatus(runtime: Runtime, root: string): StartedStatus {
+  const stop = new AbortController();
+  live.add(stop);
+  const result = runStatus(runtime, root, stop.signal);
+  const done = () => void live.delete(stop);
+  result.then(done, done);
+  return { at: runtime.now(), result };
+}
 
 /** Flags that rule a head start out: no sync, help, or a traced run. */
 function syncsWithoutTrace(flags: readonly string[]): boolean {
@@ -45,16 +58,7 @@ export function headStart(flags: readonly string[], runtime: Runtime = createRun
   if (started || !syncsWithoutTrace(flags)) return;
   const root = headStartRoot(runtime);
   if (!root) return;
-  const stop = new AbortController();
-  const result = runStatus(runtime, root, stop.signal);
-  result.catch(() => {});
-  started = { root, env: runtime.env, status: { at: runtime.now(), result }, stop };
-}
-
-/** The command has ended: a status nobody took is ended too. */
-export function abandonHeadStart(): void {
-  started?.stop.abort();
-  started = null;
+  started = { root, env: runtime.env, status: startRunStatus(runtime, root) };
 }
 
 /** The status started for `root` under the same environment, once; null when there is none. */
@@ -63,4 +67,15 @@ export function takeHeadStart(root: string, runtime: Runtime): StartedStatus | n
   if (!s || s.root !== root || s.env !== runtime.env) return null;
   started = null;
   return s.status;
+}
+
+/**
+ * The run has ended: a status of it still running is of no use to anyone (never taken, or taken by
+ * a sync that never came to it: a lease that did not resolve); it is ended (SIGTERM: git removes
+ * its index lock), so that the run's exit does not wait for git.
+ */
+export function endRunStatuses(): void {
+  for (const stop of live) stop.abort();
+  live.clear();
+  started = null;
 }

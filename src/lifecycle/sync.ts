@@ -8,8 +8,7 @@ import { CrabboxError, Exit } from "../errors.ts";
 import { bytes, elapsed } from "../output/format.ts";
 import type { ExecResult, Runtime } from "../runtime.ts";
 import { gitTopLevel, neverSynced, realOr } from "../sync/files.ts";
-import { runStatus } from "../sync/gitstate.ts";
-import { takeHeadStart } from "./head-start.ts";
+import { startRunStatus, takeHeadStart } from "./head-start.ts";
 import { openEarlySession, syncTree, type EarlySession, type SessionSync, type SyncResult } from "../sync/sync.ts";
 import type { Services } from "./services.ts";
 
@@ -66,11 +65,7 @@ export async function syncSource(runtime: Runtime, syncAll: boolean): Promise<Sy
   assertSyncableRoot(runtime, source.root, source.isGit, syncAll);
   // (With submodules the sync lists the tree itself: no status to start.)
   if (!source.isGit || existsSync(join(source.root, ".gitmodules"))) return source;
-  const head = takeHeadStart(source.root, runtime);
-  if (head) return { ...source, status: head };
-  const result = runStatus(runtime, source.root);
-  result.catch(() => {});
-  return { ...source, status: { at: runtime.now(), result } };
+  return { ...source, status: takeHeadStart(source.root, runtime) ?? startRunStatus(runtime, source.root) };
 }
 
 export interface SyncLeaseOptions {

@@ -178,29 +178,36 @@ describe("the local check is git's", () => {
     }
   });
 
-  test("a run that fails before its sync (a usage error) ends the git status it started: it never waits for git", async () => {
-    const dir = join(h.tmp, "slow-git");
-    const pidFile = join(h.tmp, "slow-git.pid");
-    const ended = join(h.tmp, "slow-git.ended");
-    mkdirSync(dir, { recursive: true });
-    rmSync(ended, { force: true });
-    // A git status that takes 5 s (a very large tree): it says when it got to its end. Its sleep
-    // holds none of the pipes to us, so that the script ended leaves nothing our exec waits for.
-    const script = [
-      "#!/bin/sh",
-      `case "$*" in *status*) echo $$ > '${pidFile}'; sleep 5 </dev/null >/dev/null 2>&1; echo x > '${ended}';; esac`,
-      `exec '${Bun.which("git")}' "$@"`,
-      "",
-    ];
-    writeFileSync(join(dir, "git"), script.join("\n"), { mode: 0o755 });
-    const r = await h.run(["run", "--id", lease.slug, "--no-such-flag", "--", "true"], { env: { PATH: `${dir}:${h.env.PATH}` } });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("no-such-flag");
-    // Not left to run to its end (without abandonHeadStart the run waits 5 s and this fails)...
-    expect(existsSync(ended)).toBe(false);
-    // ...nor left running (it may be ended before it could write its pid).
-    if (existsSync(pidFile)) expect(() => process.kill(Number(readFileSync(pidFile, "utf8")), 0)).toThrow();
-  });
+  for (const [what, args, code, says] of [
+    ["a usage error", ["--id", "LEASE", "--no-such-flag"], 2, "no-such-flag"],
+    ["a lease that does not resolve", ["--id", "no-such-lease"], 4, "no lease matches"],
+  ] as const) {
+    test(`a run that fails before its sync (${what}) ends the git status it started: it never waits for git`, async () => {
+      const dir = join(h.tmp, "slow-git");
+      const pidFile = join(h.tmp, "slow-git.pid");
+      const ended = join(h.tmp, "slow-git.ended");
+      mkdirSync(dir, { recursive: true });
+      rmSync(ended, { force: true });
+      rmSync(pidFile, { force: true });
+      // A git status that takes 5 s (a very large tree): it says when it got to its end. Its sleep
+      // holds none of the pipes to us, so that the script ended leaves nothing our exec waits for.
+      const script = [
+        "#!/bin/sh",
+        `case "$*" in *status*) echo $$ > '${pidFile}'; sleep 5 </dev/null >/dev/null 2>&1; echo x > '${ended}';; esac`,
+        `exec '${Bun.which("git")}' "$@"`,
+        "",
+      ];
+      writeFileSync(join(dir, "git"), script.join("\n"), { mode: 0o755 });
+      const argv = ["run", ...args.map((a) => (a === "LEASE" ? lease.slug : a)), "--", "true"];
+      const r = await h.run(argv, { env: { PATH: `${dir}:${h.env.PATH}` } });
+      expect(r.code).toBe(code);
+      expect(r.stderr).toContain(says);
+      // Not left to run to its end (without lifecycle/head-start.ts endRunStatuses the run waits 5 s and this fails)...
+      expect(existsSync(ended)).toBe(false);
+      // ...nor left running (it may be ended before it could write its pid).
+      if (existsSync(pidFile)) expect(() => process.kill(Number(readFileSync(pidFile, "utf8")), 0)).toThrow();
+    });
+  }
 });
 
 describe("sync correctness of the skip", () => {

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { abandonHeadStart, headStart, takeHeadStart } from "../../src/lifecycle/head-start.ts";
+import { endRunStatuses, headStart, startRunStatus, takeHeadStart } from "../../src/lifecycle/head-start.ts";
 import { createRuntime, type Runtime } from "../../src/runtime.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "head-start-"));
@@ -53,17 +53,24 @@ describe("head start", () => {
     expect(takeHeadStart(root, runtime)).toBeNull();
   });
 
-  test("one nobody took is ended with the command (its signal aborts), and can no longer be taken; a taken one is left alone", () => {
-    const a = fake(root);
-    headStart(["--id", "x"], a.runtime);
-    abandonHeadStart();
-    expect(a.signals[0]?.aborted).toBe(true);
-    expect(takeHeadStart(root, a.runtime)).toBeNull();
-    const b = fake(root);
-    headStart(["--id", "x"], b.runtime);
-    expect(takeHeadStart(root, b.runtime)).not.toBeNull();
-    abandonHeadStart();
-    expect(b.signals[0]?.aborted).toBe(false);
+  test("when the run ends, a status still running is ended, taken or not (the head start, or the sync's own); one that ended is not touched", async () => {
+    const running = (cwd: string) => {
+      const signals: (AbortSignal | undefined)[] = [];
+      const runtime = createRuntime({ env: { PATH: "/usr/bin" }, cwd, homeDir: join(tmp, "home"), exec: (_argv, opts) => (signals.push(opts?.signal), new Promise(() => {})) });
+      return { runtime, signals };
+    };
+    const untaken = running(root);
+    headStart(["--id", "x"], untaken.runtime);
+    const taken = running(root);
+    const own = startRunStatus(taken.runtime, root);
+    expect(own.at).toBeGreaterThan(0);
+    const finished = fake(root);
+    await startRunStatus(finished.runtime, root).result;
+    endRunStatuses();
+    expect(untaken.signals[0]?.aborted).toBe(true);
+    expect(taken.signals[0]?.aborted).toBe(true);
+    expect(finished.signals[0]?.aborted).toBe(false);
+    expect(takeHeadStart(root, untaken.runtime)).toBeNull();
   });
 
   for (const flags of [["--no-sync"], ["--sync=false"], ["--help"], ["-h"], ["--help-all"], ["--verbose"], ["--id", "x", "--verbose"]]) {
