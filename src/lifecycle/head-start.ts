@@ -48,7 +48,7 @@ function syncsWithoutTrace(flags: readonly string[]): boolean {
 
 /** The tree syncSource would check, when a status may start for it now; else null. */
 function headStartRoot(runtime: Runtime): string | null {
-  const root = gitTopLevel(runtime.cwd, runtime.env);
+  const root = gitTopLevel(runtime.cwd, runtime.env); // (resolved: it starts from the real cwd)
   if (!root || neverSynced(root, runtime.homeDir)) return null;
   return existsSync(join(root, ".gitmodules")) ? null : root;
 }

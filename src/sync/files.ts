@@ -98,10 +98,9 @@ export async function listFiles(runtime: Runtime, localRoot: string, isGit?: boo
   return { files, source };
 }
 
-/** A tree that is never sent, even as a git work tree, even with --sync-all: `/` and $HOME (both resolved). */
-export function neverSynced(root: string, homeDir: string): boolean {
-  const r = realOr(root);
-  return r === "/" || r === realOr(homeDir);
+/** A tree that is never sent, even as a git work tree, even with --sync-all: `/` and $HOME. `realRoot`: resolved already (realOr, or gitTopLevel's answer). */
+export function neverSynced(realRoot: string, homeDir: string): boolean {
+  return realRoot === "/" || realRoot === realOr(homeDir);
 }
 
 /** `p` with its symlinks resolved; `p` itself when that fails. */
