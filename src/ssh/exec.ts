@@ -81,6 +81,8 @@ export interface RunRemoteInput {
     verdict(): Promise<"N" | "W" | "A">;
     /** After W: the first part of the change set (what changed here), written before the report is answered (null: none). */
     first(): Promise<Uint8Array | null>;
+    /** The first part (or `R`) is written: work that holds the thread may start. */
+    partWritten(): void;
     exchange(report: Buffer): Promise<Uint8Array>;
     started(): void;
   };
@@ -98,6 +100,9 @@ export interface RemoteExit extends ChildExit {
   /** With a preamble: it did not complete (declined or failed), so the command did not start. */
   declined?: boolean;
 }
+
+/** After W, when no part goes before the report (remote.ts IN_SESSION_SCRIPT). */
+const NO_PART = new Uint8Array(Buffer.from("R\n", "latin1"));
 
 /** How long a cancel may take before we give up on the remote side and end our ssh. */
 const CANCEL_TIMEOUT_MS = 20_000;
@@ -132,14 +137,18 @@ export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promis
         if (v !== "W") return;
         // The part goes as soon as it is packed, and all of it is handed to ssh before the report
         // is answered (so that no planning here holds the bytes the codespace waits for).
-        stdinPump.part = preamble.first().then(
-          async (frame) => {
-            if (!frame) return;
-            await stdinPump.writeAll(frame);
-            runtime.trace?.(`ssh: change set part sent (${frame.length} bytes, ${frameHead(frame)})`);
-          },
-          () => {},
-        );
+        // Either way a line goes before the report: the part, or `R` (none: report now).
+        stdinPump.part = preamble
+          .first()
+          .then(
+            async (frame) => {
+              if (!frame) return stdinPump.writeAll(NO_PART);
+              await stdinPump.writeAll(frame);
+              runtime.trace?.(`ssh: change set part sent (${frame.length} bytes, ${frameHead(frame)})`);
+            },
+            () => stdinPump.writeAll(NO_PART),
+          )
+          .finally(() => preamble.partWritten());
       },
       () => stdinPump.verdict("A"),
     );

@@ -15,10 +15,11 @@
  * session before the command (the rsync path then).
  *
  * The set may come in two frames: `P` (a part) with what changed here, sent
- * as soon as it is packed, without waiting for the remote report (what
- * changed locally goes whatever the codespace says), then `S` with what the
- * report adds (remote edits undone, strays removed). The codespace writes the
- * first while the report is read and planned here.
+ * right after the verdict, as soon as it is packed, before the view is listed
+ * and without waiting for the remote report (what changed locally goes
+ * whatever the codespace says), or the line `R` when there is none; then `S`
+ * with the rest (removals, what the report adds: remote edits undone, strays
+ * removed). The codespace writes the part while it still lists.
  */
 import { closeSync, fstatSync, lstatSync, openSync, readSync, unlinkSync } from "node:fs";
 import { join } from "node:path";

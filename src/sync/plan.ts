@@ -120,11 +120,6 @@ export function viewDirs(view: readonly string[]): Set<string> {
   return dirSet;
 }
 
-/** A report of nothing changed remotely: the plan is then what changed here. */
-export function quietReport(): RemoteReport {
-  return { mode: "incremental", dirs: [], files: [], touched: [], children: new Map() };
-}
-
 export function planSync(input: PlanInput): Plan {
   const { view } = input;
   const sorted = isSorted(view);

@@ -155,18 +155,19 @@ exec xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys"
  *     last good one stands) and the command starts;
  *   - `A`: the local side wants the rsync path; the session ends before the
  *     nonce is claimed (exit 7), nothing applied;
- *   - `W`: the listing is awaited and sent on stderr as one framed marker
- *     (`report:<length>` and that many bytes); then frames are read from
- *     stdin, each a header line `P|S <removals> <tar>` and exactly that many
- *     bytes of each (head -c reads no further, so the rest of stdin stays the
- *     command's), received whole and then applied, one after the other: the
- *     removals as in the sync session, the tar (gzipped) unpacked by GNU tar
- *     (which strips leading slashes and refuses `..` members) into the
- *     physical work root. `P` (a part: the local change set, sent before the
- *     report is in, so that it is written while the local side reads the
- *     report) is followed by another frame; `S` is the last. `A` instead of a
- *     frame ends the session as above (whatever a `P` wrote is then part of
- *     what the rsync path mirrors again).
+ *   - `W`: one more line comes at once: `R` (no part), or the header of a
+ *     `P` frame (a part: what changed locally, which goes whatever this side
+ *     reports), applied while the listing still runs (what it writes may show
+ *     in the report; the local side sends nothing twice). Then the listing is
+ *     awaited and sent on stderr as one framed marker (`report:<length>` and
+ *     that many bytes), and frames are read from stdin until `S`, the last.
+ *     A frame is a header line `P|S <removals> <tar> <codec>` and exactly that
+ *     many bytes of each (head -c reads no further, so the rest of stdin stays
+ *     the command's), received whole and then applied: the removals as in the
+ *     sync session, the tar (zstd or gzip) unpacked by GNU tar (which strips
+ *     leading slashes and refuses `..` members) into the physical work root.
+ *     `A` instead of a frame ends the session as above (whatever a `P` wrote
+ *     is then part of what the rsync path mirrors again).
  * `read` takes one line byte by byte, and no line means no command: a local
  * side that dies before its word ends the session with nothing run. Exit 0
  * only when all of it worked; the command starts after that.
@@ -183,10 +184,31 @@ else
   : >"$err"
 fi
 stopwalk() { if [ -n "$wpid" ]; then kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null; fi; rm -f -- "$err" "$rep"; }
+# One frame, its header line in $1: received whole, then applied. 6: not a frame; 8: not applied.
+frame() {
+  set -- $1
+  [ $# -eq 4 ] || return 6
+  case $2$3 in *[!0-9]*) return 6;; esac
+  case $4 in gz) zo=-z;; zst) zo="-I zstd";; *) return 6;; esac
+  ok=1
+  if [ "$2" -gt 0 ]; then { head -c "$2" >"$rm" && [ "$(wc -c <"$rm")" -eq "$2" ]; } || ok=0; fi
+  if [ $ok = 1 ] && [ "$3" -gt 0 ]; then { head -c "$3" >"$tarf" && [ "$(wc -c <"$tarf")" -eq "$3" ]; } || ok=0; fi
+  if [ $ok = 1 ] && [ "$2" -gt 0 ]; then xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys" <"$rm" >/dev/null || ok=0; fi
+  if [ $ok = 1 ] && [ "$3" -gt 0 ]; then tar -x $zo -p --no-same-owner -f "$tarf" -C "$phys" || ok=0; fi
+  [ "$2$3" = 00 ] || rm -f -- "$rm" "$tarf"
+  [ $ok = 1 ] || { printf 'crabbox-sync: applying the change set failed\\n' >&2; return 8; }
+}
 IFS= read -r verdict || { stopwalk; exit 6; }
 case $verdict in
   N) stopwalk; rm -f -- "$sdir/$key.$new"; exit 0;;
   W) ;;
+  *) stopwalk; exit 7;;
+esac
+# The part (what changed here) comes now when there is one, and is written while the walk goes on.
+IFS= read -r hdr || { stopwalk; exit 6; }
+case $hdr in
+  R) ;;
+  "P "*) frame "$hdr" || { st=$?; stopwalk; exit $st; };;
   *) stopwalk; exit 7;;
 esac
 st=0
@@ -200,18 +222,8 @@ cat "$rep" >&2; rm -f -- "$rep" "$err"
 while :; do
   IFS= read -r hdr || exit 6
   case $hdr in "P "*|"S "*) ;; *) exit 7;; esac
-  set -- $hdr
-  [ $# -eq 4 ] || exit 6
-  case $2$3 in *[!0-9]*) exit 6;; esac
-  case $4 in gz) zo=-z;; zst) zo="-I zstd";; *) exit 6;; esac
-  ok=1
-  if [ "$2" -gt 0 ]; then { head -c "$2" >"$rm" && [ "$(wc -c <"$rm")" -eq "$2" ]; } || ok=0; fi
-  if [ $ok = 1 ] && [ "$3" -gt 0 ]; then { head -c "$3" >"$tarf" && [ "$(wc -c <"$tarf")" -eq "$3" ]; } || ok=0; fi
-  if [ $ok = 1 ] && [ "$2" -gt 0 ]; then xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys" <"$rm" >/dev/null || ok=0; fi
-  if [ $ok = 1 ] && [ "$3" -gt 0 ]; then tar -x $zo -p --no-same-owner -f "$tarf" -C "$phys" || ok=0; fi
-  [ "$2$3" = 00 ] || rm -f -- "$rm" "$tarf"
-  [ $ok = 1 ] || { printf 'crabbox-sync: applying the change set failed\\n' >&2; exit 8; }
-  [ "$1" = S ] && break
+  frame "$hdr" || exit $?
+  case $hdr in S*) break;; esac
 done
 `;
 

@@ -37,7 +37,7 @@ import { onceRunPasses } from "../util/jit.ts";
 import { forgetState, loadState, saveState, type SyncState } from "./state.ts";
 import { snapshotIndex, viewSizeFromIndex, type IndexSnapshot } from "./index-sizes.ts";
 import { ignoredPaths } from "./ignore.ts";
-import { fromBytes, pathSet, planSync, quietReport, toBytes, viewDirs, type Candidate, type PathSet } from "./plan.ts";
+import { fromBytes, pathSet, planSync, toBytes, viewDirs, type Candidate, type PathSet } from "./plan.ts";
 import { checkMaster } from "../ssh/exec.ts";
 import { checkLocalRsync, parseRsyncStats, rsyncArgs, rsyncNotFound } from "./rsync.ts";
 import { ABORT_FRAME, IN_SESSION_MAX_BYTES, IN_SESSION_MAX_FILES, buildTar, changeFrame, parentDirs, reportRecords, type Codec, type Packed } from "./insession.ts";
@@ -121,6 +121,8 @@ export interface SessionSync {
   verdict(): Promise<Verdict>;
   /** After the verdict W: a first part of the change set to write before the report is in (null: none). */
   first(): Promise<Uint8Array | null>;
+  /** The first part, or the word that there is none, is on the session's stdin (the listing may start). */
+  partWritten(): void;
   /** The remote report arrived: the frame to write on the session's stdin (after the first part). */
   exchange(report: Buffer): Promise<Uint8Array>;
   /** A start (or again) marker arrived: the change set was applied; record the sync. */
@@ -179,19 +181,17 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     if (up) report.start();
   };
   const listing = () => listChanges(runtime, input, gs, since, snapshot);
-  const likely = inSession ? likelyChangeSet(input.localRoot, since!, secretRules(input.localRoot, runtime.crabboxHome)) : null;
+  const likely = inSession ? likelyChangeSet(input.localRoot, since!, secretRules(input.localRoot, runtime.crabboxHome), gs) : null;
   if (likely) {
-    // While git lists the view, the likely change set is packed already (started first: it is what
-    // the session waits for). It is used only when the listing's own change set turns out the same.
-    const packing = likely.length > 0 ? packSet(runtime, input.localRoot, likely, codecFor(last!.zstd)) : null;
+    // While git lists the view, the part is packed already (started first: it is what the session
+    // waits for) and goes out as soon as it is: the codespace writes it while it walks.
+    const part = likely.filter((p) => p.reported);
+    const packing = part.length > 0 ? packSet(runtime, input.localRoot, part.map((p) => p.path), codecFor(last!.zstd)) : null;
     packing?.catch(() => {});
-    // The listing goes on while the command's session starts; the session waits for it.
-    const listed = listing();
-    listed.catch(() => {});
     // Marked pending before anything is applied remotely (the frame waits for it), not before the session starts.
     const pendingMarked = markSyncPending(runtime, input.leaseId);
     pendingMarked.catch(() => {});
-    const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, listed, pendingMarked, since: since!, likely: { paths: likely, packing } });
+    const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, listing, pendingMarked, since: since!, likely: { paths: part.map((p) => p.path), packing } });
     return { skipped: false, fingerprint: gs.key, files: 0, bytes: 0, sessions: 0, ms: runtime.now() - started, held: gs.held, unreadable: 0, session };
   }
   // The command's session is open and waits: the rsync way starts once it has ended (its stamp is not this one's).
@@ -380,12 +380,14 @@ function reportedPaths(gs: GitState, held: ReadonlySet<string>): string[] {
  * Before the view is listed, in one lstat per changed path: null unless the paths that changed
  * hold at most IN_SESSION_MAX_BYTES and none sits under a parent that is now a file or a link (a
  * type change: that goes the rsync way); else the change set as it will likely be: those that are
- * files or links here and not secrets (byte strings, sorted).
+ * files or links here and not secrets (byte strings, sorted). `reported`: git status reported the
+ * path present (a tracked or an untracked file it listed), so it is in the view whatever the listing
+ * says; a path that changed only between two HEADs may be ignored here, and waits for the listing.
  */
-function likelyChangeSet(root: string, since: Set<string>, rules: SecretRules): string[] | null {
+function likelyChangeSet(root: string, since: Set<string>, rules: SecretRules, gs: GitState): { path: string; reported: boolean }[] | null {
   const base = root.endsWith("/") ? root : `${root}/`;
   let bytes = 0;
-  const likely: string[] = [];
+  const likely: { path: string; reported: boolean }[] = [];
   for (const p of since) {
     let st;
     try {
@@ -395,12 +397,15 @@ function likelyChangeSet(root: string, since: Set<string>, rules: SecretRules): 
       if (!st.isFile() && !st.isSymbolicLink()) continue;
       bytes += st.size;
       if (bytes > IN_SESSION_MAX_BYTES) return null;
-      if (!p.includes("\uFFFD") && !secretByName(p, rules) && !secretByContent(p, base + p)) likely.push(toBytes(p));
+      if (!p.includes("\uFFFD") && !secretByName(p, rules) && !secretByContent(p, base + p)) {
+        const sig = gs.dirty.get(p);
+        likely.push({ path: toBytes(p), reported: sig !== undefined && sig !== "-" });
+      }
       continue;
     }
     for (let i = p.lastIndexOf("/"); i > 0; i = p.lastIndexOf("/", i - 1)) if (isFileOrLink(root, p.slice(0, i))) return null;
   }
-  return likely.sort();
+  return likely.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /**
@@ -417,10 +422,11 @@ function sessionSync(
     state: SyncState;
     salt: string;
     newStamp: string;
-    listed: Promise<Listing>;
+    /** Lists the view (its walk holds the thread): started once the part is on the session's stdin. */
+    listing: () => Promise<Listing>;
     pendingMarked: Promise<void>;
     since: Set<string>;
-    /** The likely change set (byte strings, sorted), and its packing, started before the listing. */
+    /** The part: what changed here that git status reported present (byte strings, sorted), and its packing, started before the listing. */
     likely: { paths: string[]; packing: Promise<Packed | null> | null };
   },
 ): SessionSync {
@@ -435,7 +441,10 @@ function sessionSync(
   // The plan needs the view's paths only. Git's listing is the view here: paths git reports gone
   // are out of it, a type change goes the rsync way, trees with submodules or nested
   // repositories never come this way.
-  const ready = c.listed.then((l) => {
+  // The listing's walk holds the thread: it starts once the part (or word that there is none) is on
+  // the session's stdin, so that the part is not held up by it.
+  let startListing!: () => void;
+  const ready = new Promise<void>((resolve) => (startListing = resolve)).then(c.listing).then((l) => {
     listing = l;
     view = l.candidates.map(toBytes);
     viewSet = pathSet(view);
@@ -450,26 +459,23 @@ function sessionSync(
   const sized = () => (sizing ??= ready.then(() => viewSize(input.localRoot, listing!)));
   // The part goes as the codespace's last report allowed (it comes before this one's), the rest as this one says.
   const pack = (paths: string[], codec: Codec) => packSet(runtime, input.localRoot, paths, codec);
-  const { paths: likely, packing } = c.likely;
-  const removalKey = (r: Removal) => `${r.op}${r.path}`;
-  // What changed here goes whatever the codespace reports: it is packed and sent (a `P` frame) as
-  // soon as the listing is in, and the codespace writes it while its report is read and planned here.
-  let part: { send: Set<string>; removals: Set<string>; bytes: number } | null = null;
-  const first = ready.then(async (): Promise<Uint8Array | null> => {
-    if (!fits) return null;
-    const plan = planSync({ view, viewSet, dirSet, changed, gone, report: quietReport(), written: new Set() });
-    const removals = await decideRemovals(runtime, input.localRoot, "git", plan.candidates);
-    const packed = await (packing && sameList(plan.send, likely) ? packing : pack(plan.send, codecFor(c.state.zstd)));
-    if (!packed || (packed.tar.length === 0 && removals.length === 0)) return null;
+  const { paths: partPaths, packing } = c.likely;
+  // What changed here and git status reported present (in the view whatever the listing says) goes
+  // whatever the codespace reports: a `P` frame, as soon as it is packed, before the listing is in;
+  // the codespace writes it while it walks. The rest (removals, what the report adds) is the `S` frame.
+  let part: { send: Set<string>; bytes: number } | null = null;
+  let framed = false;
+  const first = (async (): Promise<Uint8Array | null> => {
+    const packed = await packing;
+    if (!packed || packed.tar.length === 0) return null;
     await c.pendingMarked;
     framed = true;
-    part = { send: new Set(plan.send), removals: new Set(removals.map(removalKey)), bytes: packed.tar.length };
-    return changeFrame(encodeRemovals(removals), packed, "P");
-  });
+    part = { send: new Set(partPaths), bytes: packed.tar.length };
+    return changeFrame(new Uint8Array(0), packed, "P");
+  })();
   first.catch(() => {});
   let sent: { written: string[]; bytes: number; removals: number; zstd: boolean } | null = null;
   let saving: Promise<SyncResult> | null = null;
-  let framed = false;
   const abort = async () => {
     sent = null;
     // Nothing is applied after "A" but a part already sent: the last sync's record stands (pending when a set went).
@@ -482,7 +488,9 @@ function sessionSync(
     command: (nonce) => inSessionSyncCommand(input.workRoot, stampKey(input.leaseId, input.workRoot), c.state.stamp, c.newStamp, nonce),
     verdict: async () => "W",
     first: () => first.catch(() => null),
+    partWritten: () => startListing(),
     async exchange(bytes) {
+      startListing();
       await ready;
       await first.catch(() => null);
       if (!fits) return abort();
@@ -495,12 +503,12 @@ function sessionSync(
       if (plan.send.length > IN_SESSION_MAX_FILES) return abort();
       // The rest: what the report adds to the part already sent.
       const p = part as typeof part;
-      const removals = (await decideRemovals(runtime, input.localRoot, "git", plan.candidates)).filter((r) => !p?.removals.has(removalKey(r)));
+      const removals = await decideRemovals(runtime, input.localRoot, "git", plan.candidates);
       const packed = await pack(p ? plan.send.filter((f) => !p.send.has(f)) : plan.send, codecFor(report.zstd));
       if (!packed) return abort();
       await c.pendingMarked;
       framed = true;
-      sent = { written: plan.send, bytes: (p?.bytes ?? 0) + packed.tar.length, removals: (p?.removals.size ?? 0) + removals.length, zstd: Boolean(report.zstd) };
+      sent = { written: plan.send, bytes: (p?.bytes ?? 0) + packed.tar.length, removals: removals.length, zstd: Boolean(report.zstd) };
       setImmediate(() => void sized().catch(() => {}));
       return changeFrame(encodeRemovals(removals), packed);
     },
@@ -559,10 +567,6 @@ function codecFor(zstd: boolean | undefined): Codec {
   return zstd ? "zst" : "gz";
 }
 
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /** A sync state belongs to one local root, and to one lease alias and work root (its salt). */
 function stateSalt(input: { alias: string; workRoot: string }): string {
   return `${input.alias}\0${input.workRoot}`;
@@ -612,6 +616,7 @@ export function openEarlySession(runtime: Runtime, input: { leaseId: string; ali
       await decided;
       return inner ? inner.first() : null;
     },
+    partWritten: () => inner?.partWritten(),
     async exchange(report) {
       await decided;
       return inner ? inner.exchange(report) : ABORT_FRAME;

@@ -113,6 +113,34 @@ describe("a small change set goes in the command's own session", () => {
     await expectRecorded();
   });
 
+  test("what changed only between two commits waits for the view to be listed: sent when it is in the view, never when it is ignored now", async () => {
+    writeFileSync(join(h.work, "kept.txt"), "v1\n");
+    writeFileSync(join(h.work, "ignored.txt"), "v1\n");
+    git(h.work, "add", "kept.txt");
+    git(h.work, "add", "-f", "ignored.txt");
+    git(h.work, "commit", "-q", "-m", "kept and ignored");
+    expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
+    // Committed, so git status reports neither: only the two commits differ. ignored.txt is
+    // untracked and ignored from now on, and changed here: it must not go (the codespace's copy
+    // stays, as an ignored path there does). reported.txt is new: git status reports it.
+    writeFileSync(join(h.work, "kept.txt"), "v2\n");
+    git(h.work, "add", "kept.txt");
+    writeFileSync(join(h.work, "ignored.txt"), "v2, never sent\n");
+    git(h.work, "rm", "-q", "--cached", "ignored.txt");
+    git(h.work, "commit", "-q", "-m", "kept v2, ignored untracked");
+    writeFileSync(join(h.work, "reported.txt"), "reported\n");
+    reset();
+    const r = await h.run(["run", "--id", lease.slug, "--verbose", "--", "cat", "kept.txt", "reported.txt", "ignored.txt"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("v2\nreported\nv1\n");
+    expect(r.stderr).toContain("ssh: change set part sent");
+    expect(sshCalls().sessions).toHaveLength(1);
+    rmSync(join(h.work, "ignored.txt"));
+    rmSync(join(remoteRoot, "ignored.txt"));
+    expectMirror();
+    await expectRecorded();
+  });
+
   test("the summary's file count and size are the view's: summed in the listing's pass over git's index, or (split index) afterwards", async () => {
     const rules = secretRules(h.work, h.env.CRABBOX_HOME!);
     const oracle = () => {
@@ -474,9 +502,9 @@ esac; fi
 
 
 /**
- * The codespace's own rc (armed once) puts a `find` first on the sync script's PATH that waits
- * until `go` exists (20 s at most: then it says so in `late`), so that the remote report is held
- * while the local side goes on.
+ * The codespace's own rc (armed once) puts a `find` first on the sync script's PATH that, for the
+ * walk of the work root (the one that prunes `.git`), waits until `go` exists (20 s at most: then it
+ * says so in `late`), so that the remote report is held while the local side goes on.
  */
 function holdingRemoteFind(tag: string): { go: string; late: string; disarm(): void } {
   const home = h.emu.control.codespaceHome(lease.codespace.name);
@@ -489,7 +517,9 @@ function holdingRemoteFind(tag: string): { go: string; late: string; disarm(): v
   rmSync(late, { force: true });
   mkdirSync(bin, { recursive: true });
   writeFileSync(join(bin, "find"), `#!/bin/sh
-i=0; while [ ! -e '${go}' ]; do i=$((i+1)); if [ $i -ge 400 ]; then : > '${late}'; break; fi; sleep 0.05; done
+case " $* " in *" -prune "*)
+  i=0; while [ ! -e '${go}' ]; do i=$((i+1)); if [ $i -ge 400 ]; then : > '${late}'; break; fi; sleep 0.05; done;;
+esac
 exec '${Bun.which("find")}' "$@"
 `, { mode: 0o755 });
   writeFileSync(rc, `${original}case "$BASH_EXECUTION_STRING" in *crabbox-sync*) PATH='${bin}':$PATH; export PATH;; esac\n`);
@@ -525,7 +555,7 @@ async function runWatching(
 }
 
 describe("the change set goes in two parts: what changed here at once, the report's repairs after it", () => {
-  test("the local change is sent while the codespace still lists; remote edits and strays are repaired after; one session, exact", async () => {
+  test("the local change is sent, and written there, while the codespace still lists; remote edits and strays are repaired after; one session, exact", async () => {
     writeFileSync(join(h.work, "edited.txt"), "local\n");
     expect((await h.run(["run", "--id", lease.slug, "--", "true"])).code).toBe(0);
     writeFileSync(join(h.work, "part-local.txt"), "from here\n");
@@ -534,11 +564,23 @@ describe("the change set goes in two parts: what changed here at once, the repor
     const hold = holdingRemoteFind("part");
     try {
       reset();
+      // The report cannot come while find is held: the part must go without it, and the codespace
+      // writes it before its listing ends (looked for while find is held: 10 s at most).
+      let whileListing = null as boolean | null;
+      const written = join(remoteRoot, "part-local.txt");
       const r = await runWatching(["run", "--id", lease.slug, "--verbose", "--", "cat", "part-local.txt", "edited.txt"], (err) => {
-        // The report cannot come while find is held: the part must go without it.
-        if (!existsSync(hold.go) && err.includes("ssh: change set part sent")) writeFileSync(hold.go, "");
+        if (whileListing !== null || !err.includes("ssh: change set part sent")) return;
+        whileListing = false;
+        void (async () => {
+          for (let i = 0; i < 200 && !whileListing; i++) {
+            if (existsSync(written) && readFileSync(written, "utf8") === "from here\n") whileListing = true;
+            else await Bun.sleep(50);
+          }
+          writeFileSync(hold.go, "");
+        })();
       });
       expect(existsSync(hold.late)).toBe(false);
+      expect(whileListing).toBe(true);
       expect(r.code).toBe(0);
       expect(r.stdout).toBe("from here\nlocal\n");
       expect(r.stderr.indexOf("ssh: change set part sent")).toBeLessThan(r.stderr.indexOf("ssh: sync report received"));
