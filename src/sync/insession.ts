@@ -11,8 +11,8 @@
  * file standing where a directory of ours goes is removed before anything is
  * unpacked, so nothing is written through it), then a compressed tar of the
  * paths to send (files and links only; zstd or gzip: `Codec`), made by the
- * local `tar` from `./`-prefixed names given NUL-separated; or `A\n`, which ends the
- * session before the command (the rsync path then).
+ * local `tar` from `./`-prefixed names given NUL-separated, and the line `.`;
+ * or `A\n`, which ends the session before the command (the rsync path then).
  *
  * The set may come in two frames: `P` (a part) with what changed here, sent
  * right after the verdict, as soon as it is packed, before the view is listed
@@ -134,10 +134,17 @@ export interface Packed {
   codec: Codec;
 }
 
-/** `S <records> <tar> <codec>\n` + removal records + directory records + tar (`P` for a part that another frame follows). */
+/** The line that ends every frame: the codespace takes a frame only when it arrives right after its bytes. */
+const FRAME_END = Buffer.from(".\n", "latin1");
+
+/**
+ * `S <records> <tar> <codec>\n` + removal records + directory records + tar + `.\n` (`P` for a part
+ * that another frame follows). The end line proves the frame came whole: a stream cut short leaves
+ * `head -c` short and then no such line to read (remote.ts IN_SESSION_SCRIPT).
+ */
 export function changeFrame(removals: Uint8Array, packed: Packed, kind: "S" | "P" = "S"): Uint8Array {
   const head = Buffer.from(`${kind} ${removals.length + packed.dirs.length} ${packed.tar.length} ${packed.codec}\n`, "latin1");
-  return new Uint8Array(Buffer.concat([head, removals, packed.dirs, packed.tar]));
+  return new Uint8Array(Buffer.concat([head, removals, packed.dirs, packed.tar, FRAME_END]));
 }
 
 /** The report's NUL-terminated records (latin1). */

@@ -161,9 +161,10 @@ exec xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys"
  *     in the report; the local side sends nothing twice). Then the listing is
  *     awaited and sent on stderr as one framed marker (`report:<length>` and
  *     that many bytes), and frames are read from stdin until `S`, the last.
- *     A frame is a header line `P|S <removals> <tar> <codec>` and exactly that
+ *     A frame is a header line `P|S <removals> <tar> <codec>`, exactly that
  *     many bytes of each (head -c reads no further, so the rest of stdin stays
- *     the command's), received whole and then applied: the removals as in the
+ *     the command's) and the line `.` (a stream cut short leaves head -c short
+ *     and no such line after it), received whole and then applied: the removals as in the
  *     sync session, the tar (zstd or gzip) unpacked by GNU tar (which strips
  *     leading slashes and refuses `..` members) into the physical work root.
  *     `A` instead of a frame ends the session as above (whatever a `P` wrote
@@ -191,8 +192,10 @@ frame() {
   case $2$3 in *[!0-9]*) return 6;; esac
   case $4 in gz) zo=-z;; zst) zo="-I zstd";; *) return 6;; esac
   ok=1
-  if [ "$2" -gt 0 ]; then { head -c "$2" >"$rm" && [ "$(wc -c <"$rm")" -eq "$2" ]; } || ok=0; fi
-  if [ $ok = 1 ] && [ "$3" -gt 0 ]; then { head -c "$3" >"$tarf" && [ "$(wc -c <"$tarf")" -eq "$3" ]; } || ok=0; fi
+  # Whole, or not at all: head -c stops short only at end of file, and then no end line follows.
+  if [ "$2" -gt 0 ]; then head -c "$2" >"$rm" || ok=0; fi
+  if [ $ok = 1 ] && [ "$3" -gt 0 ]; then head -c "$3" >"$tarf" || ok=0; fi
+  if [ $ok = 1 ]; then IFS= read -r e && [ "$e" = . ] || { rm -f -- "$rm" "$tarf"; return 6; }; fi
   if [ $ok = 1 ] && [ "$2" -gt 0 ]; then xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys" <"$rm" >/dev/null || ok=0; fi
   if [ $ok = 1 ] && [ "$3" -gt 0 ]; then tar -x $zo -p --no-same-owner -f "$tarf" -C "$phys" || ok=0; fi
   [ "$2$3" = 00 ] || rm -f -- "$rm" "$tarf"
