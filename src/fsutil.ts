@@ -217,7 +217,8 @@ export async function writeFileAtomic(
  * thread-pool hops cost more than the write). Readers still see the old file
  * or the new one, never a mix (temp file, then rename), but a crash of this
  * machine may lose the write: only for files that mean nothing after such a
- * crash, like an in-use marker (its process ends with the machine).
+ * crash, like an in-use marker (its process ends with the machine), or whose
+ * loss only costs work, like the sync state (sync/state.ts).
  */
 export function writeFileAtomicQuick(path: string, data: string | Uint8Array, mode: number = 0o600): void {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBase32(10)}.tmp`);

@@ -11,7 +11,7 @@ import { leaseInUse } from "../lifecycle/in-use.ts";
 import { releaseOneShot } from "../lifecycle/one-shot.ts";
 import { borrowOrAcquire, returnToPool, settlePool, type ReturnOutcome } from "../lifecycle/pool.ts";
 import { createServices } from "../lifecycle/services.ts";
-import { openCommandSession, recordSync, syncLease, syncSource, type SyncSummary } from "../lifecycle/sync.ts";
+import { openCommandSession, recordSync, rememberSync, syncLease, syncSource, type SyncSummary } from "../lifecycle/sync.ts";
 import type { EarlySession, SessionSync } from "../sync/sync.ts";
 import { elapsed } from "../output/format.ts";
 import { runTimer } from "../output/steps.ts";
@@ -125,6 +125,19 @@ export default defineCommand({
         inSession = r.session;
         return Boolean(r.deferred);
       };
+      // A change set applied in the command's session is remembered in the claim as soon as the start
+      // marker proves it (beside the command, not after it); it is said once the command has ended.
+      let remembered: Promise<Claim | null> | undefined;
+      const rememberAtStart = (s: SessionSync | undefined): SessionSync | undefined =>
+        s && {
+          ...s,
+          started: () => {
+            s.started();
+            if (remembered) return;
+            remembered = s.result().then((applied) => (applied ? rememberSync(svc, claim!, applied) : null));
+            remembered.catch(() => {});
+          },
+        };
       const command = (preamble: SessionSync | undefined) =>
         timed("command", () =>
           runOnLease(
@@ -138,7 +151,7 @@ export default defineCommand({
               signal: interrupts.signal,
               // With --json, stdout carries our summary: the command's output goes to stderr.
               stdoutToStderr: ctx.json,
-              preamble,
+              preamble: rememberAtStart(preamble),
             },
             { timeoutMs, oneShot: oneShot && !args.keep && !pooled },
           ),
@@ -170,7 +183,7 @@ export default defineCommand({
         if (inSession) {
           const applied = await inSession.result();
           if (applied) {
-            const rec = await recordSync(svc, r.claim, applied, " in the command's session");
+            const rec = await recordSync(svc, r.claim, applied, " in the command's session", remembered);
             r = { ...r, claim: rec.claim };
             sync = { ...rec.summary, ms: (sync as SyncSummary | null)?.ms ?? rec.summary.ms };
           } else if (r.exit.declined && interrupts.count === 0) {

@@ -129,9 +129,13 @@ export async function syncLease(
   return recordSync(svc, claim, r);
 }
 
-/** Say what a sync did and remember it in the claim (the no-op check compares against it). */
-export async function recordSync(svc: Services, claim: Claim, r: SyncResult, where = ""): Promise<{ claim: Claim; summary: SyncSummary }> {
-  const { runtime, log } = svc.ctx;
+/**
+ * Say what a sync did and remember it in the claim (the no-op check compares against it). `written`:
+ * the claim as `rememberSync` already wrote it (a change set applied in the command's session is
+ * remembered as soon as its start marker says so, beside the command, and said after it).
+ */
+export async function recordSync(svc: Services, claim: Claim, r: SyncResult, where = "", written?: Promise<Claim | null>): Promise<{ claim: Claim; summary: SyncSummary }> {
+  const { log } = svc.ctx;
   const summary: SyncSummary = { skipped: r.skipped, files: r.files, bytes: r.bytes, sentBytes: r.sentBytes ?? null, ms: r.ms };
   if (r.skipped) {
     log.info(`sync skipped: nothing changed since the last sync to this lease (${r.files} files, checked in ${elapsed(r.ms)})`);
@@ -146,11 +150,15 @@ export async function recordSync(svc: Services, claim: Claim, r: SyncResult, whe
     `synced ${r.files} file${r.files === 1 ? "" : "s"} (${bytes(r.bytes)}) to ${claim.workRoot}${r.sentBytes != null ? `, ${bytes(r.sentBytes)} sent` : ""}${r.deleted ? `, ${r.deleted} removed` : ""}${where} in ${elapsed(r.ms)}`,
   );
   log.debug(`sync: ${r.mode} check, ${r.transferred ?? 0} file(s) transferred, ${r.sessions} ssh session(s)`);
-  const at = new Date(runtime.now()).toISOString();
-  const next = await svc.store.withLease(claim.leaseId, async (current) => {
+  return { claim: (await written) ?? (await rememberSync(svc, claim, r)), summary };
+}
+
+/** The sync's fingerprint in the lease's claim (the no-op check compares against it); the claim as written. */
+export function rememberSync(svc: Services, claim: Claim, r: SyncResult): Promise<Claim> {
+  const at = new Date(svc.ctx.runtime.now()).toISOString();
+  return svc.store.withLease(claim.leaseId, async (current) => {
     const updated = { ...current, lastSync: { fingerprint: r.fingerprint, at } };
     await svc.store.write(updated);
     return updated;
   });
-  return { claim: next, summary };
 }

@@ -9,7 +9,7 @@
  */
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { writePrivateFileAtomic } from "../fsutil.ts";
+import { ensurePrivateDir, writeFileAtomicQuick } from "../fsutil.ts";
 import type { Runtime } from "../runtime.ts";
 import type { StatEntry } from "./gitstate.ts";
 
@@ -49,8 +49,16 @@ export function loadState(runtime: Runtime, leaseId: string): SyncState | null {
   }
 }
 
+/**
+ * Written whole or not at all (temp file, then rename), without fsync: it is saved when a change set
+ * has just been applied, often while the command's session ends, and syncing it to disk there costs
+ * more than the file is worth. A crash of this machine may lose it (or leave it empty): the next
+ * sync then finds the state before it, whose older stamp lists a superset of what changed there,
+ * or none and checks everything.
+ */
 export async function saveState(runtime: Runtime, leaseId: string, state: SyncState): Promise<void> {
-  await writePrivateFileAtomic(statePath(runtime, leaseId), `${JSON.stringify(state)}\n`);
+  await ensurePrivateDir(join(runtime.crabboxHome, "sync"));
+  writeFileAtomicQuick(statePath(runtime, leaseId), `${JSON.stringify(state)}\n`);
   // The per-file stat cache of earlier versions is not needed any more.
   rmSync(join(runtime.crabboxHome, "sync", `${leaseId}.json`), { force: true });
 }

@@ -308,6 +308,26 @@ describe("a small change set goes in the command's own session", () => {
     expect(sshCalls().sessions).toHaveLength(1);
   });
 
+  test("a change set applied in the session is remembered in the claim as soon as the command starts, not after it ends", async () => {
+    writeFileSync(join(h.work, "remember.txt"), "remember\n");
+    const claimPath = join(h.home, "claims", `${lease.leaseId}.json`);
+    const fingerprint = () => (JSON.parse(readFileSync(claimPath, "utf8")) as { lastSync?: { fingerprint: string } }).lastSync?.fingerprint;
+    const before = fingerprint();
+    // The command waits for go-remember (20 s at most), which is made only once the claim changed (10 s at most).
+    const proc = h.spawn(["run", "--id", lease.slug, "--", "sh", "-c", "i=0; while [ ! -e go-remember ] && [ $i -lt 400 ]; do i=$((i+1)); sleep 0.05; done; rm -f go-remember"]);
+    let whileRunning = false;
+    for (let i = 0; i < 200 && !whileRunning; i++) {
+      const now = fingerprint();
+      if (now !== undefined && now !== before) whileRunning = true;
+      else await Bun.sleep(50);
+    }
+    writeFileSync(join(remoteRoot, "go-remember"), "");
+    expect(await proc.exited).toBe(0);
+    expect(whileRunning).toBe(true);
+    expect(existsSync(join(remoteRoot, "remember.txt"))).toBe(true);
+    await expectRecorded();
+  });
+
   test("a same-size edit within the same second is sent", async () => {
     const file = join(h.work, "same-second.txt");
     writeFileSync(file, "aaaa\n");
