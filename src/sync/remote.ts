@@ -164,9 +164,10 @@ exec xargs -0 sh -c ${shQuote(DELETE_SCRIPT)} sh "$phys"
  *     A frame is a header line `P|S <removals> <tar> <codec>`, exactly that
  *     many bytes of each (head -c reads no further, so the rest of stdin stays
  *     the command's) and the line `.` (a stream cut short leaves head -c short
- *     and no such line after it), received whole and then applied: the removals as in the
- *     sync session, the tar (zstd or gzip) unpacked by GNU tar (which strips
- *     leading slashes and refuses `..` members) into the physical work root.
+ *     and no such line after it), received whole and then applied: the
+ *     removals as in the sync session, the tar (zstd or gzip) unpacked by GNU
+ *     tar (which strips leading slashes and refuses `..` members) into the
+ *     physical work root.
  *     `A` instead of a frame ends the session as above (whatever a `P` wrote
  *     is then part of what the rsync path mirrors again).
  * `read` takes one line byte by byte, and no line means no command: a local
