@@ -181,17 +181,16 @@ async function syncFromGit(runtime: Runtime, input: SyncInput, started: number, 
     if (up) report.start();
   };
   const listing = () => listChanges(runtime, input, gs, since, snapshot);
-  const likely = inSession ? likelyChangeSet(input.localRoot, since!, secretRules(input.localRoot, runtime.crabboxHome), gs) : null;
-  if (likely) {
-    // While git lists the view, the part is packed already (started first: it is what the session
-    // waits for) and goes out as soon as it is: the codespace writes it while it walks.
-    const part = likely.filter((p) => p.reported);
-    const packing = part.length > 0 ? packSet(runtime, input.localRoot, part.map((p) => p.path), codecFor(last!.zstd)) : null;
+  const part = inSession ? firstPart(input.localRoot, since!, secretRules(input.localRoot, runtime.crabboxHome), gs) : null;
+  if (part) {
+    // The part is packed at once and goes out as soon as it is, before the view is listed: the
+    // codespace writes it while it walks.
+    const packing = part.length > 0 ? packSet(runtime, input.localRoot, part, codecFor(last!.zstd)) : null;
     packing?.catch(() => {});
     // Marked pending before anything is applied remotely (the frame waits for it), not before the session starts.
     const pendingMarked = markSyncPending(runtime, input.leaseId);
     pendingMarked.catch(() => {});
-    const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, listing, pendingMarked, since: since!, likely: { paths: part.map((p) => p.path), packing } });
+    const session = sessionSync(runtime, input, { started, gs, state: last!, salt, newStamp, listing, pendingMarked, since: since!, part: { paths: part, packing } });
     return { skipped: false, fingerprint: gs.key, files: 0, bytes: 0, sessions: 0, ms: runtime.now() - started, held: gs.held, unreadable: 0, session };
   }
   // The command's session is open and waits: the rsync way starts once it has ended (its stamp is not this one's).
@@ -379,15 +378,15 @@ function reportedPaths(gs: GitState, held: ReadonlySet<string>): string[] {
 /**
  * Before the view is listed, in one lstat per changed path: null unless the paths that changed
  * hold at most IN_SESSION_MAX_BYTES and none sits under a parent that is now a file or a link (a
- * type change: that goes the rsync way); else the change set as it will likely be: those that are
- * files or links here and not secrets (byte strings, sorted). `reported`: git status reported the
- * path present (a tracked or an untracked file it listed), so it is in the view whatever the listing
- * says; a path that changed only between two HEADs may be ignored here, and waits for the listing.
+ * type change: that goes the rsync way); else the change set's first part: the changed files and
+ * links here that are no secrets and that git status reported present (a tracked or an untracked
+ * file it listed, so in the view whatever the listing says), as byte strings, sorted. A path that
+ * changed only between two HEADs may be ignored here: it waits for the listing.
  */
-function likelyChangeSet(root: string, since: Set<string>, rules: SecretRules, gs: GitState): { path: string; reported: boolean }[] | null {
+function firstPart(root: string, since: Set<string>, rules: SecretRules, gs: GitState): string[] | null {
   const base = root.endsWith("/") ? root : `${root}/`;
   let bytes = 0;
-  const likely: { path: string; reported: boolean }[] = [];
+  const part: string[] = [];
   for (const p of since) {
     let st;
     try {
@@ -397,15 +396,13 @@ function likelyChangeSet(root: string, since: Set<string>, rules: SecretRules, g
       if (!st.isFile() && !st.isSymbolicLink()) continue;
       bytes += st.size;
       if (bytes > IN_SESSION_MAX_BYTES) return null;
-      if (!p.includes("\uFFFD") && !secretByName(p, rules) && !secretByContent(p, base + p)) {
-        const sig = gs.dirty.get(p);
-        likely.push({ path: toBytes(p), reported: sig !== undefined && sig !== "-" });
-      }
+      const sig = gs.dirty.get(p);
+      if (sig !== undefined && sig !== "-" && !p.includes("\uFFFD") && !secretByName(p, rules) && !secretByContent(p, base + p)) part.push(toBytes(p));
       continue;
     }
     for (let i = p.lastIndexOf("/"); i > 0; i = p.lastIndexOf("/", i - 1)) if (isFileOrLink(root, p.slice(0, i))) return null;
   }
-  return likely.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return part.sort();
 }
 
 /**
@@ -426,8 +423,8 @@ function sessionSync(
     listing: () => Promise<Listing>;
     pendingMarked: Promise<void>;
     since: Set<string>;
-    /** The part: what changed here that git status reported present (byte strings, sorted), and its packing, started before the listing. */
-    likely: { paths: string[]; packing: Promise<Packed | null> | null };
+    /** The first part (firstPart: byte strings, sorted), and its packing, started before the listing. */
+    part: { paths: string[]; packing: Promise<Packed | null> | null };
   },
 ): SessionSync {
   let view: string[] = [];
@@ -459,7 +456,7 @@ function sessionSync(
   const sized = () => (sizing ??= ready.then(() => viewSize(input.localRoot, listing!)));
   // The part goes as the codespace's last report allowed (it comes before this one's), the rest as this one says.
   const pack = (paths: string[], codec: Codec) => packSet(runtime, input.localRoot, paths, codec);
-  const { paths: partPaths, packing } = c.likely;
+  const { paths: partPaths, packing } = c.part;
   // What changed here and git status reported present (in the view whatever the listing says) goes
   // whatever the codespace reports: a `P` frame, as soon as it is packed, before the listing is in;
   // the codespace writes it while it walks. The rest (removals, what the report adds) is the `S` frame.
