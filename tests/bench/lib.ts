@@ -189,21 +189,25 @@ export function cpuNote(samples: number[]): string {
 
 /**
  * Alternate A and B for `rounds` rounds (AB, BA, AB, … so a drift of the
- * machine's load hits both sides alike). `before*` run untimed before each sample.
+ * machine's load hits both sides alike). `round`, when given, runs untimed
+ * before each round's pair (the warm-up's too): a change both sides then meet.
  */
 export async function alternate(opts: {
   rounds: number;
   a: () => Promise<number>;
   b: () => Promise<number>;
   warmup?: number;
+  round?: () => void;
 }): Promise<{ a: number[]; b: number[] }> {
   for (let i = 0; i < (opts.warmup ?? 1); i++) {
+    opts.round?.();
     await opts.a();
     await opts.b();
   }
   const a: number[] = [];
   const b: number[] = [];
   for (let i = 0; i < opts.rounds; i++) {
+    opts.round?.();
     if (i % 2 === 0) {
       a.push(await opts.a());
       b.push(await opts.b());

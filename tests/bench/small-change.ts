@@ -1,8 +1,12 @@
 /**
- * Changed files in the 20 000-file tree, changed again before every sample:
+ * Changed files in the 20 000-file tree, changed again before every round:
  * `crabbox-cs run --id L -- true` vs the hand pair
  * `rsync -a --delete … && ssh … true` (full-tree rsync, same master).
  * Targets: 1 file ≤ 0.6×, 100 files ≤ 0.7×. Also the peak RSS of a 1-file run (≤ 60 MB).
+ *
+ * Each side writes to its own copy there (ours the lease's work root, the pair a sibling of it), so
+ * a round changes the files once and both sides then send exactly that change: what each has to
+ * send since it last ran is the round's change, no more.
  */
 import { cpus } from "node:os";
 import { helloWorld } from "./floor.ts";
@@ -18,32 +22,30 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
   const tree = await getTree(ctx);
   const l = tree.lease;
   let n = 1;
+  const ours = async () => (await ctx.ours(["run", "--id", l.slug, "--", "true"])).ms;
   const one = await alternate({
     rounds: ctx.rounds(7),
-    a: async () => {
-      touchOne(tree, n++);
-      return (await ctx.ours(["run", "--id", l.slug, "--", "true"])).ms;
-    },
-    b: async () => {
-      touchOne(tree, n++);
-      return handPair(ctx, tree);
-    },
+    round: () => touchOne(tree, n++),
+    a: ours,
+    b: () => handPair(ctx, tree),
   });
   // The machine's CPU time per sample too: on this VM both ends share its cores.
   const cpu100 = { ours: [] as number[], hand: [] as number[], floor: [] as number[], oursVsFloor: [] as number[] };
   const hundred = await alternate({
-    rounds: ctx.rounds(5),
-    a: async () => {
-      touchMany(tree, n++, 100);
-      return withMachineCpu(cpu100.ours, async () => (await ctx.ours(["run", "--id", l.slug, "--", "true"])).ms);
-    },
-    b: async () => {
-      touchMany(tree, n++, 100);
-      return withMachineCpu(cpu100.hand, () => handPair(ctx, tree));
-    },
+    rounds: ctx.rounds(7),
+    round: () => touchMany(tree, n++, 100),
+    a: () => withMachineCpu(cpu100.ours, ours),
+    b: () => withMachineCpu(cpu100.hand, () => handPair(ctx, tree)),
   });
   cpu100.ours.shift(); // the warm-up's
   cpu100.hand.shift();
+  // No target: how each side's time grows with the change.
+  const three = await alternate({
+    rounds: ctx.rounds(3),
+    round: () => touchMany(tree, n++, 300),
+    a: ours,
+    b: () => handPair(ctx, tree),
+  });
   // The floor of any tool that checks both sides for a 1-file change: a Bun binary's start-up, then
   // git's own check here beside one session that walks the work root there (find -cnewer, as ours).
   const hello = await helloWorld(ctx);
@@ -60,21 +62,15 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
   };
   const vsFloor = await alternate({
     rounds: ctx.rounds(5),
-    a: async () => {
-      touchOne(tree, n++);
-      return (await ctx.ours(["run", "--id", l.slug, "--", "true"])).ms;
-    },
-    b: async () => {
-      touchOne(tree, n++);
-      return floorB();
-    },
+    round: () => touchOne(tree, n++),
+    a: ours,
+    b: floorB,
   });
-  // The same floor for 100 changed files, plus what any tool then does: those files (and the ones
-  // ours changed just before: each side sends what changed since the other ran, as in the ratio
-  // above) go in one tar over one more session and are written there. No compression, no command.
-  let since: string[] = [];
+  // The same floor for 100 changed files, plus what any tool then does: the round's files go in one
+  // tar over one more session and are written there. No compression, no command.
+  let changed: string[] = [];
   const floor100B = async () => {
-    const paths = [...new Set([...since, ...touchMany(tree, n++, 100)])].sort();
+    const paths = [...changed].sort();
     const t0 = performance.now();
     await floorB();
     const tar = Bun.spawn(["tar", "-c", "-f", "-", "-C", tree.dir, "--null", "-T", "-"], { stdin: "pipe", stdout: "pipe", env });
@@ -86,10 +82,10 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
   };
   const vsFloor100 = await alternate({
     rounds: ctx.rounds(4),
-    a: async () => {
-      since = touchMany(tree, n++, 100);
-      return withMachineCpu(cpu100.oursVsFloor, async () => (await ctx.ours(["run", "--id", l.slug, "--", "true"])).ms);
+    round: () => {
+      changed = touchMany(tree, n++, 100);
     },
+    a: () => withMachineCpu(cpu100.oursVsFloor, ours),
     b: () => withMachineCpu(cpu100.floor, floor100B),
   });
   cpu100.oursVsFloor.shift(); // the warm-up's
@@ -133,6 +129,16 @@ export default async function smallChange(ctx: BenchContext): Promise<Figure[]> 
       bSamples: hundred.b,
       target: TARGET_100,
       notes: [`machine CPU per sample (both ends, this VM's ${cpus().length} cores): ours ${cpuNote(cpu100.ours)}, the hand pair ${cpuNote(cpu100.hand)}`],
+    }),
+    ratioFigure({
+      id: "change-300",
+      label: "300 of 20k files changed vs rsync && ssh",
+      a: "crabbox-cs run --id L -- true, 300 files changed",
+      b: "the same hand pair, 300 files changed",
+      aSamples: three.a,
+      bSamples: three.b,
+      target: Number.POSITIVE_INFINITY,
+      notes: ["no target: how both sides grow with the change (ours sends up to 1 024 files and 4 MiB in the command's session, more by rsync)"],
     }),
     ratioFigure({
       id: "change-100-floor",
