@@ -34,11 +34,20 @@ import { resolveRepo } from "./repo.ts";
 import type { Services } from "./services.ts";
 import { waitForCodespace } from "./wait.ts";
 
-/** The pool key of this invocation: the configured repository (or the checkout's), ref, machine and devcontainer path. */
-export async function currentPoolKey(svc: Services): Promise<string> {
-  const cfg = svc.ctx.config.githubCodespaces;
-  const repo = await resolveRepo(svc.ctx.runtime, cfg.repo);
-  return poolKey({ repo, ref: cfg.ref, machine: cfg.machine, devcontainerPath: cfg.devcontainerPath });
+const poolKeys = new WeakMap<Services, Promise<string>>();
+
+/**
+ * The pool key of this invocation: the configured repository (or the checkout's), ref, machine and
+ * devcontainer path. Worked out once per invocation (the checkout's repository costs a `git remote`).
+ */
+export function currentPoolKey(svc: Services): Promise<string> {
+  let key = poolKeys.get(svc);
+  if (!key) {
+    const cfg = svc.ctx.config.githubCodespaces;
+    key = resolveRepo(svc.ctx.runtime, cfg.repo).then((repo) => poolKey({ repo, ref: cfg.ref, machine: cfg.machine, devcontainerPath: cfg.devcontainerPath }));
+    poolKeys.set(svc, key);
+  }
+  return key;
 }
 
 /** The lock that serialises choosing a lease to borrow. */
@@ -62,9 +71,9 @@ export interface BorrowOptions {
 export async function borrowFromPool(svc: Services, opts: BorrowOptions): Promise<Claim | null> {
   const { store, ctx } = svc;
   const { runtime, log, config } = ctx;
-  const key = await currentPoolKey(svc);
+  const [key, { claims: all }] = await Promise.all([currentPoolKey(svc), store.list()]);
   // No pool lease of this key at all (a fresh CRABBOX_HOME has no claims directory yet): nothing to borrow, no lock to take.
-  if (!(await store.list()).claims.some((c) => c.pool?.key === key)) return null;
+  if (!all.some((c) => c.pool?.key === key)) return null;
   const tried = new Set<string>();
   for (;;) {
     const picked = await withLock(

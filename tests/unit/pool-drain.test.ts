@@ -4,12 +4,13 @@
  * stopped, what is deleted, which claims stay.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CrabboxError } from "../../src/errors.ts";
 import type { Claim } from "../../src/leases/claim.ts";
-import { drainLocked, returnToPool } from "../../src/lifecycle/pool.ts";
+import { borrowFromPool, currentPoolKey, drainLocked, returnToPool, settlePool } from "../../src/lifecycle/pool.ts";
+import { createLeaseUse } from "../../src/leases/usage.ts";
 import { claimFor, codespace, fakeApi, fakeServices } from "./helpers/fakes.ts";
 
 const homes: string[] = [];
@@ -95,5 +96,26 @@ describe("returnToPool", () => {
     expect(out).toMatchObject({ action: "drained", reason: "the run was interrupted", release: null });
     expect(out.action === "drained" && out.error?.code).toBe("codespace_dirty");
     expect(await svc.store.read(claim.leaseId)).toMatchObject({ state: "released", pool: { state: "draining" } });
+  });
+});
+
+describe("the pool key", () => {
+  test("is worked out once per invocation: a borrow, then settling the pool, ask git for the remote once", async () => {
+    const cs = codespace({ state: "Available" });
+    const svc = fakeServices(home(), fakeApi([cs]));
+    const asked: string[][] = [];
+    svc.ctx.runtime.exec = async (argv) => {
+      asked.push(argv);
+      return { code: 0, signal: null, stdout: "origin\thttps://github.com/octocat/Hello-World.git (fetch)\norigin\thttps://github.com/octocat/Hello-World.git (push)\n", stderr: "" };
+    };
+    const key = await currentPoolKey(svc);
+    const config = join(home(), "lease.config"); // a ready lease with its ssh config is used as it is
+    writeFileSync(config, "Host cs.test\n");
+    const claim = await svc.store.create(claimFor(cs, { keep: true, pool: { ...POOL, key, state: "ready" }, sshConfigPath: config, sshHost: "cs.test" }));
+    const use = createLeaseUse(svc.store);
+    expect((await borrowFromPool(svc, { use, timeoutMs: 60_000 }))?.leaseId).toBe(claim.leaseId);
+    await settlePool(svc, { timeoutMs: 60_000 });
+    await use.done();
+    expect(asked).toEqual([["git", "remote", "-v"]]);
   });
 });
