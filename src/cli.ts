@@ -97,6 +97,7 @@ export async function main(argv: string[]): Promise<number> {
 /** The command word, then its help, or its parsed arguments and its run; every failure reported. */
 async function dispatch(argv: string[]): Promise<number> {
   const { globalArgs } = await import("./config/flags.ts");
+  const { writeStdout } = await import("./output/write.ts");
   const { name, rest } = commandWord(argv, globalArgs);
   const dash = rest.indexOf("--");
   const flags = dash === -1 ? rest : rest.slice(0, dash);
@@ -105,11 +106,11 @@ async function dispatch(argv: string[]): Promise<number> {
   if (!name) {
     const what = await noCommand(flags, rest);
     if (what === "version") {
-      process.stdout.write(`crabbox-cs ${VERSION} (${COMMIT})\n`);
+      writeStdout(`crabbox-cs ${VERSION} (${COMMIT})\n`);
       return 0;
     }
     if (what === "help") {
-      process.stdout.write(`${await mainUsage()}\n`);
+      writeStdout(`${await mainUsage()}\n`);
       return 0;
     }
     return reportError(what, { json });
@@ -121,7 +122,7 @@ async function dispatch(argv: string[]): Promise<number> {
   const all = flags.includes("--help-all");
   if (all || flags.includes("--help") || flags.includes("-h")) {
     const { renderCommandHelp } = await import("./output/help.ts");
-    process.stdout.write(`${renderCommandHelp(cmd, { all })}\n`);
+    writeStdout(`${renderCommandHelp(cmd, { all })}\n`);
     return 0;
   }
   try {
@@ -147,9 +148,10 @@ async function help(rest: string[], json: boolean): Promise<number> {
     return reportError(e, { json });
   }
   const { renderCommandHelp, renderExitCodes } = await import("./output/help.ts");
-  if (!topic) process.stdout.write(`${await mainUsage()}\n`);
-  else if (topic === "exit-codes") process.stdout.write(`${renderExitCodes()}\n`);
-  else if (COMMANDS[topic]) process.stdout.write(`${renderCommandHelp(await COMMANDS[topic]!(), { all })}\n`);
+  const { writeStdout } = await import("./output/write.ts");
+  if (!topic) writeStdout(`${await mainUsage()}\n`);
+  else if (topic === "exit-codes") writeStdout(`${renderExitCodes()}\n`);
+  else if (COMMANDS[topic]) writeStdout(`${renderCommandHelp(await COMMANDS[topic]!(), { all })}\n`);
   else return reportError(await unknownCommand(topic, true), { json });
   return 0;
 }
@@ -159,8 +161,9 @@ if (import.meta.main) {
     (code) => {
       process.exitCode = code;
     },
-    (e) => {
-      process.stderr.write(`crabbox-cs: unexpected failure: ${(e as Error)?.message ?? e}\n`);
+    async (e) => {
+      const { writeStderr } = await import("./output/write.ts");
+      writeStderr(`crabbox-cs: unexpected failure: ${(e as Error)?.message ?? e}\n`);
       process.exitCode = 1;
     },
   );

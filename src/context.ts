@@ -9,6 +9,7 @@ import { redact, redactValue } from "./redact.ts";
 import { usageError } from "./errors.ts";
 import { stripControls } from "./output/sanitize.ts";
 import { createRuntime, type Runtime } from "./runtime.ts";
+import { writeStdout } from "./output/write.ts";
 
 export interface Context {
   runtime: Runtime;
@@ -53,7 +54,7 @@ export async function createContext(args: ContextArgs, runtime: Runtime = create
     json: Boolean(args.json),
     verbose: Boolean(args.verbose),
     quiet: Boolean(args.quiet),
-    print: (text) => void process.stdout.write(stripControls(redact(text.endsWith("\n") ? text : `${text}\n`))),
-    printJson: (value) => void process.stdout.write(`${JSON.stringify(redactValue(value), null, 2)}\n`),
+    print: (text) => void writeStdout(stripControls(redact(text.endsWith("\n") ? text : `${text}\n`))),
+    printJson: (value) => void writeStdout(`${JSON.stringify(redactValue(value), null, 2)}\n`),
   };
 }

@@ -10,6 +10,7 @@ import { localRoot } from "../lifecycle/sync.ts";
 import { checkDownloadPath, checkJunitPath, downloadPaths, excludeArtifacts, fetchResults, splitPaths, type DownloadEntry, type Results } from "../results/collect.ts";
 import { summaryLines } from "../results/junit.ts";
 import type { ArgsDef } from "./argv.ts";
+import { writeStderr } from "../output/write.ts";
 
 export const collectArgs = {
   junit: { type: "string", description: "After the command (even a failed one), fetch these JUnit XML files (relative to the work root; repeatable, or comma-separated) and print a summary", valueHint: "path", multiple: true },
@@ -70,7 +71,7 @@ export async function collectAfter(ctx: Context, claim: Claim, plan: CollectPlan
 /** The results summary on stderr (`prefix` for shard's merged verdict). */
 export function printResults(results: Results, shards?: number): void {
   const files = results.files.filter((f) => f.ok).length;
-  process.stderr.write(`${summaryLines(results, { files, shards }).join("\n")}\n`);
+  writeStderr(`${summaryLines(results, { files, shards }).join("\n")}\n`);
 }
 
 /** --fail-on-test-failures: a zero exit becomes 1 when the results show failures or errors. */

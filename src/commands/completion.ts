@@ -9,6 +9,7 @@
 import { usageError } from "../errors.ts";
 import { PROVIDER_NAMES, globalArgs } from "../config/flags.ts";
 import { type Command, defineCommand } from "./argv.ts";
+import { writeStdout } from "../output/write.ts";
 
 export const SHELLS = ["bash", "zsh", "fish"] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -356,8 +357,8 @@ const completionCommand = defineCommand({
       );
     }
     const script = completionScript(shell as Shell, await completionSpecs());
-    if (args.json) process.stdout.write(`${JSON.stringify({ shell, script }, null, 2)}\n`);
-    else process.stdout.write(script);
+    if (args.json) writeStdout(`${JSON.stringify({ shell, script }, null, 2)}\n`);
+    else writeStdout(script);
     return 0;
   },
 });

@@ -24,6 +24,7 @@ import { ENV_NAME_RE } from "../ssh/quote.ts";
 import { applyTestVerdict, collectAfter, collectArgs, collectPlan, printResults, type Collected } from "./collect.ts";
 import { trapInterrupts } from "./interrupts.ts";
 import { commonArgs, durationArg, idArg, leaseArgs, prArg } from "./shared.ts";
+import { writeStderr } from "../output/write.ts";
 
 export default defineCommand({
   meta: { name: "run", description: "Sync the working tree and run a command (one-shot lease, or --id)" },
@@ -212,7 +213,7 @@ export default defineCommand({
       if (e instanceof CrabboxError) failedWith = e.code;
       // An interrupted run exits 128+n whatever failed on the way (e.g. rsync killed by the same Ctrl-C).
       if (!(e instanceof CrabboxError) || !claim || (!oneShot && interrupts.count === 0)) throw e;
-      process.stderr.write(`${formatError(e, useColor(runtime.env, runtime.tty.stderr))}\n`);
+      writeStderr(`${formatError(e, useColor(runtime.env, runtime.tty.stderr))}\n`);
       exitCode = interrupts.status || e.exit;
     } finally {
       // 5. A borrowed pool lease goes back (or is drained); a one-shot lease is released, whatever happened (unless --keep).

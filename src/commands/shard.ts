@@ -17,6 +17,7 @@ import { trapInterrupts } from "./interrupts.ts";
 import { forwardedEnv } from "./run.ts";
 import { runShard, type Outcome } from "./shard-run.ts";
 import { commonArgs, durationArg, leaseArgs, prArg } from "./shared.ts";
+import { writeStderr } from "../output/write.ts";
 
 export default defineCommand({
   meta: { name: "shard", description: "Split a command over N codespaces at once" },
@@ -56,7 +57,7 @@ export default defineCommand({
     const source = args.sync !== false ? await syncSource(runtime, false) : null;
     // Pool leases are borrowed and returned; a kept or pull-request lease is always a fresh one.
     const usePool = args.pool !== false && !args.keep && pr === undefined;
-    if (!ctx.quiet) process.stderr.write(`${planLines(template, count, { keep: Boolean(args.keep), maxCount: ctx.config.shard.maxCount, pool: usePool }).join("\n")}\n`);
+    if (!ctx.quiet) writeStderr(`${planLines(template, count, { keep: Boolean(args.keep), maxCount: ctx.config.shard.maxCount, pool: usePool }).join("\n")}\n`);
     if (!usesIndex(template)) log.warn("the command has no {{index}}: every shard runs the same thing (CRABBOX_SHARD_INDEX is still set)");
     const downloadBase = plan.downloads.length === 0 ? null : (plan.downloadDir ?? (await defaultDownloadDir(ctx, `shard-${stamp(runtime.now())}`)));
 
@@ -123,10 +124,10 @@ export default defineCommand({
       results,
       durations: { total: runtime.now() - t0 },
     };
-    for (const line of summaryLines(outcomes, count)) process.stderr.write(`${line}\n`);
+    for (const line of summaryLines(outcomes, count)) writeStderr(`${line}\n`);
     if (results) printResults(results, count);
     const passed = outcomes.filter((o) => o.exitCode === 0).length;
-    process.stderr.write(`shard: ${passed} of ${count} shard${count === 1 ? "" : "s"} passed in ${elapsed(summary.durations.total)}${failing && !interrupts.count ? `; exit ${exitCode} (shard ${failing.index})` : interrupts.count ? `; interrupted (exit ${exitCode})` : ""}\n`);
+    writeStderr(`shard: ${passed} of ${count} shard${count === 1 ? "" : "s"} passed in ${elapsed(summary.durations.total)}${failing && !interrupts.count ? `; exit ${exitCode} (shard ${failing.index})` : interrupts.count ? `; interrupted (exit ${exitCode})` : ""}\n`);
     if (ctx.json) ctx.printJson(summary);
     return exitCode;
   },

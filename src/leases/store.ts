@@ -16,6 +16,7 @@ import { assertStateHomeUsable, ensurePrivateDir, lexists, readFileNoFollow, reg
 import { type LockOptions, withLock } from "./lock.ts";
 import { fsp } from "../util/fsp.ts";
 import { randomBase32 } from "../util/random.ts";
+import { writeStderr } from "../output/write.ts";
 
 export interface CorruptClaim {
   path: string;
@@ -139,7 +140,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
   const claimsDir = join(root, "claims");
   // Every directory we make below CRABBOX_HOME (claims, ssh, sync) is checked level by level.
   registerPrivateRoot(root);
-  const warn = opts.warn ?? ((m: string) => void process.stderr.write(`warning: ${m}\n`));
+  const warn = opts.warn ?? ((m: string) => void writeStderr(`warning: ${m}\n`));
   let dirsReady: Promise<void> | undefined;
 
   /**

@@ -7,6 +7,7 @@ import { createConsola, type ConsolaInstance, type LogObject } from "consola/cor
 import { redact } from "../redact.ts";
 import { stripControls } from "./sanitize.ts";
 import type { Env } from "../runtime.ts";
+import { writeStderr } from "./write.ts";
 
 export type Logger = ConsolaInstance;
 
@@ -56,7 +57,7 @@ function format(args: unknown[]): string {
 
 export function createLogger(opts: LogOptions): Logger {
   const color = useColor(opts.env, opts.isTTY);
-  const write = opts.write ?? ((text: string) => void process.stderr.write(text));
+  const write = opts.write ?? writeStderr;
   const level = opts.quiet ? 1 : opts.verbose ? 4 : 3;
   return createConsola({
     level,

@@ -5,6 +5,7 @@
 import { elapsed } from "./format.ts";
 import { useColor } from "./log.ts";
 import type { Env } from "../runtime.ts";
+import { writeStderr } from "./write.ts";
 
 export interface Progress {
   /** Show `text`; `shorten` is the part of it (a long name) to shorten first when the line is too wide. */
@@ -78,13 +79,13 @@ export function createProgress(opts: { env: Env; isTTY: boolean; quiet: boolean;
       elapsed: elapsed(opts.now() - started),
       columns: process.stderr.columns || 80,
     });
-    process.stderr.write(`\r\u001b[K${line}`);
+    writeStderr(`\r\u001b[K${line}`);
     shown = true;
   };
   const timer = setInterval(draw, 120);
   timer.unref?.();
   const clear = () => {
-    if (shown) process.stderr.write("\r\u001b[K");
+    if (shown) writeStderr("\r\u001b[K");
     shown = false;
   };
   return {

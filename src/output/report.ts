@@ -1,8 +1,10 @@
 /** Turn any failure into one clear, redacted message (+ a JSON document with --json) and an exit code. */
+import { isatty } from "node:tty";
 import { CrabboxError, Exit } from "../errors.ts";
 import { redact, redactValue } from "../redact.ts";
 import { useColor } from "./log.ts";
 import { stripControls } from "./sanitize.ts";
+import { writeStderr, writeStdout } from "./write.ts";
 
 function normalize(e: unknown): CrabboxError {
   if (e instanceof CrabboxError) return e;
@@ -32,8 +34,8 @@ export function formatError(raw: CrabboxError, color: boolean): string {
 export function reportError(e: unknown, opts: { json: boolean; env?: Record<string, string | undefined> }): number {
   const error = normalize(e);
   const env = opts.env ?? process.env;
-  process.stderr.write(`${formatError(error, useColor(env, Boolean(process.stderr.isTTY)))}\n`);
-  if (env.CRABBOX_DEBUG && error.cause) process.stderr.write(`${redact(String((error.cause as Error)?.stack ?? error.cause))}\n`);
-  if (opts.json) process.stdout.write(`${JSON.stringify(redactValue({ error: error.toJSON() }), null, 2)}\n`);
+  writeStderr(`${formatError(error, useColor(env, isatty(2)))}\n`);
+  if (env.CRABBOX_DEBUG && error.cause) writeStderr(`${redact(String((error.cause as Error)?.stack ?? error.cause))}\n`);
+  if (opts.json) writeStdout(`${JSON.stringify(redactValue({ error: error.toJSON() }), null, 2)}\n`);
   return error.exit;
 }

@@ -275,11 +275,17 @@ describe("resolving a slug", () => {
 });
 
 /** Run BIN under strace (the given syscalls, children followed); its stdout and the strace log's lines. */
-async function straced(syscalls: string, args: string[]): Promise<{ code: number; out: string; lines: string[] }> {
+async function straced(syscalls: string, args: string[]): Promise<{ code: number; out: string; err: string; lines: string[] }> {
   const log = join(h.tmp, `strace-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
   const r = Bun.spawn(["strace", "-f", "-qq", "-e", `trace=${syscalls}`, "-o", log, BIN, ...args], { cwd: h.work, env: h.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [out, code] = await Promise.all([new Response(r.stdout).text(), r.exited]);
-  return { code, out, lines: readFileSync(log, "utf8").split("\n") };
+  const [out, err, code] = await Promise.all([new Response(r.stdout).text(), new Response(r.stderr).text(), r.exited]);
+  return { code, out, err, lines: readFileSync(log, "utf8").split("\n") };
+}
+
+/** Our own process's dups of fd 0, 1 or 2 (a node stream built for stdin, stdout or stderr), not a child's. */
+function ownDupsOfStdio(lines: string[]): string[] {
+  const children = new Set(lines.filter((l) => /execve\("[^"]*\/(?:ssh|git|tar|rsync)"/.test(l)).map((l) => l.split(/\s+/)[0]));
+  return lines.filter((l) => !children.has(l.split(/\s+/)[0]) && /\b(?:fcntl\([012], F_DUPFD(?:_CLOEXEC)?, 0\)|dup[23]?\([012]\b)/.test(l));
 }
 
 describe("start-up and the warm run's own work", () => {
@@ -300,6 +306,25 @@ describe("start-up and the warm run's own work", () => {
     expect(children.size).toBe(1); // the probe is real: ssh's own lines are in the trace
     expect(run.lines.some((l) => children.has(l.split(/\s+/)[0]) && /\bdup[23]?\(|F_DUPFD/.test(l))).toBe(true);
     expect(dupOfStdio(run.lines.filter((l) => !children.has(l.split(/\s+/)[0])))).toEqual([]);
+  });
+
+  test("a run that prints, progress on stderr and --json on stdout, builds no node stream for them either", async () => {
+    // The first write through process.stdout or process.stderr builds the stream: ~2 ms of a run's
+    // wall time. What we print goes out with write(2) (src/output/write.ts).
+    writeFileSync(join(h.work, "printed.txt"), `${Date.now()}\n`);
+    const run = await straced("execve,fcntl,dup,dup2,dup3", ["run", "--id", lease.slug, "--json", "--", "echo", "printed"]);
+    expect(run.code).toBe(0);
+    const summary = JSON.parse(run.out) as { exitCode: number; sync: { skipped: boolean } }; // the command's output went to stderr
+    expect(summary).toMatchObject({ exitCode: 0, sync: { skipped: false } });
+    expect(run.err).toContain("printed\n");
+    expect(run.err).toContain("synced ");
+    expect(ownDupsOfStdio(run.lines)).toEqual([]);
+    // An error, on stderr and in the JSON document, the same way.
+    const bad = await straced("execve,fcntl,dup,dup2,dup3", ["run", "--id", "no-such-lease", "--json", "--", "true"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toContain("error:");
+    expect((JSON.parse(bad.out) as { error: { code: string } }).error.code).toBeString();
+    expect(ownDupsOfStdio(bad.lines)).toEqual([]);
   });
 
   test("a warm run --id --no-sync starts one program (ssh) and makes no fsync: the in-use marker is atomic, not durable", async () => {
