@@ -11,6 +11,11 @@ import { normalJitSoon } from "./util/jit.ts";
 
 export { COMMANDS };
 
+/** Text on stdout (output/write.ts, loaded only by the commands that print here). */
+async function printOut(text: string): Promise<void> {
+  (await import("./output/write.ts")).writeStdout(text);
+}
+
 /** Help topics besides the commands (`crabbox-cs help exit-codes`). */
 const TOPICS = ["exit-codes"] as const;
 
@@ -97,7 +102,6 @@ export async function main(argv: string[]): Promise<number> {
 /** The command word, then its help, or its parsed arguments and its run; every failure reported. */
 async function dispatch(argv: string[]): Promise<number> {
   const { globalArgs } = await import("./config/flags.ts");
-  const { writeStdout } = await import("./output/write.ts");
   const { name, rest } = commandWord(argv, globalArgs);
   const dash = rest.indexOf("--");
   const flags = dash === -1 ? rest : rest.slice(0, dash);
@@ -106,11 +110,11 @@ async function dispatch(argv: string[]): Promise<number> {
   if (!name) {
     const what = await noCommand(flags, rest);
     if (what === "version") {
-      writeStdout(`crabbox-cs ${VERSION} (${COMMIT})\n`);
+      await printOut(`crabbox-cs ${VERSION} (${COMMIT})\n`);
       return 0;
     }
     if (what === "help") {
-      writeStdout(`${await mainUsage()}\n`);
+      await printOut(`${await mainUsage()}\n`);
       return 0;
     }
     return reportError(what, { json });
@@ -122,7 +126,7 @@ async function dispatch(argv: string[]): Promise<number> {
   const all = flags.includes("--help-all");
   if (all || flags.includes("--help") || flags.includes("-h")) {
     const { renderCommandHelp } = await import("./output/help.ts");
-    writeStdout(`${renderCommandHelp(cmd, { all })}\n`);
+    await printOut(`${renderCommandHelp(cmd, { all })}\n`);
     return 0;
   }
   try {
@@ -148,10 +152,9 @@ async function help(rest: string[], json: boolean): Promise<number> {
     return reportError(e, { json });
   }
   const { renderCommandHelp, renderExitCodes } = await import("./output/help.ts");
-  const { writeStdout } = await import("./output/write.ts");
-  if (!topic) writeStdout(`${await mainUsage()}\n`);
-  else if (topic === "exit-codes") writeStdout(`${renderExitCodes()}\n`);
-  else if (COMMANDS[topic]) writeStdout(`${renderCommandHelp(await COMMANDS[topic]!(), { all })}\n`);
+  if (!topic) await printOut(`${await mainUsage()}\n`);
+  else if (topic === "exit-codes") await printOut(`${renderExitCodes()}\n`);
+  else if (COMMANDS[topic]) await printOut(`${renderCommandHelp(await COMMANDS[topic]!(), { all })}\n`);
   else return reportError(await unknownCommand(topic, true), { json });
   return 0;
 }
