@@ -1,5 +1,6 @@
 /** Turn any failure into one clear, redacted message (+ a JSON document with --json) and an exit code. */
 import { CrabboxError, Exit } from "../errors.ts";
+import { isatty } from "../runtime.ts";
 import { redact, redactValue } from "../redact.ts";
 import { useColor } from "./log.ts";
 import { stripControls } from "./sanitize.ts";
@@ -30,15 +31,10 @@ export function formatError(raw: CrabboxError, color: boolean): string {
   return redact(lines.join("\n"));
 }
 
-/** node:tty (slow to load) only when there is an error to colour. */
-function stderrIsTerminal(): boolean {
-  return (require("node:tty") as typeof import("node:tty")).isatty(2);
-}
-
 export function reportError(e: unknown, opts: { json: boolean; env?: Record<string, string | undefined> }): number {
   const error = normalize(e);
   const env = opts.env ?? process.env;
-  writeStderr(`${formatError(error, useColor(env, stderrIsTerminal()))}\n`);
+  writeStderr(`${formatError(error, useColor(env, isatty(2)))}\n`);
   if (env.CRABBOX_DEBUG && error.cause) writeStderr(`${redact(String((error.cause as Error)?.stack ?? error.cause))}\n`);
   if (opts.json) writeStdout(`${JSON.stringify(redactValue({ error: error.toJSON() }), null, 2)}\n`);
   return error.exit;
