@@ -11,7 +11,7 @@ import { normalJitSoon } from "./util/jit.ts";
 
 export { COMMANDS };
 
-/** Text on stdout (output/write.ts, loaded only by the commands that print here). */
+/** Text on stdout (output/write.ts, imported when needed: the entry point stays small). */
 async function printOut(text: string): Promise<void> {
   (await import("./output/write.ts")).writeStdout(text);
 }

@@ -1,6 +1,6 @@
 /**
  * src/output/write.ts: what we print goes out with write(2), whole and in order, into a pipe that
- * fills up, and a reader that has gone away (EPIPE) is not a failure of ours.
+ * fills up (blocking, or not), and a reader that has gone away (EPIPE) is not a failure of ours.
  */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -23,6 +23,18 @@ describe("writeStdout / writeStderr", () => {
     expect(err).toBe("done\n");
     expect(out.length).toBe(big.length + "first\nlast\n".length);
     expect(out === `first\n${big}last\n`).toBe(true);
+  }, 20_000);
+
+  test("a descriptor that would block (Bun sets it non-blocking once process.stdout is built) still gets it all, in order", async () => {
+    const make = `Array.from({ length: 64 * 1024 }, (_, i) => String(i).padStart(63, "0") + "\\n").join("")`;
+    const big: string = eval(make);
+    const p = child(`void process.stdout.isTTY; writeStdout("first\\n"); writeStdout(${make}); writeStdout("middle\\n"); writeStdout(${make}); writeStdout("last\\n"); writeStderr("done\\n");`);
+    await Bun.sleep(200);
+    const [out, err, code] = await Promise.all([new Response(p.stdout as ReadableStream).text(), new Response(p.stderr as ReadableStream).text(), p.exited]);
+    expect(code).toBe(0);
+    expect(err).toBe("done\n");
+    expect(out.length).toBe(2 * big.length + "first\nmiddle\nlast\n".length);
+    expect(out === `first\n${big}middle\n${big}last\n`).toBe(true);
   }, 20_000);
 
   test("a reader that has quit (EPIPE) ends nothing: the next line still runs", async () => {
