@@ -294,18 +294,17 @@ describe("start-up and the warm run's own work", () => {
     // of start-up. The terminal check asks Bun's tty binding; --version prints with console.log.
     const warm = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "true"]); // master up
     expect(warm.code).toBe(0);
-    const dupOfStdio = (lines: string[]) => lines.filter((l) => /\b(?:fcntl\([012], F_DUPFD(?:_CLOEXEC)?, 0\)|dup[23]?\([012]\b)/.test(l));
     const version = await straced("fcntl,dup,dup2,dup3", ["--version"]);
     expect(version.code).toBe(0);
     expect(version.out).toMatch(/^crabbox-cs \S+ \(\S+\)\n$/);
-    expect(dupOfStdio(version.lines)).toEqual([]);
+    expect(ownDupsOfStdio(version.lines)).toEqual([]);
     const run = await straced("execve,fcntl,dup,dup2,dup3", ["run", "--id", lease.slug, "--no-sync", "--", "echo", "warm"]);
     expect({ code: run.code, out: run.out }).toEqual({ code: 0, out: "warm\n" });
     // Our own process and threads only: ssh (a child that exec'd) dups its stdio, as it should.
     const children = new Set(run.lines.filter((l) => /execve\("[^"]*\/ssh"/.test(l)).map((l) => l.split(/\s+/)[0]));
     expect(children.size).toBe(1); // the probe is real: ssh's own lines are in the trace
     expect(run.lines.some((l) => children.has(l.split(/\s+/)[0]) && /\bdup[23]?\(|F_DUPFD/.test(l))).toBe(true);
-    expect(dupOfStdio(run.lines.filter((l) => !children.has(l.split(/\s+/)[0])))).toEqual([]);
+    expect(ownDupsOfStdio(run.lines)).toEqual([]);
   });
 
   test("a run that prints, progress on stderr and --json on stdout, builds no node stream for them either", async () => {
