@@ -8,33 +8,33 @@ import { join } from "node:path";
 const WRITE = join(import.meta.dir, "..", "..", "src", "output", "write.ts");
 const BUN = process.execPath;
 
-function child(code: string): ReturnType<typeof Bun.spawn> {
-  return Bun.spawn([BUN, "-e", `import { writeStderr, writeStdout } from ${JSON.stringify(WRITE)};\n${code}`], { stdout: "pipe", stderr: "pipe" });
+/** 4 MiB of numbered lines: the expression the child evaluates, and its value here. */
+const MAKE_BIG = `Array.from({ length: 64 * 1024 }, (_, i) => String(i).padStart(63, "0") + "\\n").join("")`;
+const BIG: string = eval(MAKE_BIG);
+
+/** Run `code` in a child with both writers imported; read its output only after it has filled the pipe. */
+async function child(code: string): Promise<{ out: string; err: string; code: number }> {
+  const p = Bun.spawn([BUN, "-e", `import { writeStderr, writeStdout } from ${JSON.stringify(WRITE)};\n${code}`], { stdout: "pipe", stderr: "pipe" });
+  await Bun.sleep(200); // the pipe is full long before this
+  const [out, err, exit] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { out, err, code: exit };
 }
 
 describe("writeStdout / writeStderr", () => {
   test("4 MiB through a pipe read slowly arrive whole and in order, with the lines around them", async () => {
-    const make = `Array.from({ length: 64 * 1024 }, (_, i) => String(i).padStart(63, "0") + "\\n").join("")`;
-    const big: string = eval(make);
-    const p = child(`writeStdout("first\\n"); writeStdout(${make}); writeStdout("last\\n"); writeStderr("done\\n");`);
-    await Bun.sleep(200); // the pipe is full long before this
-    const [out, err, code] = await Promise.all([new Response(p.stdout as ReadableStream).text(), new Response(p.stderr as ReadableStream).text(), p.exited]);
-    expect(code).toBe(0);
-    expect(err).toBe("done\n");
-    expect(out.length).toBe(big.length + "first\nlast\n".length);
-    expect(out === `first\n${big}last\n`).toBe(true);
+    const r = await child(`writeStdout("first\\n"); writeStdout(${MAKE_BIG}); writeStdout("last\\n"); writeStderr("done\\n");`);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe("done\n");
+    expect(r.out.length).toBe(BIG.length + "first\nlast\n".length);
+    expect(r.out === `first\n${BIG}last\n`).toBe(true);
   }, 20_000);
 
   test("a descriptor that would block (Bun sets it non-blocking once process.stdout is built) still gets it all, in order", async () => {
-    const make = `Array.from({ length: 64 * 1024 }, (_, i) => String(i).padStart(63, "0") + "\\n").join("")`;
-    const big: string = eval(make);
-    const p = child(`void process.stdout.isTTY; writeStdout("first\\n"); writeStdout(${make}); writeStdout("middle\\n"); writeStdout(${make}); writeStdout("last\\n"); writeStderr("done\\n");`);
-    await Bun.sleep(200);
-    const [out, err, code] = await Promise.all([new Response(p.stdout as ReadableStream).text(), new Response(p.stderr as ReadableStream).text(), p.exited]);
-    expect(code).toBe(0);
-    expect(err).toBe("done\n");
-    expect(out.length).toBe(2 * big.length + "first\nmiddle\nlast\n".length);
-    expect(out === `first\n${big}middle\n${big}last\n`).toBe(true);
+    const r = await child(`void process.stdout.isTTY; writeStdout("first\\n"); writeStdout(${MAKE_BIG}); writeStdout("middle\\n"); writeStdout(${MAKE_BIG}); writeStdout("last\\n"); writeStderr("done\\n");`);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe("done\n");
+    expect(r.out.length).toBe(2 * BIG.length + "first\nmiddle\nlast\n".length);
+    expect(r.out === `first\n${BIG}middle\n${BIG}last\n`).toBe(true);
   }, 20_000);
 
   test("a reader that has quit (EPIPE) ends nothing: the next line still runs", async () => {
