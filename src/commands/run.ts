@@ -7,6 +7,7 @@ import { createLeaseUse } from "../leases/usage.ts";
 import { acquire } from "../lifecycle/acquire.ts";
 import { leaseRef } from "../lifecycle/claims.ts";
 import { ensureMaster, runOnLease } from "../lifecycle/connect.ts";
+import { takeOpenedSession } from "../lifecycle/head-start.ts";
 import { leaseInUse } from "../lifecycle/in-use.ts";
 import { releaseOneShot } from "../lifecycle/one-shot.ts";
 import { borrowOrAcquire, returnToPool, settlePool, type ReturnOutcome } from "../lifecycle/pool.ts";
@@ -140,13 +141,15 @@ export default defineCommand({
           },
         };
       const command = (preamble: SessionSync | undefined) =>
-        timed("command", () =>
+        timed("command", async () =>
           runOnLease(
             svc,
             claim!,
             {
               argv,
               env,
+              // The session the entry point opened ahead of the run (--no-sync, lifecycle/head-start.ts), if it is this one.
+              opened: await takeOpenedSession(),
               onSpawn: (c) => interrupts.setChild(c),
               // The first Ctrl-C/SIGTERM stops the remote command; an interrupted run is never retried.
               signal: interrupts.signal,

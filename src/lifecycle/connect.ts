@@ -184,9 +184,20 @@ export async function runOnLease(
   opts: RunOnLeaseOptions,
 ): Promise<{ claim: Claim; exit: RemoteExit }> {
   const { runtime, log } = svc.ctx;
-  const nonce = runNonce();
-  const run = (c: Claim) => runRemote(runtime, { ...input, nonce, configPath: c.sshConfigPath!, alias: c.sshHost!, workRoot: c.workRoot });
+  // A session opened ahead of the run (lifecycle/head-start.ts) carries its nonce; only the first attempt may take it.
+  const nonce = input.opened?.nonce ?? runNonce();
+  let opened = input.opened;
+  const run = (c: Claim) => {
+    const o = opened;
+    opened = null;
+    return runRemote(runtime, { ...input, opened: o, nonce, configPath: c.sshConfigPath!, alias: c.sshHost!, workRoot: c.workRoot });
+  };
   let exit = await run(claim);
+  // Its gate did not let the command start (nothing ran, the nonce is unclaimed): once more, as a session of its own.
+  if (exit.declined && !input.preamble && !input.signal?.aborted) {
+    log.debug("the session opened ahead of the run ended before its command started; opening another");
+    exit = await run(claim);
+  }
   if (exit.cancelled || (exit.code !== 255 && !exit.alreadyStarted)) return { claim, exit };
   if (!exit.started && !exit.alreadyStarted) {
     log.info(`could not connect to ${claim.codespace?.name}: checking the codespace, then retrying (the command did not start)`);

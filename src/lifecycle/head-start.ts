@@ -13,11 +13,24 @@
  *   resolve): the entry point ends it (`endRunStatuses`), and syncSource's own
  *   status with it, so an error never waits for git in a large tree.
  *
+ * A warm `run --id L --no-sync -- <command>` without a terminal on stdin gets
+ * a second head start: its command's session. The lease is resolved from the
+ * claims as `--id` would resolve it, and ssh is spawned behind a gate (the
+ * session waits for one line on its stdin before it claims the run's nonce:
+ * ssh/exec.ts openSession), so that ssh's own start (~10 ms, a login on a
+ * real codespace) runs beside ours. The flags are only looked at here, not
+ * parsed: the run passes the session on to runRemote, which takes it only if
+ * it is exactly the session it would open itself (the same ssh argv,
+ * nonce, command, lease and stdio), and ends it unused otherwise. A session
+ * no run took is ended with the run (`endRunStatuses`); one whose process
+ * ends first reads end of file at its gate. Either way its command never starts.
+ *
  * This module stays small: it is loaded before the command is.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createRuntime, type ExecResult, type Runtime } from "../runtime.ts";
+import type { OpenedSession } from "../ssh/exec.ts";
 import { gitTopLevel, neverSynced } from "../sync/files.ts";
 import { runStatus } from "../sync/gitstate.ts";
 
@@ -53,12 +66,60 @@ function headStartRoot(runtime: Runtime): string | null {
   return existsSync(join(root, ".gitmodules")) ? null : root;
 }
 
-/** `run`'s flags (before `--`): start its `git status` now when it will sync. */
-export function headStart(flags: readonly string[], runtime: Runtime = createRuntime()): void {
+/** `run`'s flags (before `--`) and command (after it): start its `git status` now when it will sync, or its session when it will not. */
+export async function headStart(flags: readonly string[], runtime: Runtime = createRuntime(), command: readonly string[] = []): Promise<void> {
+  const lease = sessionLease(flags, command);
+  if (lease && !runtime.tty.stdin) {
+    // Awaited: ssh starts before the command's modules load (they would hold the thread first).
+    opening = openRunSession(runtime, lease, command, flags.includes("--json")).catch(() => null);
+    await opening;
+    return;
+  }
   if (started || !syncsWithoutTrace(flags)) return;
   const root = headStartRoot(runtime);
   if (!root) return;
   started = { root, env: runtime.env, status: startRunStatus(runtime, root) };
+}
+
+/** The session opened ahead of the run, until the run takes it (null: none, or the lease did not resolve). */
+let opening: Promise<OpenedSession | null> | null = null;
+
+/**
+ * The lease a `--no-sync` run of a command names with --id: a guess from the words (what could change
+ * the session rules it out: --env, a pool, --verbose, help); runRemote checks it against the parse.
+ */
+function sessionLease(flags: readonly string[], command: readonly string[]): string | null {
+  if (command.length === 0 || !flags.includes("--no-sync")) return null;
+  let lease: string | null = null;
+  for (let i = 0; i < flags.length; i++) {
+    const f = flags[i]!;
+    if (f === "--id") lease = flags[++i] ?? null;
+    else if (f.startsWith("--id=")) lease = f.slice(5);
+    else if (/^--(env|pool|pool-only|verbose|help|help-all|sync-only)(=|$)/.test(f) || f === "-h") return null;
+  }
+  return lease;
+}
+
+async function openRunSession(runtime: Runtime, ref: string, command: readonly string[], json: boolean): Promise<OpenedSession | null> {
+  const [{ createClaimStore }, { resolveLease }, { openSession }, { runNonce }] = await Promise.all([
+    import("../leases/store.ts"),
+    import("../leases/resolve.ts"),
+    import("../ssh/exec.ts"),
+    import("../ssh/quote.ts"),
+  ]);
+  // Warnings are the run's to give (its own resolution reads the same claim).
+  const claim = await resolveLease(createClaimStore(runtime, { warn: () => {} }), ref);
+  // A lease that is not ready as it is (to be started, or its ssh config fetched) is brought up by the run first.
+  if (claim.state !== "ready" || !claim.sshConfigPath || !claim.sshHost || !existsSync(claim.sshConfigPath)) return null;
+  const input = { configPath: claim.sshConfigPath, alias: claim.sshHost, workRoot: claim.workRoot, argv: [...command], nonce: runNonce(), stdoutToStderr: json };
+  return openSession(runtime, input);
+}
+
+/** The session opened ahead of this run, for its first command (runRemote takes it or ends it); once. */
+export function takeOpenedSession(): Promise<OpenedSession | null> {
+  const o = opening ?? Promise.resolve(null);
+  opening = null;
+  return o;
 }
 
 /** The status started for `root` under the same environment, once; null when there is none. */
@@ -72,10 +133,12 @@ export function takeHeadStart(root: string, runtime: Runtime): StartedStatus | n
 /**
  * The run has ended: a status of it still running is of no use to anyone (never taken, or taken by
  * a sync that never came to it: a lease that did not resolve); it is ended (SIGTERM: git removes
- * its index lock), so that the run's exit does not wait for git.
+ * its index lock), so that the run's exit does not wait for git. A session opened ahead of the run
+ * that the run did not take is ended too (its command never starts).
  */
 export function endRunStatuses(): void {
   for (const stop of live) stop.abort();
   live.clear();
   started = null;
+  void takeOpenedSession().then(async (s) => s && (await import("../ssh/exec.ts")).declineSession(s));
 }

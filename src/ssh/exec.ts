@@ -8,7 +8,7 @@
  * `remoteCommand` avoids that by keeping the remote shell around the command
  * (`...; exit $?`), so a remote command killed by SIGKILL reports 137.
  */
-import type { Child, ChildExit, Runtime } from "../runtime.ts";
+import type { Child, ChildExit, Runtime, SpawnOptions } from "../runtime.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import { tail } from "../util/text.ts";
 import { MarkerFilter, pumpThrough, writeAllSync } from "./markers.ts";
@@ -86,6 +86,8 @@ export interface RunRemoteInput {
     exchange(report: Buffer): Promise<Uint8Array>;
     started(): void;
   };
+  /** A session a head start opened for this run (`openSession`): used if it is exactly this input's, else ended unused. */
+  opened?: OpenedSession | null;
 }
 
 export interface RemoteExit extends ChildExit {
@@ -107,27 +109,117 @@ const NO_PART = new Uint8Array(Buffer.from("R\n", "latin1"));
 /** How long a cancel may take before we give up on the remote side and end our ssh. */
 const CANCEL_TIMEOUT_MS = 20_000;
 
+/** What runRemote spawns for an input: the ssh command line, its stdio, and how its output is read. */
+interface SessionPlan {
+  argv: string[];
+  options: SpawnOptions;
+  tty: boolean;
+  preamble: RunRemoteInput["preamble"];
+  /** The stream that carries the markers (a pty merges the remote stderr into stdout). */
+  filtered: "stdout" | "stderr" | null;
+}
+
+function planSession(runtime: Runtime, input: RunRemoteInput, envFile: string | undefined): SessionPlan {
+  const { nonce, sink } = input;
+  const tty = sink ? false : (input.tty ?? wantTty(runtime));
+  const preamble = nonce && !tty && !sink ? input.preamble : undefined;
+  const command = remoteCommand({ workRoot: input.workRoot, argv: input.argv, shell: input.shell, envFile, nonce, env: input.exports, preamble: preamble?.command(nonce!) });
+  const filtered = nonce ? (tty ? "stdout" : "stderr") : null;
+  const options: SpawnOptions = {
+    stdin: sink ? "ignore" : preamble ? "pipe" : "inherit",
+    stdout: sink || filtered === "stdout" ? "pipe" : input.stdoutToStderr ? 2 : "inherit",
+    stderr: sink || filtered === "stderr" ? "pipe" : "inherit",
+    // ssh may have to open the tunnel (master gone): its ProxyCommand runs gh, which may need the token.
+    passTokens: true,
+    detached: Boolean(nonce),
+  };
+  return { argv: sshArgs({ configPath: input.configPath, alias: input.alias, tty, command }), options, tty, preamble, filtered };
+}
+
+/**
+ * The gate of a session opened ahead of its run (`openSession`): before the
+ * nonce is claimed, the session reads one line from its stdin and goes on
+ * only if it is `N`. Anything else, or the end of stdin (our process gone),
+ * ends it with nothing run (exit 3, as any preamble that fails).
+ */
+const GATE: NonNullable<RunRemoteInput["preamble"]> = {
+  command: () => `IFS= read -r v && [ "$v" = N ]`,
+  verdict: async () => "N",
+  first: async () => null,
+  partWritten: () => {},
+  exchange: async () => {
+    throw new Error("a gated session takes no change set");
+  },
+  started: () => {},
+};
+
+/**
+ * A run's session, spawned before the run has decided everything
+ * (lifecycle/head-start.ts): behind the gate, so that nothing runs until
+ * runRemote adopts it, which it does only when it is exactly the session that
+ * runRemote would spawn for its own input (the same argv and stdio), and
+ * otherwise ends it (`declineSession`).
+ */
+export interface OpenedSession {
+  nonce: string;
+  plan: SessionPlan;
+  child: Child;
+  env: Runtime["env"];
+  cwd: string;
+}
+
+/** Spawn `input`'s session now, behind the gate (input: no preamble, no --env; null with a terminal on stdin). */
+export function openSession(runtime: Runtime, input: RunRemoteInput & { nonce: string }): OpenedSession | null {
+  if (runtime.tty.stdin) return null; // our stdin goes through the session after the gate: never a terminal's
+  const plan = planSession(runtime, { ...input, preamble: GATE }, undefined);
+  if (plan.preamble !== GATE) return null; // a pty (-t) or a sink: no gate
+  return { nonce: input.nonce, plan, child: runtime.spawn(plan.argv, plan.options), env: runtime.env, cwd: runtime.cwd };
+}
+
+/** An opened session that no run takes: it gets no `N`; its ssh is ended (the command never started). */
+export function declineSession(s: OpenedSession): void {
+  try {
+    s.child.stdin?.write("A\n");
+    s.child.stdin?.end();
+  } catch {}
+  try {
+    s.child.kill("SIGTERM");
+  } catch {}
+}
+
+function samePlan(a: SessionPlan, b: SessionPlan): boolean {
+  const o = a.options;
+  const p = b.options;
+  return (
+    a.argv.length === b.argv.length &&
+    a.argv.every((w, i) => w === b.argv[i]) &&
+    o.stdin === p.stdin && o.stdout === p.stdout && o.stderr === p.stderr && o.passTokens === p.passTokens && o.detached === p.detached && o.cwd === p.cwd && o.env === p.env
+  );
+}
+
+/** The session for `input`: `opened` when it is exactly that session behind the gate, else a new one (and `opened` is declined). */
+function sessionFor(runtime: Runtime, input: RunRemoteInput, envFile: string | undefined, opened: OpenedSession | null | undefined): { plan: SessionPlan; child: Child } {
+  if (opened) {
+    const gated = !input.preamble && !envFile && input.nonce === opened.nonce ? planSession(runtime, { ...input, preamble: GATE }, envFile) : null;
+    if (gated && gated.preamble === GATE && samePlan(gated, opened.plan) && runtime.env === opened.env && runtime.cwd === opened.cwd) {
+      runtime.trace?.(`ssh: the session opened ahead of the run is this run's (pid ${opened.child.pid})`);
+      return { plan: gated, child: opened.child };
+    }
+    declineSession(opened);
+  }
+  const plan = planSession(runtime, input, envFile);
+  return { plan, child: runtime.spawn(plan.argv, plan.options) };
+}
+
 /** Run the user's command remotely, streamed and unbuffered. */
 export async function runRemote(runtime: Runtime, input: RunRemoteInput): Promise<RemoteExit> {
   const envFile = input.env && Object.keys(input.env).length > 0 ? await uploadEnv(runtime, input.configPath, input.alias, input.env) : undefined;
   const nonce = input.nonce;
   const sink = input.sink;
-  const tty = sink ? false : (input.tty ?? wantTty(runtime));
-  const preamble = nonce && !tty && !sink ? input.preamble : undefined;
-  const command = remoteCommand({ workRoot: input.workRoot, argv: input.argv, shell: input.shell, envFile, nonce, env: input.exports, preamble: preamble?.command(nonce!) });
-  const argv = sshArgs({ configPath: input.configPath, alias: input.alias, tty, command });
+  const { plan, child } = sessionFor(runtime, input, envFile, input.opened);
+  const { tty, preamble, filtered } = plan;
   const out = { started: false, alreadyStarted: false, finished: null as number | null, cancelled: false };
   const outFd = input.stdoutToStderr ? 2 : 1;
-  // The markers arrive on the remote stderr, which a pty merges into ssh's stdout: that stream is filtered.
-  const filtered = nonce ? (tty ? "stdout" : "stderr") : null;
-  // ssh may have to open the tunnel (master gone): its ProxyCommand runs gh, which may need the token.
-  const child = runtime.spawn(argv, {
-    stdin: sink ? "ignore" : preamble ? "pipe" : "inherit",
-    stdout: sink || filtered === "stdout" ? "pipe" : input.stdoutToStderr ? 2 : "inherit",
-    stderr: sink || filtered === "stderr" ? "pipe" : "inherit",
-    passTokens: true,
-    detached: Boolean(nonce),
-  });
   input.onSpawn?.(child);
   const stdinPump = preamble ? new StdinPump(child) : null;
   if (preamble && stdinPump) {
