@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeLeaseConfig } from "../../src/ssh/config.ts";
-import { checkMaster, closeMaster, runRemote, sshArgs } from "../../src/ssh/exec.ts";
-import { remoteCommand, shQuote } from "../../src/ssh/quote.ts";
+import { checkMaster, closeMaster, declineSession, openSession, runRemote, sshArgs } from "../../src/ssh/exec.ts";
+import { remoteCommand, runNonce, shQuote } from "../../src/ssh/quote.ts";
+import type { Runtime } from "../../src/runtime.ts";
 import { startHarness, type Harness } from "./helpers/sshd.ts";
 
 const MARKER = `/tmp/crabbox-quote-marker-${process.pid}`;
@@ -161,5 +162,87 @@ describe("remote command over real ssh", () => {
     expect(await checkMaster(h.runtime, cfg.path, cfg.alias)).toBe(false);
     expect((await capture(["true"])).code).toBe(0);
     expect(h.proxyStarts() - before).toBe(2);
+  });
+});
+
+/**
+ * A session opened ahead of its run (lifecycle/head-start.ts, docs/performance.md): ssh behind a gate
+ * that waits for `N` on stdin before the nonce is claimed. Each command appends its shell's pid to a
+ * file of its own (the sshd here runs on this machine), so "ran" and "ran once" are line counts.
+ */
+describe("a session opened ahead of its run", () => {
+  /** The runtime of a run without a terminal, counting the programs it spawns. */
+  function runtimeNoTty(): { rt: Runtime; spawned: string[][] } {
+    const spawned: string[][] = [];
+    const rt: Runtime = { ...h.runtime, tty: { stdin: false, stdout: false, stderr: false } };
+    rt.spawn = (argv, opts) => {
+      spawned.push(argv);
+      return h.runtime.spawn(argv, opts);
+    };
+    return { rt, spawned };
+  }
+  const file = (tag: string) => join(h.dir, `ahead-${tag}-${process.pid}`);
+  const count = (path: string) => (existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean).length : 0);
+  const appendPid = (path: string) => ["sh", "-c", `echo $$ >> ${shQuote(path)}`];
+  const lease = () => ({ configPath: cfg.path, alias: cfg.alias, workRoot: "/" });
+
+  test("runRemote takes the session that is its own: no second ssh, the command runs once, after the gate", async () => {
+    const { rt, spawned } = runtimeNoTty();
+    const f = file("taken");
+    rmSync(f, { force: true });
+    const nonce = runNonce();
+    const opened = openSession(rt, { ...lease(), argv: appendPid(f), nonce });
+    expect(opened).not.toBeNull();
+    expect(spawned.length).toBe(1);
+    expect(spawned[0]!.at(-1)!.startsWith(`IFS= read -r v && [ "$v" = N ] || `)).toBe(true);
+    const r = await runRemote(rt, { ...lease(), argv: appendPid(f), nonce, opened });
+    expect(r.code).toBe(0);
+    expect(r.started).toBe(true);
+    expect(r.declined).toBe(false);
+    expect(spawned.length).toBe(1);
+    expect(count(f)).toBe(1);
+  });
+
+  test("a session that is not exactly the run's is ended unused; the run's own command runs once in a session of its own", async () => {
+    const { rt, spawned } = runtimeNoTty();
+    const [fa, fb] = [file("other-a"), file("other-b")];
+    for (const f of [fa, fb]) rmSync(f, { force: true });
+    const nonce = runNonce();
+    const opened = openSession(rt, { ...lease(), argv: appendPid(fa), nonce })!;
+    // Another command, the same nonce: not this session.
+    const r = await runRemote(rt, { ...lease(), argv: appendPid(fb), nonce, opened });
+    expect(r.code).toBe(0);
+    expect(spawned.length).toBe(2);
+    expect(spawned[1]!.at(-1)!.includes("read -r v")).toBe(false);
+    const ended = await opened.child.exited;
+    expect(ended.code === 0).toBe(false);
+    expect(count(fa)).toBe(0);
+    expect(count(fb)).toBe(1);
+    // Another nonce, the same command: not this session either.
+    const opened2 = openSession(rt, { ...lease(), argv: appendPid(fa), nonce: runNonce() })!;
+    const r2 = await runRemote(rt, { ...lease(), argv: appendPid(fa), nonce, opened: opened2 });
+    expect(r2.code).toBe(254); // that nonce ran above: never twice
+    expect(r2.alreadyStarted).toBe(true);
+    await opened2.child.exited;
+    expect(count(fa)).toBe(0);
+  });
+
+  test("declined, or our end of stdin gone before the word (a run killed), the command never starts", async () => {
+    const { rt } = runtimeNoTty();
+    const f = file("declined");
+    rmSync(f, { force: true });
+    const declined = openSession(rt, { ...lease(), argv: appendPid(f), nonce: runNonce() })!;
+    declineSession(declined);
+    await declined.child.exited;
+    const eof = openSession(rt, { ...lease(), argv: appendPid(f), nonce: runNonce() })!;
+    eof.child.stdin!.end();
+    const e = await eof.child.exited;
+    expect(e.code).toBe(3);
+    expect(count(f)).toBe(0);
+  });
+
+  test("with a terminal on stdin no session is opened ahead (the gate would read the terminal)", () => {
+    const rt: Runtime = { ...h.runtime, tty: { stdin: true, stdout: false, stderr: false } };
+    expect(openSession(rt, { ...lease(), argv: ["true"], nonce: runNonce() })).toBeNull();
   });
 });
