@@ -10,10 +10,9 @@
  */
 import * as v from "valibot";
 import { DurationError, parseDuration } from "./duration.ts";
+import { PROVIDER, PROVIDER_NAMES } from "../provider.ts";
 
-/** The provider we are; the other names in PROVIDER_NAMES mean the same. */
-export const PROVIDER = "github-codespaces" as const;
-export const PROVIDER_NAMES = [PROVIDER, "codespaces", "gh-codespaces"] as const;
+export { PROVIDER, PROVIDER_NAMES };
 
 /** Why a string is not a Go duration, or null when it is one. */
 function durationProblem(input: unknown): string | null {

@@ -3,7 +3,7 @@
  * ours. Stored as ~/.crabbox/claims/<leaseId>.json, version 1. No secrets.
  */
 import * as v from "valibot";
-import { PROVIDER } from "../config/keys.ts";
+import { PROVIDER } from "../provider.ts";
 
 export { PROVIDER };
 

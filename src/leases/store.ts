@@ -13,7 +13,7 @@ import { CrabboxError, Exit } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
 import { type Claim, ClaimSchema, LEASE_ID_RE } from "./claim.ts";
 import { assertStateHomeUsable, ensurePrivateDir, lexists, readFileNoFollow, registerPrivateRoot, symlinkRefused, writeFileAtomic } from "../fsutil.ts";
-import { type LockOptions, withLock } from "./lock.ts";
+import type { LockOptions } from "./lock.ts";
 import { fsp } from "../util/fsp.ts";
 import { randomBase32 } from "../util/random.ts";
 import { writeStderr } from "../output/write.ts";
@@ -267,6 +267,8 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
   const locked = async <T>(leaseId: string, fn: () => Promise<T>): Promise<T> => {
     const lp = lockPath(leaseId);
     await ensureDirs();
+    // Loaded when a lease is locked (node:async_hooks with it): reading a claim does not need it.
+    const { withLock } = await import("./lock.ts");
     return withLock(lp, fn, { ...opts.lock, label: `lease ${leaseId}` });
   };
 
