@@ -66,6 +66,11 @@ export interface ClaimStoreOptions {
   lock?: Pick<LockOptions, "timeoutMs" | "staleMs">;
   /** Where warnings go (a claim file found readable by others and tightened). Default: stderr. */
   warn?: (message: string) => void;
+  /**
+   * false: a claim file readable by others is read as it is, neither tightened nor warned about, so
+   * that the command's own reading does both (a look ahead of the command: lifecycle/head-start.ts).
+   */
+  tighten?: boolean;
 }
 
 /** Only "<leaseId>.json" names are claims; temp files, locks and anything else are ignored. */
@@ -199,7 +204,7 @@ export function createClaimStore(runtime: Runtime, opts: ClaimStoreOptions = {})
   const load = async (path: string, leaseId: string): Promise<Claim | string | null> => {
     let r: Awaited<ReturnType<typeof readFileNoFollow>>;
     try {
-      r = await readFileNoFollow(path, { tighten: true });
+      r = await readFileNoFollow(path, { tighten: opts.tighten !== false });
     } catch (e) {
       return `cannot read: ${describe(e)}`;
     }

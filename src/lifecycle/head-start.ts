@@ -107,8 +107,8 @@ async function openRunSession(runtime: Runtime, ref: string, command: readonly s
     import("../ssh/exec.ts"),
     import("../ssh/quote.ts"),
   ]);
-  // Warnings are the run's to give (its own resolution reads the same claim).
-  const claim = await resolveLease(createClaimStore(runtime, { warn: () => {} }), ref);
+  // A claim readable by others is left to the run's own reading, which tightens it and says so.
+  const claim = await resolveLease(createClaimStore(runtime, { tighten: false }), ref);
   // A lease that is not ready as it is (to be started, or its ssh config fetched) is brought up by the run first.
   if (claim.state !== "ready" || !claim.sshConfigPath || !claim.sshHost || !existsSync(claim.sshConfigPath)) return null;
   const input = { configPath: claim.sshConfigPath, alias: claim.sshHost, workRoot: claim.workRoot, argv: [...command], nonce: runNonce(), stdoutToStderr: json };

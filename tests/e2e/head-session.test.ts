@@ -8,7 +8,7 @@
  * process of the run is gone.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { closeWithLease, createHarness, recordSsh, type Harness, warmKeptLease } from "./harness.ts";
@@ -95,6 +95,19 @@ describe("the command's session opened ahead of the run (--no-sync, no terminal)
     const r = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "sh", "-c", "wc -c; echo done"], { input });
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split(/\s+/)).toEqual([String(input.length), "done"]);
+  });
+
+  test("the look ahead changes nothing the run reports: a claim readable by others is still tightened, with the run's warning", async () => {
+    const claimFile = join(h.home, "claims", `${lease.leaseId}.json`);
+    chmodSync(claimFile, 0o644);
+    ssh.clear();
+    const r = await h.run(["run", "--id", lease.slug, "--no-sync", "--", "true"]);
+    expect(r.code).toBe(0);
+    expect(sessions()[0]).toContain(GATE); // the session was opened ahead
+    expect(r.stderr.split("\n").filter((l) => l.includes("readable by others"))).toEqual([
+      `warning: claim file ${claimFile} was readable by others (mode 0644); tightened it to 0600`,
+    ]);
+    expect((statSync(claimFile).mode & 0o777).toString(8)).toBe("600");
   });
 
   test("a usage error found after the session opened: the session is ended, its command never starts", async () => {
