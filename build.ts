@@ -22,18 +22,26 @@ function commit(): string {
 /** JIT tier-up thresholds ×100 during start-up (src/util/jit.ts sets 1 again after START_UP_MS). */
 const JIT_POLICY = 100;
 
+/**
+ * How the binary's code is compiled (also what the bench's floor programs are compiled with, so
+ * that a floor is built as well as we are: tests/bench/floor.ts).
+ */
+export const COMPILE_FLAGS = [
+  "--compile", "--minify", "--bytecode", "--sourcemap=none",
+  // Start-up (docs/performance.md): ES modules split into chunks, so that a command loads only
+  // its own code (--version: the entry chunk alone), and a JIT that waits out the run-once
+  // start-up code (src/util/jit.ts sets the normal policy back once start-up is over).
+  "--format=esm", "--splitting", `--compile-jit-policy=${JIT_POLICY}`,
+  // A cloned repository must never run code in, or set the environment of, our process: the
+  // standalone binary would otherwise read bunfig.toml (its `preload` runs code) and .env from
+  // the working directory. tsconfig.json and package.json autoloading are off by default.
+  "--no-compile-autoload-bunfig", "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-tsconfig", "--no-compile-autoload-package-json",
+];
+
 function compile(outfile: string, target?: string): void {
   const args = [
-    process.execPath, "build", "--compile", "--minify", "--bytecode", "--sourcemap=none",
-    // Start-up (docs/performance.md): ES modules split into chunks, so that a command loads only
-    // its own code (--version: the entry chunk alone), and a JIT that waits out the run-once
-    // start-up code (src/util/jit.ts sets the normal policy back once start-up is over).
-    "--format=esm", "--splitting", `--compile-jit-policy=${JIT_POLICY}`,
-    // A cloned repository must never run code in, or set the environment of, our process: the
-    // standalone binary would otherwise read bunfig.toml (its `preload` runs code) and .env from
-    // the working directory. tsconfig.json and package.json autoloading are off by default.
-    "--no-compile-autoload-bunfig", "--no-compile-autoload-dotenv",
-    "--no-compile-autoload-tsconfig", "--no-compile-autoload-package-json",
+    process.execPath, "build", ...COMPILE_FLAGS,
     `--define=__CRABBOX_VERSION__=${JSON.stringify(pkg.version)}`,
     `--define=__CRABBOX_COMMIT__=${JSON.stringify(commit())}`,
     ...(target ? [`--target=bun-${target}`] : []),
@@ -45,9 +53,10 @@ function compile(outfile: string, target?: string): void {
   console.error(`built ${outfile} (${mb} MiB)`);
 }
 
-mkdirSync("dist", { recursive: true });
-compile("dist/crabbox-cs");
-if (process.argv.includes("--all")) {
+function main(): void {
+  mkdirSync("dist", { recursive: true });
+  compile("dist/crabbox-cs");
+  if (!process.argv.includes("--all")) return;
   const sums: string[] = [];
   const binaries: Partial<Record<Target, string>> = {};
   for (const t of TARGETS) {
@@ -65,3 +74,5 @@ if (process.argv.includes("--all")) {
     for (const tgz of npmPack(dirs, "dist/npm")) console.error(`packed ${tgz}`);
   }
 }
+
+if (import.meta.main) main();

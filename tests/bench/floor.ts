@@ -6,7 +6,13 @@
  *  - `crabbox-cs --version` vs a Bun-compiled hello world (the start-up of any
  *    Bun-built tool): target ≤ 1.4×;
  *  - warm `crabbox-cs run --id L --no-sync -- true` vs that hello world plus
- *    `ssh -F cfg alias true` over the same master: target ≤ 1.15×.
+ *    `ssh -F cfg alias true` over the same master: target ≤ 1.15×;
+ *  - the same warm run vs its safe floor (no target): a program built as we are
+ *    that does only what must come before and around the command's session:
+ *    resolve the lease through the claim store (its checks), open the gated
+ *    session with the exactly-once wrapper, mark the lease in use, take the
+ *    session (docs/performance.md, the eleventh #15 pass); and that floor vs
+ *    hello world + same-master ssh.
  *
  * The hello world is compiled once per bench run, the way build.ts compiles
  * crabbox-cs (`bun build --compile --bytecode`).
@@ -16,6 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../e2e/harness.ts";
 import { STATUS_ARGV } from "../../src/sync/gitstate.ts";
+import { COMPILE_FLAGS } from "../../build.ts";
 import { absoluteFigure, alternate, OURS, type BenchContext, type Figure, ratioFigure, runStandalone, timed } from "./lib.ts";
 
 export const TARGET_VERSION = 1.4;
@@ -55,6 +62,43 @@ export function gitStatusFloor(ctx: BenchContext): Promise<string> {
   });
 }
 
+/**
+ * The safe floor of a warm run (memoised per bench run): a program compiled as crabbox-cs is
+ * (build.ts COMPILE_FLAGS) that resolves the lease named in argv[2] through our claim store, opens
+ * the command's session behind its gate (src/ssh/exec.ts openSession), marks the lease in use, and
+ * takes the session: no flags, no config, no sync. Any safe warm run does at least this.
+ */
+export function warmRunFloor(ctx: BenchContext): Promise<string> {
+  return ctx.once("warm-run-floor", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crabbox-bench-warmfloor-"));
+    ctx.onClose(() => rmSync(dir, { recursive: true, force: true }));
+    const src = (m: string) => JSON.stringify(join(ROOT, "src", m));
+    const program = [
+      `import { createRuntime } from ${src("runtime.ts")};`,
+      `import { createClaimStore } from ${src("leases/store.ts")};`,
+      `import { resolveLease } from ${src("leases/resolve.ts")};`,
+      `import { createLeaseUse } from ${src("leases/usage.ts")};`,
+      `import { openSession, runRemote } from ${src("ssh/exec.ts")};`,
+      `import { runNonce } from ${src("ssh/quote.ts")};`,
+      "const runtime = createRuntime();",
+      "const store = createClaimStore(runtime, { tighten: false });",
+      "const claim = await resolveLease(store, process.argv[2]);",
+      "const input = { configPath: claim.sshConfigPath, alias: claim.sshHost, workRoot: claim.workRoot, argv: process.argv.slice(3), nonce: runNonce() };",
+      "const opened = openSession(runtime, input);",
+      "const use = createLeaseUse(createClaimStore(runtime));",
+      "await use.mark(claim.leaseId);",
+      "const exit = await runRemote(runtime, { ...input, opened });",
+      "await use.done();",
+      "process.exitCode = exit.code ?? 1;",
+      "",
+    ].join("\n");
+    writeFileSync(join(dir, "warm.ts"), program);
+    const bin = join(dir, "warm");
+    await timed([join(ROOT, "node_modules", ".bin", "bun"), "build", ...COMPILE_FLAGS, join(dir, "warm.ts"), "--outfile", bin], { cwd: dir, timeoutMs: 120_000 });
+    return bin;
+  });
+}
+
 /** One ssh session over the lease's live master. */
 export async function sameMasterSsh(ctx: BenchContext): Promise<number> {
   const l = await ctx.getLease();
@@ -89,6 +133,19 @@ export default async function floor(ctx: BenchContext): Promise<Figure[]> {
     a: async () => (await ctx.ours(["run", "--id", l.slug, "--no-sync", "--", "true"])).ms,
     b: async () => (await timed([hello], { env })).ms + (await sameMasterSsh(ctx)),
   });
+  const floorBin = await warmRunFloor(ctx);
+  const h = await ctx.h();
+  const safe = () => timed([floorBin, l.slug, "true"], { cwd: h.work, env: h.env });
+  const vsSafe = await alternate({
+    rounds: ctx.rounds(9),
+    a: async () => (await ctx.ours(["run", "--id", l.slug, "--no-sync", "--", "true"])).ms,
+    b: async () => (await safe()).ms,
+  });
+  const safeVsHello = await alternate({
+    rounds: ctx.rounds(9),
+    a: async () => (await safe()).ms,
+    b: async () => (await timed([hello], { env })).ms + (await sameMasterSsh(ctx)),
+  });
   return [
     absoluteFigure({
       id: "session-cost",
@@ -116,6 +173,25 @@ export default async function floor(ctx: BenchContext): Promise<Figure[]> {
       aSamples: warm.a,
       bSamples: warm.b,
       target: TARGET_WARM,
+    }),
+    ratioFigure({
+      id: "warm-safe-floor",
+      label: "warm run vs its safe floor",
+      a: "crabbox-cs run --id L --no-sync -- true, master up",
+      b: "a program built as ours: resolve the lease (claim store), gated session, in-use mark, take it",
+      aSamples: vsSafe.a,
+      bSamples: vsSafe.b,
+      target: Number.POSITIVE_INFINITY,
+      notes: ["the safe floor: what any safe warm run does before and around its session (tests/bench/floor.ts warmRunFloor)"],
+    }),
+    ratioFigure({
+      id: "safe-floor-hello",
+      label: "that safe floor vs hello world + ssh",
+      a: "the safe floor program",
+      b: "hello world, then ssh -F cfg alias true over the same master",
+      aSamples: safeVsHello.a,
+      bSamples: safeVsHello.b,
+      target: Number.POSITIVE_INFINITY,
     }),
   ];
 }
