@@ -28,16 +28,21 @@ import { absoluteFigure, alternate, OURS, type BenchContext, type Figure, ratioF
 export const TARGET_VERSION = 1.4;
 export const TARGET_WARM = 1.15;
 
-/** A Bun-compiled hello world (memoised per bench run). */
-export function helloWorld(ctx: BenchContext): Promise<string> {
-  return ctx.once("hello", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "crabbox-bench-hello-"));
+/** A program compiled once per bench run (memoised under `name`) from `source`, with `flags`; its path. */
+function compiled(ctx: BenchContext, name: string, source: string, flags: readonly string[]): Promise<string> {
+  return ctx.once(`compiled-${name}`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), `crabbox-bench-${name}-`));
     ctx.onClose(() => rmSync(dir, { recursive: true, force: true }));
-    writeFileSync(join(dir, "hello.ts"), 'console.log("hello");\n');
-    const bin = join(dir, "hello");
-    await timed([join(ROOT, "node_modules", ".bin", "bun"), "build", "--compile", "--bytecode", join(dir, "hello.ts"), "--outfile", bin], { cwd: dir, timeoutMs: 120_000 });
+    writeFileSync(join(dir, `${name}.ts`), source);
+    const bin = join(dir, name);
+    await timed([join(ROOT, "node_modules", ".bin", "bun"), "build", ...flags, join(dir, `${name}.ts`), "--outfile", bin], { cwd: dir, timeoutMs: 120_000 });
     return bin;
   });
+}
+
+/** A Bun-compiled hello world (memoised per bench run). */
+export function helloWorld(ctx: BenchContext): Promise<string> {
+  return compiled(ctx, "hello", 'console.log("hello");\n', ["--compile", "--bytecode"]);
 }
 
 /**
@@ -46,20 +51,13 @@ export function helloWorld(ctx: BenchContext): Promise<string> {
  * directory, reads all of its output, and exits.
  */
 export function gitStatusFloor(ctx: BenchContext): Promise<string> {
-  return ctx.once("git-status-floor", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "crabbox-bench-gitfloor-"));
-    ctx.onClose(() => rmSync(dir, { recursive: true, force: true }));
-    const program = [
-      `const p = Bun.spawn(${JSON.stringify(STATUS_ARGV)}, { stdout: "pipe", stderr: "ignore" });`,
-      "const out = await new Response(p.stdout).arrayBuffer();",
-      "process.exitCode = (await p.exited) === 0 && out.byteLength >= 0 ? 0 : 1;",
-      "",
-    ].join("\n");
-    writeFileSync(join(dir, "status.ts"), program);
-    const bin = join(dir, "status");
-    await timed([join(ROOT, "node_modules", ".bin", "bun"), "build", "--compile", "--bytecode", "--format=esm", join(dir, "status.ts"), "--outfile", bin], { cwd: dir, timeoutMs: 120_000 });
-    return bin;
-  });
+  const program = [
+    `const p = Bun.spawn(${JSON.stringify(STATUS_ARGV)}, { stdout: "pipe", stderr: "ignore" });`,
+    "const out = await new Response(p.stdout).arrayBuffer();",
+    "process.exitCode = (await p.exited) === 0 && out.byteLength >= 0 ? 0 : 1;",
+    "",
+  ].join("\n");
+  return compiled(ctx, "status", program, ["--compile", "--bytecode", "--format=esm"]);
 }
 
 /**
@@ -69,34 +67,27 @@ export function gitStatusFloor(ctx: BenchContext): Promise<string> {
  * takes the session: no flags, no config, no sync. Any safe warm run does at least this.
  */
 export function warmRunFloor(ctx: BenchContext): Promise<string> {
-  return ctx.once("warm-run-floor", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "crabbox-bench-warmfloor-"));
-    ctx.onClose(() => rmSync(dir, { recursive: true, force: true }));
-    const src = (m: string) => JSON.stringify(join(ROOT, "src", m));
-    const program = [
-      `import { createRuntime } from ${src("runtime.ts")};`,
-      `import { createClaimStore } from ${src("leases/store.ts")};`,
-      `import { resolveLease } from ${src("leases/resolve.ts")};`,
-      `import { createLeaseUse } from ${src("leases/usage.ts")};`,
-      `import { openSession, runRemote } from ${src("ssh/exec.ts")};`,
-      `import { runNonce } from ${src("ssh/quote.ts")};`,
-      "const runtime = createRuntime();",
-      "const store = createClaimStore(runtime, { tighten: false });",
-      "const claim = await resolveLease(store, process.argv[2]);",
-      "const input = { configPath: claim.sshConfigPath, alias: claim.sshHost, workRoot: claim.workRoot, argv: process.argv.slice(3), nonce: runNonce() };",
-      "const opened = openSession(runtime, input);",
-      "const use = createLeaseUse(createClaimStore(runtime));",
-      "await use.mark(claim.leaseId);",
-      "const exit = await runRemote(runtime, { ...input, opened });",
-      "await use.done();",
-      "process.exitCode = exit.code ?? 1;",
-      "",
-    ].join("\n");
-    writeFileSync(join(dir, "warm.ts"), program);
-    const bin = join(dir, "warm");
-    await timed([join(ROOT, "node_modules", ".bin", "bun"), "build", ...COMPILE_FLAGS, join(dir, "warm.ts"), "--outfile", bin], { cwd: dir, timeoutMs: 120_000 });
-    return bin;
-  });
+  const src = (m: string) => JSON.stringify(join(ROOT, "src", m));
+  const program = [
+    `import { createRuntime } from ${src("runtime.ts")};`,
+    `import { createClaimStore } from ${src("leases/store.ts")};`,
+    `import { resolveLease } from ${src("leases/resolve.ts")};`,
+    `import { createLeaseUse } from ${src("leases/usage.ts")};`,
+    `import { openSession, runRemote } from ${src("ssh/exec.ts")};`,
+    `import { runNonce } from ${src("ssh/quote.ts")};`,
+    "const runtime = createRuntime();",
+    "const store = createClaimStore(runtime, { tighten: false });",
+    "const claim = await resolveLease(store, process.argv[2]);",
+    "const input = { configPath: claim.sshConfigPath, alias: claim.sshHost, workRoot: claim.workRoot, argv: process.argv.slice(3), nonce: runNonce() };",
+    "const opened = openSession(runtime, input);",
+    "const use = createLeaseUse(createClaimStore(runtime));",
+    "await use.mark(claim.leaseId);",
+    "const exit = await runRemote(runtime, { ...input, opened });",
+    "await use.done();",
+    "process.exitCode = exit.code ?? 1;",
+    "",
+  ].join("\n");
+  return compiled(ctx, "warm", program, COMPILE_FLAGS);
 }
 
 /** One ssh session over the lease's live master. */
