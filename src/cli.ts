@@ -89,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "run") {
     const early = await import("./lifecycle/head-start.ts");
     const end = argv.indexOf("--");
-    await early.headStart(argv.slice(1, end === -1 ? argv.length : end), undefined, end === -1 ? [] : argv.slice(end + 1));
+    await early.headStart(argv.slice(1, end === -1 ? argv.length : end), end === -1 ? [] : argv.slice(end + 1));
     try {
       return await dispatch(argv);
     } finally {

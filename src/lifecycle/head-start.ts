@@ -67,7 +67,7 @@ function headStartRoot(runtime: Runtime): string | null {
 }
 
 /** `run`'s flags (before `--`) and command (after it): start its `git status` now when it will sync, or its session when it will not. */
-export async function headStart(flags: readonly string[], runtime: Runtime = createRuntime(), command: readonly string[] = []): Promise<void> {
+export async function headStart(flags: readonly string[], command: readonly string[] = [], runtime: Runtime = createRuntime()): Promise<void> {
   const lease = sessionLease(flags, command);
   if (lease && !runtime.tty.stdin) {
     // Awaited: ssh starts before the command's modules load (they would hold the thread first).

@@ -193,14 +193,14 @@ function samePlan(a: SessionPlan, b: SessionPlan): boolean {
   return (
     a.argv.length === b.argv.length &&
     a.argv.every((w, i) => w === b.argv[i]) &&
-    o.stdin === p.stdin && o.stdout === p.stdout && o.stderr === p.stderr && o.passTokens === p.passTokens && o.detached === p.detached && o.cwd === p.cwd && o.env === p.env
+    o.stdin === p.stdin && o.stdout === p.stdout && o.stderr === p.stderr && o.passTokens === p.passTokens && o.detached === p.detached
   );
 }
 
 /** The session for `input`: `opened` when it is exactly that session behind the gate, else a new one (and `opened` is declined). */
 function sessionFor(runtime: Runtime, input: RunRemoteInput, envFile: string | undefined, opened: OpenedSession | null | undefined): { plan: SessionPlan; child: Child } {
   if (opened) {
-    const gated = !input.preamble && !envFile && input.nonce === opened.nonce ? planSession(runtime, { ...input, preamble: GATE }, envFile) : null;
+    const gated = !input.preamble && !envFile && input.nonce === opened.nonce ? planSession(runtime, { ...input, preamble: GATE }, undefined) : null;
     if (gated && gated.preamble === GATE && samePlan(gated, opened.plan) && runtime.env === opened.env && runtime.cwd === opened.cwd) {
       runtime.trace?.(`ssh: the session opened ahead of the run is this run's (pid ${opened.child.pid})`);
       return { plan: gated, child: opened.child };

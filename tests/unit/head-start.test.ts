@@ -44,7 +44,7 @@ describe("head start", () => {
 
   test("starts git status for a run that syncs, and only that tree under that environment takes it, once", () => {
     const { runtime, calls } = fake(root);
-    headStart(["--id", "amber-crab"], runtime);
+    headStart(["--id", "amber-crab"], [], runtime);
     expect(calls).toHaveLength(1);
     expect(calls[0]).toContain("status");
     expect(takeHeadStart(join(tmp, "other"), runtime)).toBeNull();
@@ -60,7 +60,7 @@ describe("head start", () => {
       return { runtime, signals };
     };
     const untaken = running(root);
-    headStart(["--id", "x"], untaken.runtime);
+    headStart(["--id", "x"], [], untaken.runtime);
     const taken = running(root);
     const own = startRunStatus(taken.runtime, root);
     expect(own.at).toBeGreaterThan(0);
@@ -76,7 +76,7 @@ describe("head start", () => {
   for (const flags of [["--no-sync"], ["--sync=false"], ["--help"], ["-h"], ["--help-all"], ["--verbose"], ["--id", "x", "--verbose"]]) {
     test(`not with ${flags.join(" ")}`, () => {
       const { runtime, calls } = fake(root);
-      headStart(flags, runtime);
+      headStart(flags, [], runtime);
       expect(calls).toEqual([]);
       expect(takeHeadStart(root, runtime)).toBeNull();
     });
@@ -90,7 +90,7 @@ describe("head start", () => {
     writeFileSync(join(subs, ".gitmodules"), "");
     for (const [cwd, homeDir] of [[plain, undefined], [home, home], [subs, undefined]] as const) {
       const { runtime, calls } = fake(cwd, homeDir);
-      headStart(["--id", "x"], runtime);
+      headStart(["--id", "x"], [], runtime);
       expect({ cwd, calls }).toEqual({ cwd, calls: [] });
     }
   });
