@@ -12,6 +12,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { closeWithLease, createHarness, recordSsh, type Harness, warmKeptLease } from "./harness.ts";
+import { waitFor } from "./pool-lib.ts";
 
 let h: Harness;
 let lease: { leaseId: string; slug: string; codespace: { name: string } };
@@ -52,16 +53,6 @@ function processesMentioning(needle: string): number[] {
     } catch {}
   }
   return out;
-}
-
-/** Poll `pred` until it holds (true) or `ms` passed (false). */
-async function waitFor(pred: () => boolean, ms = 30_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) return false;
-    await Bun.sleep(20);
-  }
-  return true;
 }
 
 /** The run nonce a recorded session claims (`~/.cache/crabbox/runs/<nonce>`). */
