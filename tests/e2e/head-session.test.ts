@@ -132,8 +132,10 @@ describe("the command's session opened ahead of the run (--no-sync, no terminal)
       expect(sessions()[0]).toContain(GATE);
       // Its ssh is up and waiting at the gate, the run waits for the lock: killed now.
       expect(await waitFor(() => processesMentioning(nonce).length > 0)).toBe(true);
+      expect(p.exitCode).toBeNull(); // still waiting for the lock, its session at the gate
       p.kill("SIGKILL");
       await p.exited;
+      expect(p.signalCode).toBe("SIGKILL");
       expect(await waitFor(() => processesMentioning(nonce).length === 0)).toBe(true);
       expect(existsSync(marker)).toBe(false);
       expect(existsSync(join(remoteHome, ".cache/crabbox/runs", nonce))).toBe(false);
