@@ -2,6 +2,7 @@
  * The claim: the local proof that a lease (and the codespace bound to it) is
  * ours. Stored as ~/.crabbox/claims/<leaseId>.json, version 1. No secrets.
  */
+import { existsSync } from "node:fs";
 import * as v from "valibot";
 import { PROVIDER } from "../provider.ts";
 
@@ -85,3 +86,11 @@ export const ClaimSchema = v.object({
   pool: v.optional(ClaimPool),
 });
 export type Claim = v.InferOutput<typeof ClaimSchema>;
+
+/**
+ * A lease usable as it is: ready, with its ssh config on disk (run --id uses it without an API call
+ * or a bring-up: lifecycle/connect.ts prepareLease, and the session opened ahead of a run).
+ */
+export function usableAsIs(claim: Claim): claim is Claim & { sshConfigPath: string; sshHost: string } {
+  return claim.state === "ready" && Boolean(claim.sshConfigPath) && Boolean(claim.sshHost) && existsSync(claim.sshConfigPath!);
+}

@@ -8,7 +8,7 @@ import { elapsed } from "../output/format.ts";
 import { stepClock } from "../output/steps.ts";
 import { CrabboxError, Exit } from "../errors.ts";
 import type { Codespace } from "../github/schemas.ts";
-import type { Claim } from "../leases/claim.ts";
+import { type Claim, usableAsIs } from "../leases/claim.ts";
 import { writeLeaseConfig } from "../ssh/config.ts";
 import { checkMaster, openMaster, runRemote, type RemoteExit, type RunRemoteInput } from "../ssh/exec.ts";
 import { RUNS_DIR, runNonce } from "../ssh/quote.ts";
@@ -139,7 +139,7 @@ export async function prepareLease(svc: Services, claim: Claim, opts: BringUpOpt
   if (claim.state === "failed" || claim.state === "releasing" || !claim.codespace) throw notUsable(claim);
   // A kept lease that `stop` stopped is started again on use; a released lease that is not kept is not ours to revive.
   if (claim.state === "released" && !claim.keep) throw notUsable(claim);
-  if (claim.state === "ready" && claim.sshConfigPath && claim.sshHost && existsSync(claim.sshConfigPath)) return claim;
+  if (usableAsIs(claim)) return claim;
   return bringUpLocked(svc, claim, opts);
 }
 

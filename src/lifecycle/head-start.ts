@@ -101,16 +101,17 @@ function sessionLease(flags: readonly string[], command: readonly string[]): str
 }
 
 async function openRunSession(runtime: Runtime, ref: string, command: readonly string[], json: boolean): Promise<OpenedSession | null> {
-  const [{ createClaimStore }, { resolveLease }, { openSession }, { runNonce }] = await Promise.all([
+  const [{ createClaimStore }, { resolveLease }, { openSession }, { runNonce }, { usableAsIs }] = await Promise.all([
     import("../leases/store.ts"),
     import("../leases/resolve.ts"),
     import("../ssh/exec.ts"),
     import("../ssh/quote.ts"),
+    import("../leases/claim.ts"),
   ]);
   // A claim readable by others is left to the run's own reading, which tightens it and says so.
   const claim = await resolveLease(createClaimStore(runtime, { tighten: false }), ref);
   // A lease that is not ready as it is (to be started, or its ssh config fetched) is brought up by the run first.
-  if (claim.state !== "ready" || !claim.sshConfigPath || !claim.sshHost || !existsSync(claim.sshConfigPath)) return null;
+  if (!usableAsIs(claim)) return null;
   const input = { configPath: claim.sshConfigPath, alias: claim.sshHost, workRoot: claim.workRoot, argv: [...command], nonce: runNonce(), stdoutToStderr: json };
   return openSession(runtime, input);
 }

@@ -14,8 +14,10 @@
  *    session (docs/performance.md, the eleventh #15 pass); and that floor vs
  *    hello world + same-master ssh.
  *
- * The hello world is compiled once per bench run, the way build.ts compiles
- * crabbox-cs (`bun build --compile --bytecode`).
+ * Each program is compiled once per bench run: the hello world and the git
+ * status floor as any Bun-built tool would be (`bun build --compile
+ * --bytecode`), the warm run's safe floor as crabbox-cs is (build.ts
+ * COMPILE_FLAGS).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
